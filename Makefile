@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` (the pipeline on the bundled data) and `make test`.
+# Both create .venv when missing and install the pinned dependencies first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+LOCK := requirements/lock.txt
+STAMP := $(VENV)/.installed
+CORES ?= 2
+RESULTS ?= results
+
+.PHONY: install run test bench dryrun lock clean install-gpu
+
+$(STAMP): pyproject.toml $(LOCK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --config results=$(RESULTS)
+	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_preprocess.py
+
+dryrun: $(STAMP)
+	$(BIN)/snakemake -n --cores $(CORES)
+
+# GPU clusters: CUDA torch from the PyTorch index (same version as the CPU pin) plus the `gpu` extra.
+TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu128
+install-gpu: $(STAMP)
+	$(BIN)/python -m pip install torch==2.13.0 --index-url $(TORCH_CUDA_INDEX)
+	$(BIN)/python -m pip install -c $(LOCK) -e '.[gpu]'
+
+# Re-resolve the lock in a throw-away venv (run after changing dependencies in pyproject.toml).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet '.[dev]'
+	{ head -2 $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^genrec'; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
+
+clean:
+	rm -rf $(RESULTS) .snakemake

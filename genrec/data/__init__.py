@@ -1,0 +1,1 @@
+"""Data stage: raw loaders, cleaning, time window, k-core, split protocols, canonical tables."""

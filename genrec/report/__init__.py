@@ -1,0 +1,1 @@
+"""Reporting: metrics schema, leaderboard table, human-readable summaries."""

@@ -1,0 +1,1 @@
+"""SID stage: Semantic-ID indexes (builders arrive with the tokenizer stage; the index format lives here)."""

@@ -1,0 +1,61 @@
+"""The SID index format shared with MiniOneRec and LC-Rec: {"item_id": ["<a_x>", "<b_y>", ...]}.
+
+Level l uses the letter chr(ord('a') + l), so a 3-level code plus a deduplication level reads
+`<a_42><b_17><c_203><d_0>`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from genrec.errors import GenrecError
+from genrec.io import read_json
+
+SID_TOKEN = re.compile(r"<([a-z])_(\d+)>")
+
+
+def parse_sid(text: str) -> list[str]:
+    """Split a concatenated SID string into its tokens; reject anything that is not a token sequence."""
+    tokens = [m.group(0) for m in SID_TOKEN.finditer(text)]
+    if "".join(tokens) != text.strip() or not tokens:
+        raise ValueError(f"not a SID token sequence: {text!r}")
+    return tokens
+
+
+def format_sid(tokens: list[str]) -> str:
+    return "".join(tokens)
+
+
+def read_index(path: str | Path, n_items: int | None = None) -> dict[int, list[str]]:
+    """Read an index and check it: integer item keys, well-formed tokens with letters a, b, c... by level,
+    one code length for every item, and (when `n_items` is given) exactly the items 0..n_items-1."""
+    raw = read_json(path)
+    if not isinstance(raw, dict) or not raw:
+        raise GenrecError("a SID index must be a non-empty JSON object item_id -> list of tokens", path=path)
+    index: dict[int, list[str]] = {}
+    lengths: dict[int, str] = {}
+    for key, tokens in raw.items():
+        if not str(key).isdigit():
+            raise GenrecError(f"item key {key!r} is not an integer id", path=path, key=str(key))
+        if not isinstance(tokens, list) or not tokens:
+            raise GenrecError("expected a non-empty list of SID tokens", path=path, key=str(key))
+        for level, token in enumerate(tokens):
+            match = SID_TOKEN.fullmatch(str(token))
+            if not match or match.group(1) != chr(ord("a") + level):
+                raise GenrecError(f"token {token!r} at level {level} should look like <{chr(ord('a') + level)}_N>",
+                                  path=path, key=str(key))
+        index[int(key)] = list(tokens)
+        lengths.setdefault(len(tokens), str(key))
+    if len(lengths) > 1:
+        examples = ", ".join(f"item {k} has {n}" for n, k in sorted(lengths.items()))
+        raise GenrecError(f"the index mixes code lengths ({examples} tokens)", path=path,
+                          fix="every item needs the same number of levels; rebuild the index")
+    if n_items is not None:
+        missing = sorted(set(range(n_items)) - set(index))
+        extra = sorted(set(index) - set(range(n_items)))
+        if missing or extra:
+            raise GenrecError(f"the index does not match the {n_items} items: "
+                              f"{len(missing)} missing (first {missing[:5]}), {len(extra)} unknown (first {extra[:5]})",
+                              path=path, fix="build the index from this dataset's items")
+    return index

@@ -1,0 +1,63 @@
+# Data stage: download raw files, then raw -> items / interactions / splits / stats (DESIGN.md contracts).
+
+
+def raw_inputs(wildcards):
+    """Each raw role of the dataset: its local path, or where the download rule puts it."""
+    raw = DATASETS["datasets"][wildcards.dataset]["raw"]
+    return {
+        role: entry["path"] if "path" in entry else f"{RESULTS}/data/raw/{wildcards.dataset}/{entry['file']}"
+        for role, entry in raw.items()
+    }
+
+
+def raw_role(wildcards):
+    for role, entry in DATASETS["datasets"][wildcards.dataset]["raw"].items():
+        if entry.get("file") == wildcards.file:
+            return role
+    raise ValueError(f"dataset {wildcards.dataset} declares no downloadable raw file named {wildcards.file}")
+
+
+rule download:
+    output:
+        f"{RESULTS}/data/raw/{{dataset}}/{{file}}",
+    params:
+        role=raw_role,
+    log:
+        f"{RESULTS}/logs/download/{{dataset}}/{{file}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download/{{dataset}}/{{file}}.tsv"
+    threads: 1
+    retries: 2
+    resources:
+        mem_mb=512,
+        runtime=240,
+    shell:
+        "{GENREC} download --dataset {wildcards.dataset} --role {params.role} --datasets {DATASETS_FILE}"
+        " --out {output} 2> {log}"
+
+
+rule preprocess:
+    input:
+        unpack(raw_inputs),
+    output:
+        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        interaction_table=f"{RESULTS}/data/{{dataset}}/interactions.parquet",
+        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
+        valid=f"{RESULTS}/data/{{dataset}}/valid.parquet",
+        test=f"{RESULTS}/data/{{dataset}}/test.parquet",
+        stats=f"{RESULTS}/data/{{dataset}}/stats.json",
+    params:
+        raw=lambda wildcards, input: " ".join(f"--raw {role}={path}" for role, path in input.items()),
+        out=lambda wildcards, output: os.path.dirname(output.stats),
+    log:
+        f"{RESULTS}/logs/preprocess/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/preprocess/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        # Large categories (Books) hold tens of millions of reviews in memory while filtering.
+        mem_mb=lambda wildcards: 4000 if wildcards.dataset == "sample" else 32000,
+        runtime=lambda wildcards: 10 if wildcards.dataset == "sample" else 240,
+    shell:
+        "{GENREC} preprocess --dataset {wildcards.dataset} --datasets {DATASETS_FILE} --out {params.out}"
+        " {params.raw} 2> {log}"
