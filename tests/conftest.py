@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+RELEASE = SHARED_DATA / "minionerec-release" / "Industrial_and_Scientific"
+
+requires_shared = pytest.mark.skipif(
+    not RELEASE.exists(), reason=f"{RELEASE} not present (the shared real MiniOneRec release is optional)"
+)
+
+
+def write_lines(path: Path, records: list, as_python: bool = False) -> Path:
+    """Write one record per line, as JSON (2018/2023) or Python literals (2014 meta); .gz by suffix."""
+    text = "".join((repr(r) if as_python else json.dumps(r)) + "\n" for r in records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def review18(user: str, asin: str, t: int, overall: float = 5.0) -> dict:
+    """An Amazon 2018 review with every field the real files carry."""
+    return {"overall": overall, "verified": True, "reviewTime": "11 7, 2017", "reviewerID": user, "asin": asin,
+            "style": {"Size:": " 1-Pack"}, "reviewerName": "R. Eviewer", "reviewText": "Works as described.",
+            "summary": "Good", "unixReviewTime": t}
+
+
+def meta18(asin: str, title, **extra) -> dict:
+    record = {"category": ["Industrial & Scientific", "Lab & Scientific Products"], "tech1": "",
+              "description": ["Heavy duty.", "<b>Made in USA</b>"], "fit": "", "also_buy": [], "tech2": "",
+              "brand": "Acme", "feature": ["durable"], "rank": ["1,234 in Industrial"], "also_view": [],
+              "main_cat": "Industrial & Scientific", "similar_item": "", "date": "", "price": "$9.99",
+              "asin": asin, "imageURL": [], "imageURLHighRes": []}
+    if title is not None:
+        record["title"] = title
+    record.update(extra)
+    return record
+
+
+@pytest.fixture
+def sample_files() -> dict[str, Path]:
+    return {"inter": SAMPLE / "Scientific.inter.json.gz", "item": SAMPLE / "Scientific.item.json.gz"}
