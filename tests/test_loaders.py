@@ -71,7 +71,7 @@ def test_lcrec_bundled_sample(sample_files):
 def test_minionerec_release_real_files():
     files = {"valid": RELEASE / "valid.csv", "test": RELEASE / "test.csv",
              "item": RELEASE / "Industrial_and_Scientific.item.json",
-             "index": RELEASE / "Industrial_and_Scientific.index.json"}
+             "index": RELEASE / "Industrial_and_Scientific.index.json", "info": RELEASE / "info.txt"}
     release = load_minionerec_release(files)
     assert set(release.splits) == {"valid", "test"}
     assert len(release.splits["valid"]) == 4_532 and len(release.splits["test"]) == 4_533
@@ -81,3 +81,23 @@ def test_minionerec_release_real_files():
     assert first["history"][:2] == [3466, 2697] and first["target_sid"] == "<a_223><b_80><c_216>"
     assert release.items.iloc[0]["description"].startswith("Relay/CAPACITOR hard start kit")
     assert all(len(h) <= 10 for h in release.splits["test"]["history"])
+
+
+def test_minionerec_release_inconsistent_info_is_refused(tmp_path):
+    import pytest
+
+    from genrec.errors import GenrecError
+
+    (tmp_path / "item.json").write_text('{"0": {"title": "Drill"}, "1": {"title": "Saw"}}')
+    (tmp_path / "index.json").write_text('{"0": ["<a_1>", "<b_2>"], "1": ["<a_1>", "<b_3>"]}')
+    (tmp_path / "info.txt").write_text("<a_1><b_2>\tDrill\t0\n<a_1><b_9>\tSaw\t1\n")
+    (tmp_path / "test.csv").write_text(
+        "user_id,history_item_title,item_title,history_item_id,item_id,history_item_sid,item_sid\n"
+        "A1,\"['Drill']\",Saw,[0],1,['<a_1><b_2>'],<a_1><b_3>\n")
+    files = {"test": tmp_path / "test.csv", "item": tmp_path / "item.json", "index": tmp_path / "index.json",
+             "info": tmp_path / "info.txt"}
+    with pytest.raises(GenrecError) as err:
+        load_minionerec_release(files)
+    assert "info.txt" in err.value.message and "1 info SIDs disagree" in err.value.message
+    (tmp_path / "info.txt").write_text("<a_1><b_2>\tDrill\t0\n<a_1><b_3>\tSaw\t1\n")
+    assert load_minionerec_release(files).splits["test"]["target"].tolist() == [1]

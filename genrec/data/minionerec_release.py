@@ -91,8 +91,25 @@ def read_release_items(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("item_id").reset_index(drop=True)
 
 
+def read_info(path: Path) -> pd.DataFrame:
+    """`info` lines: `sid \t title \t item_id` (MiniOneRec's evaluation reads its item universe here)."""
+    rows = []
+    with open_text(path) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3 or not parts[2].strip().isdigit():
+                raise GenrecError("expected `sid<TAB>title<TAB>item_id`", path=path, line=line_no)
+            try:
+                parse_sid(parts[0])
+            except ValueError as exc:
+                raise GenrecError(str(exc), path=path, line=line_no) from None
+            rows.append({"sid": parts[0], "title": parts[1], "item_id": int(parts[2])})
+    return pd.DataFrame(rows, columns=["sid", "title", "item_id"])
+
+
 def load_minionerec_release(files: dict[str, Path]) -> MiniOneRecRelease:
-    """Read whichever of train/valid/test are given, plus `item` (required) and `index` (optional)."""
+    """Read whichever of train/valid/test are given, plus `item` (required), `index` and `info` (optional),
+    checking that they agree with each other."""
     if "item" not in files:
         raise GenrecError("a MiniOneRec release needs its `.item.json` (raw role 'item')", key="raw.item")
     splits = {name: read_split_csv(Path(files[name])) for name in SPLITS if name in files}
@@ -113,6 +130,17 @@ def load_minionerec_release(files: dict[str, Path]) -> MiniOneRecRelease:
             if mismatched:
                 raise GenrecError(f"{len(mismatched)} target SIDs disagree with the index (first: item "
                                   f"{mismatched[0][0]} is {mismatched[0][1]})", path=files[name])
+    if "info" in files:
+        info = read_info(Path(files["info"]))
+        unknown = sorted(set(info["item_id"]) - known)
+        if unknown:
+            raise GenrecError(f"{len(unknown)} info items are not in the item file (first {unknown[:5]})",
+                              path=files["info"])
+        if index is not None:
+            disagree = [i for i, sid in zip(info["item_id"], info["sid"]) if "".join(index.get(i, [])) != sid]
+            if disagree:
+                raise GenrecError(f"{len(disagree)} info SIDs disagree with the index (first item {disagree[0]})",
+                                  path=files["info"])
     return MiniOneRecRelease(items, splits, index)
 
 
