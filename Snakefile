@@ -28,15 +28,29 @@ if unknown:
 GENREC = f"{sys.executable} -m genrec"
 
 
+unknown = sorted(set(config["sid_tokenizers"]) - set(config["tokenizers"]))
+if unknown:
+    raise ValueError(f"config 'sid_tokenizers' names unknown tokenizer(s) {unknown}; `tokenizers` defines: "
+                     + ", ".join(sorted(config["tokenizers"])))
+unknown = sorted({t.get("encoder", "minilm") for t in config["tokenizers"].values()} - set(config["encoders"]))
+if unknown:
+    raise ValueError(f"tokenizers use unknown encoder(s) {unknown}; `encoders` defines: {sorted(config['encoders'])}")
+
+
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
     file=r"[A-Za-z0-9_.-]+",
+    encoder=r"[A-Za-z0-9_.-]+",
+    tokenizer=r"[A-Za-z0-9_.-]+",
 
 
 include: "rules/data.smk"
+include: "rules/sid.smk"
 
 
 rule all:
     default_target: True
     input:
         expand(f"{RESULTS}/data/{{dataset}}/stats.json", dataset=config["datasets"]),
+        expand(f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/stats.json", dataset=config["datasets"],
+               tokenizer=config["sid_tokenizers"]),

@@ -59,3 +59,24 @@ def read_index(path: str | Path, n_items: int | None = None) -> dict[int, list[s
                               f"{len(missing)} missing (first {missing[:5]}), {len(extra)} unknown (first {extra[:5]})",
                               path=path, fix="build the index from this dataset's items")
     return index
+
+
+def level_letter(level: int) -> str:
+    if not 0 <= level < 26:
+        raise GenrecError(f"SID level {level} has no letter (at most 26 levels)")
+    return chr(ord("a") + level)
+
+
+def codes_to_index(codes) -> dict[int, list[str]]:
+    """Integer codes (items x levels, row i = item i) -> MiniOneRec's token lists."""
+    letters = [level_letter(level) for level in range(codes.shape[1])]
+    return {item: [f"<{letters[level]}_{int(code)}>" for level, code in enumerate(row)]
+            for item, row in enumerate(codes.tolist())}
+
+
+def index_to_codes(index: dict[int, list[str]]):
+    """Token lists -> integer codes (items x levels), rows in item-id order."""
+    import numpy as np
+
+    items = sorted(index)
+    return np.array([[int(SID_TOKEN.fullmatch(t).group(2)) for t in index[i]] for i in items], dtype=np.int64)

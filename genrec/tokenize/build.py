@@ -1,0 +1,121 @@
+"""Item embeddings -> Semantic IDs: fit the configured tokenizer, remove collisions, describe the result.
+
+A tokenizer's settings (config `tokenizers.<name>`) are: method, encoder, levels, codebook_size,
+collision (dedup_level | reassign_last | none), seed, and method-specific `params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genrec.errors import GenrecError
+from genrec.tokenize.collisions import resolve
+from genrec.tokenize.index import codes_to_index
+from genrec.tokenize.quantized import Quantized
+from genrec.tokenize.stats import index_stats
+
+log = logging.getLogger(__name__)
+
+METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus")
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    name: str
+    method: str
+    encoder: str = "minilm"
+    levels: int = 3
+    codebook_size: int = 256
+    collision: str = "dedup_level"
+    seed: int = 42
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict) -> "TokenizerSpec":
+        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise GenrecError(f"unknown tokenizer setting(s) {unknown}", key=f"tokenizers.{name}",
+                              fix=f"allowed: {sorted(known)}")
+        if settings.get("method") not in METHODS:
+            raise GenrecError(f"unknown tokenizer method {settings.get('method')!r}", key=f"tokenizers.{name}.method",
+                              fix=f"use one of {list(METHODS)}")
+        return cls(name=name, **settings)
+
+
+def _params(spec: TokenizerSpec, config_class, **fixed):
+    """Build a method's config dataclass from `params`, naming any key it does not have."""
+    allowed = {f.name for f in dataclasses.fields(config_class)} - set(fixed)
+    unknown = sorted(set(spec.params) - allowed)
+    if unknown:
+        raise GenrecError(f"unknown parameter(s) {unknown} for method {spec.method}",
+                          key=f"tokenizers.{spec.name}.params", fix=f"allowed: {sorted(allowed)}")
+    return config_class(**{**spec.params, **fixed})
+
+
+@dataclass
+class KMeansParams:
+    niter: int = 20            # faiss k-means iterations (rqkmeans)
+    max_iter: int = 30         # balanced k-means iterations (rqkmeans_constrained)
+    n_init: int = 1
+
+
+def fit(spec: TokenizerSpec, x: np.ndarray) -> Quantized:
+    """Run the tokenizer's method on embeddings `x` (items x dim)."""
+    from genrec.tokenize import rqvae as rq
+
+    if spec.method == "rqkmeans":
+        from genrec.tokenize.rqkmeans import fit_rqkmeans
+
+        p = _params(spec, KMeansParams)
+        return fit_rqkmeans(x, spec.levels, spec.codebook_size, spec.seed, niter=p.niter)[1]
+    if spec.method == "rqkmeans_constrained":
+        from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
+
+        p = _params(spec, KMeansParams)
+        return fit_rqkmeans_constrained(x, spec.levels, spec.codebook_size, spec.seed, p.max_iter, p.n_init)[1]
+    cfg = _params(spec, rq.RQVAEConfig, levels=spec.levels, codebook_size=spec.codebook_size, seed=spec.seed,
+                  encoder="residual" if spec.method == "rqkmeans_plus" else "mlp")
+    if spec.method == "rqvae":
+        return rq.train_rqvae(x, cfg)
+    # rqkmeans_plus: balanced residual k-means in the (PCA) latent, then trained like rqvae from there
+    from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
+
+    projection = rq.pca(x, cfg.latent_dim) if cfg.latent_dim < x.shape[1] else None
+    z = x if projection is None else (x - projection[1]) @ projection[0].T
+    codebooks, warm = fit_rqkmeans_constrained(z, spec.levels, spec.codebook_size, spec.seed)
+    quantized = rq.train_rqvae(x, cfg, init_codebooks=codebooks, projection=projection)
+    quantized.info["warm_start_collision_rate"] = index_stats(warm.codes, warm.codes)["collision_rate_before"]
+    return quantized
+
+
+def check_fit_input(spec: TokenizerSpec, x: np.ndarray) -> None:
+    if spec.codebook_size > len(x):
+        raise GenrecError(f"codebook size {spec.codebook_size} is larger than the {len(x)} items: level 1 cannot "
+                          "have more clusters than points", key=f"tokenizers.{spec.name}.codebook_size",
+                          fix=f"use codebook_size <= {len(x)}")
+    if spec.levels < 1:
+        raise GenrecError("levels must be at least 1", key=f"tokenizers.{spec.name}.levels")
+
+
+def build_sid(spec: TokenizerSpec, x: np.ndarray) -> tuple[dict[int, list[str]], dict]:
+    """Fit, resolve collisions, and return the index (MiniOneRec format) and its statistics."""
+    check_fit_input(spec, x)
+    started = time.perf_counter()
+    quantized = fit(spec, x)
+    fit_seconds = time.perf_counter() - started
+    codes = resolve(quantized.codes, spec.collision, quantized.last_distances)
+    stats = index_stats(quantized.codes, codes, [spec.codebook_size] * spec.levels)
+    if spec.collision != "none" and stats["collision_rate_after"] != 0.0:
+        raise GenrecError(f"collision handling '{spec.collision}' left collisions (internal error)")
+    stats |= {"tokenizer": spec.name, "method": spec.method, "encoder": spec.encoder, "collision": spec.collision,
+              "seed": spec.seed, "params": spec.params, "fit_seconds": round(fit_seconds, 2),
+              "fit": {k: v for k, v in quantized.info.items()}}
+    log.info("%s: collision rate %.4f before %s (largest group %d), fit %.1f s", spec.name,
+             stats["collision_rate_before"], spec.collision, stats["largest_group_before"], fit_seconds)
+    return codes_to_index(codes), stats

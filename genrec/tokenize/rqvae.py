@@ -1,0 +1,276 @@
+"""Residual-quantised VAE (TIGER / LC-Rec / MiniOneRec's RQ-VAE) and its RQ-KMeans+ variant.
+
+- `rqvae`: MLP encoder x -> z (latent_dim), L residual codebooks initialised by k-means on the untrained
+  latents, MLP decoder; loss = reconstruction (MSE or cosine) + per level ||sg(r) - e||^2 + beta ||r - sg(e)||^2,
+  straight-through gradients.
+- `rqkmeans_plus` (GPR / MiniOneRec's RQ-KMeans+): residual encoder z = x + MLP(x) whose last layer starts
+  at zero (so training starts exactly at the k-means solution), codebooks warm-started from balanced
+  residual k-means on x, then trained the same way.
+
+Training stops early on the collision rate of the deterministic codes: every `eval_every` epochs the codes
+of all items are computed and the state with the fewest collisions is kept; training ends after `patience`
+evaluations without improvement, at zero collisions, or at `max_seconds`. Codes left unused by a batch
+for a while are restarted on random residuals (otherwise dead codes are the main source of collisions).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genrec.progress import progress
+from genrec.tokenize.collisions import collision_summary
+from genrec.tokenize.quantized import Quantized
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RQVAEConfig:
+    levels: int = 3
+    codebook_size: int = 256
+    latent_dim: int = 32
+    hidden: list[int] = field(default_factory=lambda: [512, 256, 128])
+    encoder: str = "mlp"              # mlp | residual (RQ-KMeans+)
+    loss: str = "mse"                 # mse | cosine
+    beta: float = 0.25
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 1024
+    max_epochs: int = 3000
+    eval_every: int = 25
+    patience: int = 20
+    max_seconds: float = 150.0
+    restart_dead_every: int = 10      # epochs; 0 disables dead-code restarts
+    # Per level: 0 = nearest code; > 0 = Sinkhorn-balanced assignment with this entropy (MiniOneRec uses
+    # [0, 0, 0.003]): codes are spread evenly over the batch, the main lever against collisions.
+    sinkhorn_epsilon: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.003])
+    sinkhorn_iters: int = 20
+    seed: int = 42
+
+
+def mlp(sizes: list[int], last_zero: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    if last_zero:
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
+    return nn.Sequential(*layers)
+
+
+class ResidualEncoder(nn.Module):
+    """z = P(x) + MLP(x), the MLP's last layer zero-initialised, so training starts exactly at P(x).
+
+    P is the identity (RQ-KMeans+ as published, z = x + MLP(x)) or, when the latent is smaller than the
+    input, a fixed PCA projection (centred): the k-means warm start then lives in that PCA space.
+    """
+
+    def __init__(self, in_dim: int, hidden: list[int], projection: np.ndarray | None = None,
+                 mean: np.ndarray | None = None):
+        super().__init__()
+        out_dim = in_dim if projection is None else projection.shape[0]
+        self.mlp = mlp([in_dim, *hidden, out_dim], last_zero=True)
+        self.register_buffer("projection", None if projection is None else torch.as_tensor(projection, dtype=torch.float32))
+        self.register_buffer("mean", None if mean is None else torch.as_tensor(mean, dtype=torch.float32))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.projection is None else (x - self.mean) @ self.projection.T
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(x) + self.mlp(x)
+
+
+class RQVAE(nn.Module):
+    def __init__(self, in_dim: int, cfg: RQVAEConfig, projection: np.ndarray | None = None,
+                 mean: np.ndarray | None = None):
+        super().__init__()
+        self.cfg = cfg
+        if cfg.encoder == "residual":
+            latent = in_dim if projection is None else projection.shape[0]
+            self.encoder: nn.Module = ResidualEncoder(in_dim, cfg.hidden, projection, mean)
+            # A learned decoder (not identity + MLP): reconstruction must then come from the codes, which
+            # keeps the encoder from collapsing items onto their centroids.
+            self.decoder: nn.Module = mlp([latent, *reversed(cfg.hidden), in_dim])
+        else:
+            latent = cfg.latent_dim
+            self.encoder = mlp([in_dim, *cfg.hidden, latent])
+            self.decoder = mlp([latent, *reversed(cfg.hidden), in_dim])
+        self.codebooks = nn.ParameterList(
+            [nn.Parameter(torch.randn(cfg.codebook_size, latent) * 0.01) for _ in range(cfg.levels)])
+
+    def quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Returns quantised z (straight-through), codes, codebook+commitment loss, residual per level."""
+        residual = z
+        quantized = torch.zeros_like(z)
+        codes, residuals = [], []
+        vq_loss = z.new_zeros(())
+        for level, codebook in enumerate(self.codebooks):
+            residuals.append(residual)
+            distances = torch.cdist(residual.detach(), codebook.detach())
+            epsilon = self.cfg.sinkhorn_epsilon[level] if level < len(self.cfg.sinkhorn_epsilon) else 0.0
+            idx = sinkhorn_assign(distances, epsilon, self.cfg.sinkhorn_iters) if epsilon > 0 else distances.argmin(1)
+            chosen = codebook[idx]
+            vq_loss = vq_loss + F.mse_loss(chosen, residual.detach()) + self.cfg.beta * F.mse_loss(residual, chosen.detach())
+            chosen_st = residual + (chosen - residual).detach()
+            quantized = quantized + chosen_st
+            residual = residual - chosen_st.detach()
+            codes.append(idx)
+        return quantized, torch.stack(codes, 1), vq_loss, residuals
+
+    def forward(self, x: torch.Tensor):
+        z = self.encoder(x)
+        quantized, codes, vq_loss, residuals = self.quantize(z)
+        recon = self.decoder(quantized)
+        if self.cfg.loss == "cosine":
+            recon_loss = (1 - F.cosine_similarity(recon, x, dim=-1)).mean()
+        else:
+            recon_loss = F.mse_loss(recon, x)
+        return recon_loss, vq_loss, codes, residuals
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Deterministic codes of all items and the squared distances of the last residuals to the last codebook.
+
+        Encoded in chunks of the training batch size: one GEMM over all items is not bit-reproducible across
+        processes on CPU, and a flipped near-tie would change an item's code between two runs.
+        """
+        codes, last = [], []
+        for start in range(0, len(x), self.cfg.batch_size):
+            _, chunk_codes, _, residuals = self.quantize(self.encoder(x[start:start + self.cfg.batch_size]))
+            codes.append(chunk_codes)
+            last.append(torch.cdist(residuals[-1].double(), self.codebooks[-1].double()) ** 2)
+        return torch.cat(codes).numpy().astype(np.int64), torch.cat(last).numpy()
+
+
+def sinkhorn_assign(distances: torch.Tensor, epsilon: float, iters: int) -> torch.Tensor:
+    """Balanced assignment: the entropic transport plan between items (mass 1/n each) and codes (1/K each)
+    under cost = distance rescaled to [-1, 1], computed in log space; each item takes its largest entry."""
+    d = distances.double()  # float32 exp() leaves its fast path below -88; the cost spans ~-2/epsilon
+    middle = (d.max() + d.min()) / 2
+    cost = (d - middle) / (d.max() - middle + 1e-5)
+    log_plan = -cost / epsilon
+    n, k = log_plan.shape
+    for _ in range(iters):
+        log_plan = log_plan - torch.logsumexp(log_plan, dim=0, keepdim=True) - np.log(k)
+        log_plan = log_plan - torch.logsumexp(log_plan, dim=1, keepdim=True) - np.log(n)
+    return log_plan.argmax(1)
+
+
+def kmeans_init(model: RQVAE, x: torch.Tensor, seed: int) -> None:
+    """Initialise every codebook by k-means on the (untrained) latents' residuals, level by level."""
+    from genrec.tokenize.rqkmeans import assign, kmeans_faiss
+
+    with torch.no_grad():
+        residual = model.encoder(x).numpy().astype(np.float32)
+    for level, codebook in enumerate(model.codebooks):
+        centroids = kmeans_faiss(residual, codebook.shape[0], seed + level, niter=20)
+        codebook.data.copy_(torch.from_numpy(centroids))
+        idx, _ = assign(residual, centroids)
+        residual = (residual - centroids[idx]).astype(np.float32)
+
+
+def set_codebooks(model: RQVAE, codebooks: list[np.ndarray]) -> None:
+    for codebook, centroids in zip(model.codebooks, codebooks):
+        codebook.data.copy_(torch.from_numpy(np.asarray(centroids, dtype=np.float32)))
+
+
+def restart_dead_codes(model: RQVAE, usage: torch.Tensor, residuals: list[torch.Tensor], generator: torch.Generator) -> int:
+    """Move each code that no item used since the last restart onto a random residual of the latest batch
+    at that level (the batch's residuals are bit-reproducible; a fresh pass over all items is not)."""
+    restarted = 0
+    with torch.no_grad():
+        for level, codebook in enumerate(model.codebooks):
+            dead = torch.nonzero(usage[level] == 0).flatten()
+            if len(dead):
+                pick = torch.randint(len(residuals[level]), (len(dead),), generator=generator)
+                codebook.data[dead] = residuals[level][pick].detach()
+                restarted += len(dead)
+    usage.zero_()
+    return restarted
+
+
+def pca(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`dim` principal directions (dim x d) and the mean; signs fixed so the result is deterministic."""
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd((x - mean).astype(np.float64), full_matrices=False)
+    components = vt[:dim]
+    components *= np.sign(components[np.arange(dim), np.abs(components).argmax(1)])[:, None]
+    return components, mean
+
+
+def train_rqvae(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] | None = None,
+                projection: tuple[np.ndarray, np.ndarray] | None = None) -> Quantized:
+    """Train and return the codes of the best-collision state. `projection` = (components, mean) of the
+    residual encoder's fixed part (RQ-KMeans+ in a PCA space); `init_codebooks` warm-starts the codebooks."""
+    # Codebook gradients accumulate over repeated indices (index_put); only the deterministic kernels make
+    # that sum, and so the index, the same from one run to the next.
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(x_np, cfg, init_codebooks, projection)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _train(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] | None,
+           projection: tuple[np.ndarray, np.ndarray] | None) -> Quantized:
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    x = torch.from_numpy(np.ascontiguousarray(x_np, dtype=np.float32))
+    model = RQVAE(x.shape[1], cfg, *(projection or (None, None)))
+    if init_codebooks is not None:
+        set_codebooks(model, init_codebooks)
+    else:
+        kmeans_init(model, x, cfg.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    usage = torch.zeros(cfg.levels, cfg.codebook_size)
+    best = {"collision_rate": 2.0}
+    evals_without_gain, restarts = 0, 0
+    history = []
+    started = time.perf_counter()
+    bar = progress(range(1, cfg.max_epochs + 1), desc=f"train {cfg.encoder} RQ-VAE", unit=" epoch")
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), cfg.batch_size):
+            batch = x[order[start:start + cfg.batch_size]]
+            recon_loss, vq_loss, codes, residuals = model(batch)
+            loss = recon_loss + vq_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for level in range(cfg.levels):
+                usage[level] += torch.bincount(codes[:, level], minlength=cfg.codebook_size)
+        if cfg.restart_dead_every and epoch % cfg.restart_dead_every == 0 and epoch < cfg.max_epochs:
+            restarts += restart_dead_codes(model, usage, residuals, generator)
+        if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
+            model.eval()
+            codes_np, _ = model.encode(x)
+            rate = collision_summary(codes_np)["collision_rate"]
+            history.append({"epoch": epoch, "loss": round(loss.item(), 6), "recon": round(recon_loss.item(), 6),
+                            "collision_rate": round(rate, 6)})
+            if rate < best["collision_rate"]:
+                best = {"collision_rate": rate, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+                evals_without_gain = 0
+            else:
+                evals_without_gain += 1
+            elapsed = time.perf_counter() - started
+            if rate == 0.0 or evals_without_gain >= cfg.patience or elapsed > cfg.max_seconds:
+                break
+    model.load_state_dict(best["state"])
+    model.eval()
+    codes_np, last = model.encode(x)
+    return Quantized(codes_np, last, {
+        "epochs": epoch, "best_epoch": best["epoch"], "train_seconds": round(time.perf_counter() - started, 2),
+        "dead_code_restarts": restarts, "curve": history,
+    })
