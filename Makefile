@@ -13,20 +13,21 @@ RESULTS ?= results
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(LOCK) torch==2.13.0 -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --config results=$(RESULTS)
-	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json
+	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json $(RESULTS)/sid/*/*/stats.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_preprocess.py
+	$(BIN)/python benchmarks/bench_sid.py
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)
@@ -34,14 +35,16 @@ dryrun: $(STAMP)
 # GPU clusters: CUDA torch from the PyTorch index (same version as the CPU pin) plus the `gpu` extra.
 TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu128
 install-gpu: $(STAMP)
-	$(BIN)/python -m pip install torch==2.13.0 --index-url $(TORCH_CUDA_INDEX)
-	$(BIN)/python -m pip install -c $(LOCK) -e '.[gpu]'
+	$(BIN)/python -m pip install --force-reinstall torch==2.13.0 --index-url $(TORCH_CUDA_INDEX)
+	$(BIN)/python -m pip uninstall -y faiss-cpu  # faiss-gpu provides the same `faiss` module
+	$(BIN)/python -m pip install -e '.[gpu]'
 
 # Re-resolve the lock in a throw-away venv (run after changing dependencies in pyproject.toml).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet '.[dev]'
-	{ head -2 $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^genrec'; } > $(LOCK).new
+	.lock-venv/bin/python -m pip install --quiet torch==2.13.0 '.[dev]'
+	{ head -2 $(LOCK); .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^genrec' \
+	  | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; } > $(LOCK).new
 	mv $(LOCK).new $(LOCK) && rm -rf .lock-venv
 
 clean:

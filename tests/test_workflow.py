@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
+
+from genrec.tokenize.index import index_to_codes, read_index
+
+ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -27,7 +32,8 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_bundled_sample_through_snakemake(workdir):
-    run = snakemake(workdir)
+    """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers."""
+    run = snakemake(workdir, "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]")
     assert run.returncode == 0, run.stderr[-3000:]
     stats = json.loads((workdir / "results/data/sample/stats.json").read_text())
     assert (stats["users"], stats["items"], stats["interactions"]) == (8_317, 4_344, 58_492)
@@ -35,7 +41,16 @@ def test_bundled_sample_through_snakemake(workdir):
         assert (workdir / f"results/data/sample/{name}.parquet").stat().st_size > 0
     assert "8317 users" in (workdir / "results/logs/preprocess/sample.log").read_text()
     assert (workdir / "results/benchmarks/preprocess/sample.tsv").read_text().startswith("s\t")
-    again = snakemake(workdir, "-n")
+    vectors = np.load(workdir / "results/embed/sample/minilm.npy")
+    assert vectors.shape == (4_344, 384) and vectors.dtype == np.float32
+    for tokenizer in ALL_TOKENIZERS:
+        sid = workdir / "results/sid/sample" / tokenizer
+        codes = index_to_codes(read_index(sid / "index.json", n_items=4_344))
+        assert len(np.unique(codes, axis=0)) == 4_344, tokenizer          # collision-free
+        stats = json.loads((sid / "stats.json").read_text())
+        assert stats["collision_rate_after"] == 0.0 and stats["method"] == tokenizer
+        assert (workdir / f"results/benchmarks/tokenize/sample/{tokenizer}.tsv").exists()
+    again = snakemake(workdir, "-n", "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -52,6 +67,12 @@ def test_unknown_dataset_fails_before_any_job(workdir):
     assert plan.returncode != 0
     assert "unknown dataset(s) ['Nope']" in plan.stdout + plan.stderr
     assert not (workdir / "results").exists()
+
+
+def test_unknown_tokenizer_fails_before_any_job(workdir):
+    plan = snakemake(workdir, "-n", "--config", "sid_tokenizers=[rqvea]")
+    assert plan.returncode != 0
+    assert "unknown tokenizer(s) ['rqvea']" in plan.stdout + plan.stderr
 
 
 def test_config_schema_rejects_a_wrong_key(workdir):
