@@ -100,12 +100,3 @@ def atomic_outputs(*targets: str | Path) -> Iterator[list[Path]]:
                 else:
                     tmp.unlink()
 
-
-def write_json(obj: Any, path: str | Path, indent: int | None = 2) -> None:
-    """Write JSON atomically; `.gz` paths are gzip-compressed."""
-    path = Path(path)
-    with atomic_outputs(path) as (tmp,):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(tmp, "wt", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=indent, ensure_ascii=False)
-            handle.write("\n")

@@ -6,13 +6,13 @@ import sys
 
 import pytest
 from conftest import ROOT, meta18, review18, write_lines
+from test_preprocess import toy_files, toy_spec
 
 from genrec.cli import main
 from genrec.config import dataset_spec, load_datasets
 from genrec.data.loaders import load_amazon18
 from genrec.data.preprocess import preprocess
 from genrec.errors import GenrecError
-from test_preprocess import toy_files, toy_spec
 
 
 def test_truncated_gzip_names_file_and_last_good_line(tmp_path):

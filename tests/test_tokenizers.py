@@ -27,6 +27,16 @@ FAST = {
 }
 
 
+def write_items(items, path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genrec.data.preprocess import SCHEMAS
+
+    pq.write_table(pa.Table.from_pandas(items, schema=SCHEMAS["items"], preserve_index=False), path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def items():
     spec = load_datasets(ROOT / "config" / "datasets.yaml")["sample"]
@@ -109,12 +119,7 @@ def test_unknown_method_or_parameter_is_named():
 
 
 def test_tokenize_cli_with_mismatched_embeddings_writes_nothing(tmp_path, items):
-    from genrec.data.preprocess import SCHEMAS
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    item_path = tmp_path / "items.parquet"
-    pq.write_table(pa.Table.from_pandas(items, schema=SCHEMAS["items"], preserve_index=False), item_path)
+    item_path = write_items(items, tmp_path / "items.parquet")
     np.save(tmp_path / "e.npy", np.ones((N_ITEMS - 1, 8), dtype=np.float32))
     out = tmp_path / "sid"
     result = subprocess.run([sys.executable, "-m", "genrec", "tokenize", "--items", str(item_path), "--embeddings",
@@ -127,12 +132,7 @@ def test_tokenize_cli_with_mismatched_embeddings_writes_nothing(tmp_path, items)
 
 def test_same_seed_same_index_across_processes(tmp_path, items, embeddings):
     """Bit-for-bit across two separate runs of the CLI, not only within one process."""
-    from genrec.data.preprocess import SCHEMAS
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    item_path = tmp_path / "items.parquet"
-    pq.write_table(pa.Table.from_pandas(items, schema=SCHEMAS["items"], preserve_index=False), item_path)
+    item_path = write_items(items, tmp_path / "items.parquet")
     np.save(tmp_path / "e.npy", embeddings)
     outputs = []
     for run in ("a", "b"):

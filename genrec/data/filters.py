@@ -18,7 +18,7 @@ def month_start_utc(year: int, month: int) -> int:
     MiniOneRec uses the machine's local time zone, so its window edges shift by the host's UTC offset;
     UTC makes the split the same on every machine.
     """
-    return int(dt.datetime(year, month, 1, tzinfo=dt.timezone.utc).timestamp())
+    return int(dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp())
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,14 @@ class TimeWindow:
     def bounds(self) -> tuple[int, int]:
         return month_start_utc(self.start_year, self.start_month), month_start_utc(self.end_year, self.end_month)
 
-    def one_year_earlier(self) -> "TimeWindow":
+    def one_year_earlier(self) -> TimeWindow:
         return TimeWindow(self.start_year - 1, self.start_month, self.end_year, self.end_month)
 
     def __str__(self) -> str:
         return f"{self.start_year}-{self.start_month:02d} .. {self.end_year}-{self.end_month:02d}"
 
     @classmethod
-    def parse(cls, start: str, end: str) -> "TimeWindow":
+    def parse(cls, start: str, end: str) -> TimeWindow:
         (sy, sm), (ey, em) = (map(int, str(start).split("-")), map(int, str(end).split("-")))
         return cls(sy, sm, ey, em)
 

@@ -36,7 +36,7 @@ class TokenizerSpec:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, name: str, settings: dict) -> "TokenizerSpec":
+    def from_config(cls, name: str, settings: dict) -> TokenizerSpec:
         known = {f.name for f in dataclasses.fields(cls)} - {"name"}
         unknown = sorted(set(settings) - known)
         if unknown:
@@ -115,7 +115,7 @@ def build_sid(spec: TokenizerSpec, x: np.ndarray) -> tuple[dict[int, list[str]],
         raise GenrecError(f"collision handling '{spec.collision}' left collisions (internal error)")
     stats |= {"tokenizer": spec.name, "method": spec.method, "encoder": spec.encoder, "collision": spec.collision,
               "seed": spec.seed, "params": spec.params, "fit_seconds": round(fit_seconds, 2),
-              "fit": {k: v for k, v in quantized.info.items()}}
+              "fit": dict(quantized.info)}
     log.info("%s: collision rate %.4f before %s (largest group %d), fit %.1f s", spec.name,
              stats["collision_rate_before"], spec.collision, stats["largest_group_before"], fit_seconds)
     return codes_to_index(codes), stats

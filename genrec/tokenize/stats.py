@@ -26,6 +26,7 @@ def level_usage(codes: np.ndarray, codebook_sizes: list[int] | None = None) -> l
 def index_stats(before: np.ndarray, after: np.ndarray, codebook_sizes: list[int] | None = None) -> dict:
     """`before`: codes as the tokenizer produced them; `after`: after collision handling."""
     pre, post = collision_summary(before), collision_summary(after)
+    usage = level_usage(before, codebook_sizes)
     return {
         "items": int(len(before)),
         "levels": int(after.shape[1]),
@@ -36,7 +37,6 @@ def index_stats(before: np.ndarray, after: np.ndarray, codebook_sizes: list[int]
         "largest_group_before": pre["largest_group"],
         "collision_rate_after": round(post["collision_rate"], 6),
         "largest_group_after": post["largest_group"],
-        "usage": level_usage(before, codebook_sizes),
-        "usage_entropy_normalised_mean": round(float(np.mean([u["entropy_normalised"]
-                                                              for u in level_usage(before, codebook_sizes)])), 4),
+        "usage": usage,
+        "usage_entropy_normalised_mean": round(float(np.mean([u["entropy_normalised"] for u in usage])), 4),
     }
