@@ -61,6 +61,7 @@ def _params(spec: TokenizerSpec, config_class, **fixed):
 @dataclass
 class KMeansParams:
     niter: int = 20            # faiss k-means iterations (rqkmeans)
+    gpu: bool | None = None    # rqkmeans: None = use faiss-gpu when installed and a GPU is visible
     max_iter: int = 30         # balanced k-means iterations (rqkmeans_constrained)
     n_init: int = 1
 
@@ -73,7 +74,7 @@ def fit(spec: TokenizerSpec, x: np.ndarray) -> Quantized:
         from genrec.tokenize.rqkmeans import fit_rqkmeans
 
         p = _params(spec, KMeansParams)
-        return fit_rqkmeans(x, spec.levels, spec.codebook_size, spec.seed, niter=p.niter)[1]
+        return fit_rqkmeans(x, spec.levels, spec.codebook_size, spec.seed, niter=p.niter, use_gpu=p.gpu)[1]
     if spec.method == "rqkmeans_constrained":
         from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
 

@@ -10,10 +10,19 @@ import numpy as np
 from genrec.tokenize.quantized import Quantized, squared_distances
 
 
-def kmeans_faiss(points: np.ndarray, k: int, seed: int, niter: int, use_gpu: bool = False) -> np.ndarray:
-    """Centroids (k x d) of plain k-means; deterministic for a given seed and thread count."""
+def faiss_has_gpu() -> bool:
     import faiss
 
+    return hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
+
+
+def kmeans_faiss(points: np.ndarray, k: int, seed: int, niter: int, use_gpu: bool | None = None) -> np.ndarray:
+    """Centroids (k x d) of plain k-means; deterministic for a given seed and thread count.
+    `use_gpu=None` uses the GPU when the faiss-gpu build is installed and sees one."""
+    import faiss
+
+    if use_gpu is None:
+        use_gpu = faiss_has_gpu()
     km = faiss.Kmeans(points.shape[1], k, niter=niter, seed=seed, verbose=False, gpu=use_gpu,
                       min_points_per_centroid=1, max_points_per_centroid=max(256, -(-len(points) // k)))
     km.train(np.ascontiguousarray(points, dtype=np.float32))
@@ -38,7 +47,7 @@ def residual_quantize(x: np.ndarray, codebooks: list[np.ndarray]) -> Quantized:
 
 
 def fit_rqkmeans(x: np.ndarray, levels: int, codebook_size: int | list[int], seed: int, niter: int = 20,
-                 use_gpu: bool = False) -> tuple[list[np.ndarray], Quantized]:
+                 use_gpu: bool | None = None) -> tuple[list[np.ndarray], Quantized]:
     sizes = codebook_size if isinstance(codebook_size, list) else [codebook_size] * levels
     residual = x.astype(np.float32)
     codebooks = []
@@ -48,5 +57,6 @@ def fit_rqkmeans(x: np.ndarray, levels: int, codebook_size: int | list[int], see
         residual = (residual - centroids[idx]).astype(np.float32)
         codebooks.append(centroids)
     quantized = residual_quantize(x, codebooks)
-    quantized.info = {"niter": niter, "reconstruction_mse": float((residual ** 2).sum(1).mean())}
+    quantized.info = {"niter": niter, "gpu": bool(faiss_has_gpu() if use_gpu is None else use_gpu),
+                      "reconstruction_mse": float((residual ** 2).sum(1).mean())}
     return codebooks, quantized
