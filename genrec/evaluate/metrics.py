@@ -1,0 +1,62 @@
+"""Top-K ranking metrics with one relevant item per user: HR@K and NDCG@K (IDCG = 1).
+
+Every generative model and baseline is scored by these functions, so their numbers are comparable.
+Per-user values are kept so that confidence intervals can be bootstrapped over users.
+
+When SIDs still collide, a generated SID stands for G items; `weights` carries 1/G for the target's
+group, so a hit on a shared SID counts as the chance of picking the right item among the G
+("collision-corrected" metrics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_KS = (1, 3, 5, 10, 20)
+
+
+def first_hit_rank(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """0-based rank of each user's target in their ranked list, or -1 when it is absent.
+
+    `ranked` is users x L (item ids, best first; -1 pads lists shorter than L); `targets` is users.
+    """
+    ranked = np.asarray(ranked)
+    hits = ranked == np.asarray(targets)[:, None]
+    found = hits.any(axis=1)
+    return np.where(found, hits.argmax(axis=1), -1)
+
+
+def per_user_metrics(ranks: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
+                     weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """hr@K and ndcg@K for every user from the target ranks (-1 = miss)."""
+    ranks = np.asarray(ranks)
+    weight = np.ones(len(ranks)) if weights is None else np.asarray(weights, dtype=float)
+    gain = np.where(ranks >= 0, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
+    out = {}
+    for k in ks:
+        inside = (ranks >= 0) & (ranks < k)
+        out[f"hr@{k}"] = inside * weight
+        out[f"ndcg@{k}"] = np.where(inside, gain, 0.0) * weight
+    return out
+
+
+def ranking_metrics(ranked: np.ndarray, targets: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
+                    weights: np.ndarray | None = None) -> dict[str, float]:
+    """Mean hr@K and ndcg@K over users. Raises if a list is shorter than the largest K asks for."""
+    ranked = np.asarray(ranked)
+    if ranked.ndim != 2 or len(ranked) != len(targets):
+        raise ValueError(f"ranked must be users x L with one row per target; got {ranked.shape} for {len(targets)}")
+    if ranked.shape[1] < max(ks):
+        raise ValueError(f"lists hold {ranked.shape[1]} items but metrics ask for K = {max(ks)}")
+    values = per_user_metrics(first_hit_rank(ranked, targets), ks, weights)
+    return {name: float(v.mean()) if len(v) else 0.0 for name, v in values.items()}
+
+
+def bootstrap_interval(per_user: np.ndarray, n_resamples: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over users (resampling users with replacement)."""
+    values = np.asarray(per_user, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))

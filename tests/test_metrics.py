@@ -1,0 +1,46 @@
+"""Ranking metrics on hand-made rankings."""
+
+import math
+
+import numpy as np
+import pytest
+
+from genrec.evaluate.metrics import bootstrap_interval, first_hit_rank, per_user_metrics, ranking_metrics
+
+
+def test_hand_made_rankings():
+    ranked = np.array([[5, 7, 9], [7, 5, 9], [1, 2, 3], [9, 9, -1]])
+    targets = np.array([5, 5, 7, 9])
+    assert first_hit_rank(ranked, targets).tolist() == [0, 1, -1, 0]
+    m = ranking_metrics(ranked, targets, ks=(1, 3))
+    assert m["hr@1"] == pytest.approx(2 / 4)
+    assert m["hr@3"] == pytest.approx(3 / 4)
+    assert m["ndcg@1"] == pytest.approx(2 / 4)
+    assert m["ndcg@3"] == pytest.approx((1 + 1 / math.log2(3) + 0 + 1) / 4)
+
+
+def test_rank_beyond_k_counts_nothing():
+    m = ranking_metrics(np.array([[1, 2, 3, 4]]), np.array([4]), ks=(3, 4))
+    assert m["hr@3"] == 0 and m["ndcg@3"] == 0
+    assert m["hr@4"] == 1 and m["ndcg@4"] == pytest.approx(1 / math.log2(5))
+
+
+def test_collision_corrected_weights():
+    # the target's SID is shared by 2 items (weight 1/2) for user 0, unique for user 1
+    values = per_user_metrics(np.array([0, 2]), ks=(1, 3), weights=np.array([0.5, 1.0]))
+    assert values["hr@1"].tolist() == [0.5, 0.0]
+    assert values["ndcg@3"].tolist() == pytest.approx([0.5, 1 / math.log2(4)])
+
+
+def test_lists_shorter_than_k_are_refused():
+    with pytest.raises(ValueError, match="ask for K = 10"):
+        ranking_metrics(np.zeros((2, 5), dtype=int), np.array([1, 2]), ks=(5, 10))
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_users():
+    rng = np.random.default_rng(1)
+    small, large = ((rng.random(n) < 0.1).astype(float) for n in (200, 20_000))
+    lo_s, hi_s = bootstrap_interval(small)
+    lo_l, hi_l = bootstrap_interval(large)
+    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 3
