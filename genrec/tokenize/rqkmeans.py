@@ -34,29 +34,19 @@ def assign(points: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.nd
     return distances.argmin(1), distances
 
 
-def residual_quantize(x: np.ndarray, codebooks: list[np.ndarray]) -> Quantized:
-    """Encode with fixed codebooks: nearest centroid per level, subtract, continue."""
-    residual = x.astype(np.float64)
-    codes = []
-    distances = None
-    for centroids in codebooks:
-        idx, distances = assign(residual, centroids)
-        codes.append(idx)
-        residual = residual - centroids[idx]
-    return Quantized(np.column_stack(codes).astype(np.int64), distances)
-
-
 def fit_rqkmeans(x: np.ndarray, levels: int, codebook_size: int | list[int], seed: int, niter: int = 20,
                  use_gpu: bool | None = None) -> tuple[list[np.ndarray], Quantized]:
+    """Fit level by level on the residuals and assign as it goes (residuals kept in float64)."""
     sizes = codebook_size if isinstance(codebook_size, list) else [codebook_size] * levels
-    residual = x.astype(np.float32)
-    codebooks = []
+    residual = x.astype(np.float64)
+    codebooks, codes = [], []
+    distances = None
     for level, k in enumerate(sizes):
-        centroids = kmeans_faiss(residual, k, seed + level, niter, use_gpu)
-        idx, _ = assign(residual, centroids)
-        residual = (residual - centroids[idx]).astype(np.float32)
+        centroids = kmeans_faiss(residual.astype(np.float32), k, seed + level, niter, use_gpu)
+        idx, distances = assign(residual, centroids)
+        residual = residual - centroids[idx]
         codebooks.append(centroids)
-    quantized = residual_quantize(x, codebooks)
-    quantized.info = {"niter": niter, "gpu": bool(faiss_has_gpu() if use_gpu is None else use_gpu),
-                      "reconstruction_mse": float((residual ** 2).sum(1).mean())}
-    return codebooks, quantized
+        codes.append(idx)
+    info = {"niter": niter, "gpu": bool(faiss_has_gpu() if use_gpu is None else use_gpu),
+            "reconstruction_mse": float((residual ** 2).sum(1).mean())}
+    return codebooks, Quantized(np.column_stack(codes).astype(np.int64), distances, info)

@@ -167,16 +167,13 @@ def sinkhorn_assign(distances: torch.Tensor, epsilon: float, iters: int) -> torc
 
 
 def kmeans_init(model: RQVAE, x: torch.Tensor, seed: int) -> None:
-    """Initialise every codebook by k-means on the (untrained) latents' residuals, level by level."""
-    from genrec.tokenize.rqkmeans import assign, kmeans_faiss
+    """Initialise the codebooks by residual k-means (RQ-KMeans) on the untrained latents."""
+    from genrec.tokenize.rqkmeans import fit_rqkmeans
 
     with torch.no_grad():
-        residual = model.encoder(x).numpy().astype(np.float32)
-    for level, codebook in enumerate(model.codebooks):
-        centroids = kmeans_faiss(residual, codebook.shape[0], seed + level, niter=20)
-        codebook.data.copy_(torch.from_numpy(centroids))
-        idx, _ = assign(residual, centroids)
-        residual = (residual - centroids[idx]).astype(np.float32)
+        latents = model.encoder(x).numpy()
+    codebooks, _ = fit_rqkmeans(latents, len(model.codebooks), [c.shape[0] for c in model.codebooks], seed)
+    set_codebooks(model, codebooks)
 
 
 def set_codebooks(model: RQVAE, codebooks: list[np.ndarray]) -> None:
