@@ -24,6 +24,16 @@ if unknown:
         f"config 'datasets' names unknown dataset(s) {unknown}; {DATASETS_FILE} defines: "
         + ", ".join(sorted(DATASETS["datasets"]))
     )
+unknown = sorted(set(config["sft_backbones"]) - set(config["backbones"]))
+if unknown:
+    raise ValueError(f"config 'sft_backbones' names unknown backbone(s) {unknown}; `backbones` defines: "
+                     + ", ".join(sorted(config["backbones"])))
+unknown = sorted({b.get("prompts", "short") for b in config["backbones"].values()} - set(config["prompts"]))
+if unknown:
+    raise ValueError(f"backbones use unknown prompt set(s) {unknown}; `prompts` defines: {sorted(config['prompts'])}")
+if config["evaluate"]["num_beams"] < max(config["evaluate"]["ks"]):
+    raise ValueError(f"evaluate: num_beams {config['evaluate']['num_beams']} is below the largest K "
+                     f"{max(config['evaluate']['ks'])}; the ranked lists would be too short for HR@K / NDCG@K")
 # Jobs run the library through this interpreter, so a venv need not be activated (locally or on SLURM).
 GENREC = f"{sys.executable} -m genrec"
 
@@ -42,10 +52,16 @@ wildcard_constraints:
     file=r"[A-Za-z0-9_.-]+",
     encoder=r"[A-Za-z0-9_.-]+",
     tokenizer=r"[A-Za-z0-9_.-]+",
+    backbone=r"[A-Za-z0-9_.-]+",
+    stage=r"[A-Za-z0-9_-]+",
+    split=r"valid|test",
+    shard=r"\d+",
 
 
 include: "rules/data.smk"
 include: "rules/sid.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:
@@ -54,3 +70,7 @@ rule all:
         expand(f"{RESULTS}/data/{{dataset}}/stats.json", dataset=config["datasets"]),
         expand(f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/stats.json", dataset=config["datasets"],
                tokenizer=config["sid_tokenizers"]),
+        expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/sft.json", dataset=config["datasets"],
+               tokenizer=config["sid_tokenizers"], backbone=config["sft_backbones"]),
+        expand(f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json", dataset=config["datasets"],
+               baseline=config["baselines"]),

@@ -135,6 +135,138 @@ def cmd_stats(args: argparse.Namespace) -> None:
     print(stats_table([json.loads(Path(p).read_text()) for p in args.stats]))
 
 
+def cmd_sft(args: argparse.Namespace) -> None:
+    from genrec.models.backbone import BackboneSpec
+    from genrec.sft.train import SFTSettings, run_sft
+
+    settings = _settings(args.settings, f"SFT of backbone {args.backbone}")
+    backbone = BackboneSpec.from_config(args.backbone, settings["backbone"])
+    templates = settings["prompts"].get(backbone.prompts)
+    if templates is None:
+        raise GenrecError(f"backbone '{args.backbone}' uses prompt set '{backbone.prompts}', which config "
+                          "`prompts` does not define", key=f"backbones.{args.backbone}.prompts")
+    info = run_sft(backbone, SFTSettings.from_config(settings["sft"]), templates, args.data, args.index,
+                   args.out, args.work, threads=args.threads)
+    log.info("SFT done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", info["steps"], info["epochs_run"],
+             info["best_eval_loss"] or float("nan"), info["seconds"])
+
+
+def _eval_settings(settings: dict):
+    from genrec.evaluate.predict import EvalSettings
+
+    known = {"num_beams", "length_penalty", "batch_size", "shards", "ks", "precision"}
+    values = {k: v for k, v in settings["evaluate"].items() if k in known}
+    if "ks" in values:
+        values["ks"] = tuple(values["ks"])
+    return EvalSettings(**values)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    import time
+
+    from genrec.data.preprocess import read_table
+    from genrec.evaluate.constrained import SIDTrie
+    from genrec.evaluate.predict import check_split, predict_split
+    from genrec.evaluate.scoring import write_predictions
+    from genrec.io import atomic_outputs
+    from genrec.models.backbone import load_backbone
+    from genrec.models.sid_vocab import sid_token_ids
+    from genrec.sft.tasks import ItemText
+    from genrec.tokenize.index import read_index
+
+    import torch
+
+    started = time.monotonic()
+    torch.set_num_threads(args.threads)
+    settings = _settings(args.settings, "evaluation")
+    evaluation = _eval_settings(settings)
+    data = Path(args.data)
+    items = read_table(data / "items.parquet")
+    split = read_table(data / f"{args.split}.parquet")
+    check_split(split, len(items), str(data / f"{args.split}.parquet"))
+    index = read_index(args.index, n_items=len(items))
+    model, tokenizer = load_backbone(args.model)
+    trie = SIDTrie(sid_token_ids(tokenizer, index, source=args.model))
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    trie.to(model.device)
+    records = predict_split(model, tokenizer, split, ItemText.build(items, index), settings["prompts"], trie,
+                            evaluation, settings["max_history"], args.shard, args.shards)
+    out = Path(args.out)
+    with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
+        write_predictions(records, tmp)
+        tmp_info.write_text(json.dumps({"users": len(records), "seconds": round(time.monotonic() - started, 1),
+                                        "shard": args.shard, "shards": args.shards}) + "\n")
+    log.info("shard %d/%d: %d users in %.1f s", args.shard + 1, args.shards, len(records), time.monotonic() - started)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from genrec.data.preprocess import read_table
+    from genrec.evaluate.scoring import read_predictions, score, write_predictions
+    from genrec.io import atomic_outputs, read_json
+    from genrec.report.metrics_file import metrics_record
+    from genrec.tokenize.index import format_sid, read_index
+
+    settings = _settings(args.settings, "evaluation")
+    evaluation = _eval_settings(settings)
+    data = Path(args.data)
+    split = read_table(data / f"{args.split}.parquet")
+    index = read_index(args.index, n_items=len(read_table(data / "items.parquet")))
+    records = read_predictions(args.predictions)
+    expected = sorted(int(u) for u in split["user_id"])
+    if [r["user_id"] for r in records] != expected:
+        raise GenrecError(f"the prediction shards cover {len(records)} users, the {args.split} split has "
+                          f"{len(expected)}", path=str(args.predictions[0]), fix="re-run every shard")
+    sids = [format_sid(index[i]) for i in range(len(index))]
+    shared = {sid: n for sid, n in zip(*np.unique(sids, return_counts=True))}
+    scored = score(records, np.array([shared[s] for s in sids]), evaluation.ks)
+    training = read_json(Path(args.model) / "training.json") if args.model else {}
+    shard_seconds = sum(read_json(Path(p).with_suffix(".json"))["seconds"] for p in args.predictions)
+    walls = {"sft": training.get("seconds", 0.0), "eval": shard_seconds}
+    record = metrics_record(dataset=settings["dataset"], tokenizer=settings.get("tokenizer"),
+                            backbone=settings.get("backbone"), method=settings.get("method", "minionerec"),
+                            stage=settings["stage"], split=args.split, scored=scored,
+                            num_beams=evaluation.num_beams, config=settings["config"],
+                            seed=settings.get("seed", 42), wall_seconds=walls)
+    with atomic_outputs(args.out_predictions, args.out_metrics) as (tmp_predictions, tmp_metrics):
+        write_predictions(records, tmp_predictions)
+        tmp_metrics.write_text(json.dumps(record, indent=2) + "\n")
+    log.info("%s %s: %s (invalid generations %d)", settings["stage"], args.split,
+             {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
+
+
+def cmd_mostpop(args: argparse.Namespace) -> None:
+    import time
+
+    import numpy as np
+
+    from genrec.data.preprocess import read_table
+    from genrec.evaluate.scoring import score, write_predictions
+    from genrec.io import atomic_outputs
+    from genrec.models.baselines.mostpop import most_popular
+    from genrec.report.metrics_file import metrics_record
+
+    started = time.monotonic()
+    settings = _settings(args.settings, "mostpop")
+    data = Path(args.data)
+    items = read_table(data / "items.parquet")
+    split = read_table(data / f"{args.split}.parquet")
+    ks = tuple(settings["evaluate"].get("ks", (1, 3, 5, 10, 20)))
+    top = most_popular(read_table(data / "train.parquet"), len(items), max(ks))
+    targets = split["target"].to_numpy()
+    records = [{"user_id": int(u), "target": int(t), "target_sid": str(int(t)), "sids": [str(int(i)) for i in top],
+                "items": [int(i) for i in top], "scores": [], "invalid": 0} for u, t in zip(split["user_id"], targets)]
+    scored = score(records, np.ones(len(items), dtype=int), ks)
+    record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method="mostpop",
+                            stage="mostpop", split=args.split, scored=scored, num_beams=None,
+                            config=settings["config"], seed=0, wall_seconds={"eval": time.monotonic() - started})
+    with atomic_outputs(args.out_predictions, args.out_metrics) as (tmp_predictions, tmp_metrics):
+        write_predictions(records, tmp_predictions)
+        tmp_metrics.write_text(json.dumps(record, indent=2) + "\n")
+    log.info("mostpop %s: %s", args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrec", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -188,6 +320,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="print a table of data statistics")
     p.add_argument("stats", nargs="+", help="stats.json files")
     p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
+    p.add_argument("--index", required=True, help="SID index.json")
+    p.add_argument("--backbone", required=True, help="backbone name (a key of the config's `backbones`)")
+    p.add_argument("--settings", required=True, help='JSON: {"backbone": {...}, "sft": {...}, "prompts": {...}}')
+    p.add_argument("--out", required=True, help="final model directory")
+    p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_sft)
+
+    p = sub.add_parser("predict", help="constrained beam search for one shard of a split -> predictions JSONL")
+    p.add_argument("--model", required=True, help="a checkpoint directory (save_pretrained layout)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["valid", "test"])
+    p.add_argument("--index", required=True)
+    p.add_argument("--settings", required=True, help='JSON: {"evaluate": {...}, "prompts": {...}, "max_history": N}')
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--out", required=True, help="predictions .jsonl of this shard (+ a .json with its timing)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="merge prediction shards -> predictions JSONL + metrics JSON")
+    p.add_argument("--predictions", nargs="+", required=True, help="the shards' .jsonl files")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["valid", "test"])
+    p.add_argument("--index", required=True)
+    p.add_argument("--model", help="the evaluated checkpoint (its training.json gives the SFT wall time)")
+    p.add_argument("--settings", required=True,
+                   help='JSON: {"evaluate", "dataset", "tokenizer", "backbone", "stage", "config", "seed"}')
+    p.add_argument("--out-predictions", required=True)
+    p.add_argument("--out-metrics", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("mostpop", help="the most-popular baseline -> predictions JSONL + metrics JSON")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["valid", "test"])
+    p.add_argument("--settings", required=True, help='JSON: {"evaluate", "dataset", "config"}')
+    p.add_argument("--out-predictions", required=True)
+    p.add_argument("--out-metrics", required=True)
+    p.set_defaults(func=cmd_mostpop)
     return parser
 
 

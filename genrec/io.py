@@ -77,6 +77,7 @@ def read_json(path: str | Path) -> Any:
 def atomic_outputs(*targets: str | Path) -> Iterator[list[Path]]:
     """Yield temporary paths to write; move them onto `targets` only if the block succeeds.
 
+    A block may replace a temporary file by a directory of the same name (e.g. `save_pretrained`).
     All temporaries live beside their targets (same file system, so `os.replace` is atomic) and are
     removed on failure, so an interrupted or failed job never leaves a half-written artifact and never
     touches a finished one.
@@ -91,6 +92,8 @@ def atomic_outputs(*targets: str | Path) -> Iterator[list[Path]]:
             temps.append(Path(tmp))
         yield temps
         for tmp, final in zip(temps, finals):
+            if tmp.is_dir() and final.is_dir():
+                shutil.rmtree(final)   # a directory artifact (a checkpoint) is replaced whole
             os.replace(tmp, final)
     finally:
         for tmp in temps:

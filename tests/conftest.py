@@ -50,3 +50,19 @@ def meta18(asin: str, title, **extra) -> dict:
 @pytest.fixture
 def sample_files() -> dict[str, Path]:
     return {"inter": SAMPLE / "Scientific.inter.json.gz", "item": SAMPLE / "Scientific.item.json.gz"}
+
+
+@pytest.fixture(scope="session")
+def prepared_sample(tmp_path_factory) -> Path:
+    """The bundled sample preprocessed (loo splits) into a scratch directory."""
+    from genrec.config import dataset_spec
+    from genrec.data.preprocess import run_preprocess
+
+    out = tmp_path_factory.mktemp("prepared") / "sample"
+    files = {"inter": SAMPLE / "Scientific.inter.json.gz", "item": SAMPLE / "Scientific.item.json.gz"}
+    run_preprocess(dataset_spec("sample", ROOT / "config" / "datasets.yaml"), files, out)
+    return out
+
+
+# the real bundled rqvae index of the sample (3 levels, about 20 % of items share their SID)
+SAMPLE_INDEX = SAMPLE / "indexes" / "rqvae_native.index.json.gz"

@@ -19,7 +19,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 @pytest.fixture
 def workdir(tmp_path) -> Path:
-    for part in ("Snakefile", "rules", "config", "genrec/schemas", "data/sample"):
+    for part in ("Snakefile", "rules", "config", "genrec/schemas", "data/sample", "tests/fast.yaml"):
         src, dst = ROOT / part, tmp_path / part
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
@@ -32,8 +32,10 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_bundled_sample_through_snakemake(workdir):
-    """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers."""
-    run = snakemake(workdir, "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]")
+    """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers -> SFT of a (very) tiny
+    model on each -> sharded constrained beam search over all 8,317 test users -> metrics; and MostPop."""
+    fast = ["--configfile", "tests/fast.yaml", "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]"]
+    run = snakemake(workdir, *fast)
     assert run.returncode == 0, run.stderr[-3000:]
     stats = json.loads((workdir / "results/data/sample/stats.json").read_text())
     assert (stats["users"], stats["items"], stats["interactions"]) == (8_317, 4_344, 58_492)
@@ -50,7 +52,23 @@ def test_bundled_sample_through_snakemake(workdir):
         stats = json.loads((sid / "stats.json").read_text())
         assert stats["collision_rate_after"] == 0.0 and stats["method"] == tokenizer
         assert (workdir / f"results/benchmarks/tokenize/sample/{tokenizer}.tsv").exists()
-    again = snakemake(workdir, "-n", "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]")
+    for tokenizer in ALL_TOKENIZERS:
+        metrics = json.loads((workdir / f"results/metrics/sample/{tokenizer}/tiny/sft.json").read_text())
+        assert (metrics["dataset"], metrics["tokenizer"], metrics["backbone"], metrics["stage"]) == \
+            ("sample", tokenizer, "tiny", "sft")
+        assert metrics["n_users"] == 8_317 and metrics["invalid_generations"] == 0 and metrics["num_beams"] == 20
+        assert set(metrics["metrics"]) >= {f"{m}@{k}" for m in ("hr", "ndcg") for k in (1, 3, 5, 10, 20)}
+        assert metrics["config"]["tokenizer"]["method"] == tokenizer and metrics["wall_seconds"]["sft"] > 0
+        lines = (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.jsonl").read_text().splitlines()
+        assert len(lines) == 8_317 and len(json.loads(lines[0])["sids"]) == 20
+        model = workdir / f"results/models/sample/{tokenizer}/tiny/sft"
+        assert (model / "config.json").exists() and (model / "tokenizer.json").exists()
+        for shard in (0, 1):   # scatter outputs are temporary; their logs and benchmarks stay
+            assert (workdir / f"results/logs/predict/sample/{tokenizer}/tiny/sft.test.shard{shard}.log").exists()
+            assert not (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.test.shard{shard}.jsonl").exists()
+    mostpop = json.loads((workdir / "results/metrics/sample/baselines/mostpop.json").read_text())
+    assert mostpop["n_users"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
+    again = snakemake(workdir, "-n", *fast)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -79,3 +97,17 @@ def test_config_schema_rejects_a_wrong_key(workdir):
     plan = snakemake(workdir, "-n", "--config", "resluts=x")
     assert plan.returncode != 0
     assert "resluts" in plan.stdout + plan.stderr
+
+
+def test_unknown_backbone_fails_before_any_job(workdir):
+    plan = snakemake(workdir, "-n", "--config", "sft_backbones=[qwen9]")
+    assert plan.returncode != 0
+    assert "unknown backbone(s) ['qwen9']" in plan.stdout + plan.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_beam_width_below_largest_k_fails_before_any_job(workdir):
+    (workdir / "narrow.yaml").write_text("evaluate: {num_beams: 5}\n")
+    plan = snakemake(workdir, "-n", "--configfile", "narrow.yaml")
+    assert plan.returncode != 0
+    assert "num_beams 5 is below the largest K 20" in plan.stdout + plan.stderr

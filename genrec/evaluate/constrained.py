@@ -42,8 +42,12 @@ class SIDTrie:
             self.tokens.append(torch.from_numpy(tokens))
             self.children.append(torch.from_numpy(children))
             n_states = len(edges)
+        # the state after the last level identifies a distinct SID; items sharing a SID share a leaf
+        self.leaf_of_item = torch.from_numpy(state)
+        self.n_leaves = n_states
 
     def to(self, device: torch.device | str) -> "SIDTrie":
+        self.leaf_of_item = self.leaf_of_item.to(device)
         self.tokens = [t.to(device) for t in self.tokens]
         self.children = [c.to(device) for c in self.children]
         return self

@@ -1,0 +1,153 @@
+"""Recommendation by constrained beam search: a prompt per user in, a ranked list of item SIDs out.
+
+`beam_search` is ours: the prompt is encoded and cached once per user (HF `generate` encodes and
+caches it once per beam, and copies the whole cache at every step to reorder beams), and each of the
+SID's L steps gathers the log-probabilities of the trie's allowed tokens for all (users x beams) rows at once and
+keeps the best `num_beams` continuations per user. Beams are distinct paths of the trie, so the
+returned SIDs are unique and valid by construction. No generation config is consulted: the beam
+width, length and length penalty come from our config only, so nothing a checkpoint's
+`generation_config` says (`do_sample`, `top_k`, Qwen's `repetition_penalty`) can leak in.
+
+`generate_beams` is the same search through HF `generate` with our `SIDConstraint` logits processor
+and an explicit `GenerationConfig`; it is the reference the tests check ours against, and the path
+for constrained sampling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import GenerationConfig, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
+
+from genrec.evaluate.constrained import SIDConstraint, SIDTrie
+
+
+@dataclass
+class Beams:
+    """The outcome for a batch of users: leaf (distinct SID) per beam, best first, and its score."""
+
+    leaves: np.ndarray   # users x beams; -1 = not a SID of the index (an invalid generation)
+    scores: np.ndarray   # users x beams; sum of token log-probabilities / levels ** length_penalty
+    tokens: np.ndarray   # users x beams x levels generated token ids
+
+
+def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], device: torch.device) -> dict:
+    tokenizer.padding_side = "left"
+    return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+
+
+def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_scores: torch.Tensor,
+                       users: int, num_beams: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Best `num_beams` (origin beam, token, score) per user over every allowed continuation of every beam."""
+    if allowed is None:                                    # unconstrained: every vocabulary entry
+        candidates = logp
+        tokens = None
+    else:
+        candidates = logp.gather(1, allowed.clamp(min=0)).masked_fill(allowed < 0, float("-inf"))
+        tokens = allowed
+    candidates = candidates + beam_scores[:, None]
+    width = candidates.shape[1]
+    rows_per_user = candidates.shape[0] // users
+    flat = candidates.view(users, rows_per_user * width)
+    k = min(num_beams, flat.shape[1])
+    scores, index = flat.topk(k, dim=1)
+    origin = index // width
+    token = index % width if tokens is None else tokens.view(users, -1).gather(1, index)
+    if k < num_beams:                                      # fewer paths than beams: pad with dead beams
+        pad = num_beams - k
+        scores = torch.cat([scores, scores.new_full((users, pad), float("-inf"))], dim=1)
+        origin = torch.cat([origin, origin[:, :1].expand(users, pad)], dim=1)
+        token = torch.cat([token, token[:, :1].expand(users, pad)], dim=1)
+    return origin, token, scores
+
+
+@torch.inference_mode()
+def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
+                num_beams: int, levels: int | None = None, length_penalty: float = 0.0) -> Beams:
+    """Beam search of `levels` (= the trie's SID length) tokens per prompt; `trie=None` is unconstrained.
+
+    The KV cache holds each user's prompt once. Step d feeds the beams' last tokens as d-th block of K
+    positions of the user's row, and a 4-D attention mask lets each beam see the prompt and the slots of
+    its own ancestors only: no per-beam copy of the prompt's keys, and no cache reordering.
+    """
+    levels = trie.levels if trie is not None else levels
+    device = model.device
+    batch = encode_prompts(tokenizer, prompts, device)
+    prompt_mask = batch["attention_mask"].bool()
+    users, width = prompt_mask.shape
+    position = prompt_mask.long().cumsum(-1) - 1
+    out = model(input_ids=batch["input_ids"], attention_mask=prompt_mask.long(), position_ids=position.clamp(min=0),
+                use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    empty = torch.zeros((users, 0), dtype=torch.long, device=device)
+    _, token, scores = _top_continuations(logp, trie.allowed(empty) if trie is not None else None,
+                                          torch.zeros(users, device=device), users, num_beams)
+    generated = token.reshape(-1, 1)                                  # (users x beams) x steps
+    slots = torch.zeros((users, num_beams, 0), dtype=torch.long, device=device)   # ancestors' slot per block
+    beam = torch.arange(num_beams, device=device)
+    for step in range(1, levels):
+        slots = torch.cat([slots, beam.expand(users, num_beams)[..., None]], dim=2)
+        own = torch.zeros((users, num_beams, step * num_beams), dtype=torch.bool, device=device)
+        own.scatter_(2, slots + beam[:step] * num_beams if step else slots, True)
+        mask = torch.cat([prompt_mask[:, None, :].expand(users, num_beams, width), own], dim=2)[:, None]
+        out = model(input_ids=generated[:, -1].view(users, num_beams), attention_mask=mask,
+                    position_ids=(position[:, -1:] + step).expand(users, num_beams),
+                    past_key_values=cache, use_cache=True)
+        logp = torch.log_softmax(out.logits.float(), dim=-1).view(users * num_beams, -1)
+        origin, token, scores = _top_continuations(
+            logp, trie.allowed(generated) if trie is not None else None, scores.reshape(-1), users, num_beams)
+        slots = slots.gather(1, origin[..., None].expand(-1, -1, step))
+        rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)
+        generated = torch.cat([generated[rows], token.reshape(-1, 1)], dim=1)
+    dead = ~torch.isfinite(scores.reshape(-1))
+    leaves = trie.walk(generated) if trie is not None else torch.full_like(dead, -1, dtype=torch.long)
+    leaves = torch.where(dead, torch.full_like(leaves, -1), leaves)
+    return Beams(leaves.view(users, num_beams).cpu().numpy(),
+                 (scores / levels ** length_penalty).cpu().numpy(),
+                 generated.view(users, num_beams, levels).cpu().numpy())
+
+
+def generation_config(tokenizer: PreTrainedTokenizerBase, num_beams: int, levels: int,
+                      length_penalty: float) -> GenerationConfig:
+    """Every setting of a deterministic beam search returning all beams, exactly one SID long."""
+    return GenerationConfig(
+        num_beams=num_beams, num_return_sequences=num_beams, do_sample=False, early_stopping=True,
+        length_penalty=length_penalty, max_new_tokens=levels, min_new_tokens=levels,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+        temperature=None, top_k=None, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
+        output_scores=True, return_dict_in_generate=True, use_cache=True,
+    )
+
+
+@contextlib.contextmanager
+def explicit_generation(model: PreTrainedModel, config: GenerationConfig) -> Iterator[GenerationConfig]:
+    """Make `config` the model's generation config for the duration: HF fills every field left unset in the
+    config passed to `generate` from the model's own, which is how inherited sampling settings leak in."""
+    saved = model.generation_config
+    model.generation_config = config
+    try:
+        yield config
+    finally:
+        model.generation_config = saved
+
+
+@torch.inference_mode()
+def generate_beams(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie,
+                   num_beams: int, length_penalty: float = 0.0, processor=None) -> Beams:
+    """The same search through HF `generate` + `SIDConstraint` (or another `processor`)."""
+    batch = encode_prompts(tokenizer, prompts, model.device)
+    width = batch["input_ids"].shape[1]
+    config = generation_config(tokenizer, num_beams, trie.levels, length_penalty)
+    processor = processor or SIDConstraint(trie, prompt_length=width, eos_token_id=tokenizer.eos_token_id)
+    with explicit_generation(model, config):
+        out = model.generate(**batch, generation_config=config, logits_processor=LogitsProcessorList([processor]))
+    generated = out.sequences[:, width:width + trie.levels]
+    leaves = trie.walk(generated)
+    return Beams(leaves.view(len(prompts), num_beams).cpu().numpy(),
+                 out.sequences_scores.float().view(len(prompts), num_beams).cpu().numpy(),
+                 generated.view(len(prompts), num_beams, trie.levels).cpu().numpy())

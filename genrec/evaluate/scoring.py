@@ -1,0 +1,61 @@
+"""Merged predictions -> metrics: HR@K / NDCG@K on the generated SIDs, and item-level collision-corrected
+metrics when SIDs of the index still collide (a SID shared by G items counts each of them 1/G)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from genrec.errors import GenrecError
+from genrec.evaluate.metrics import bootstrap_interval, per_user_metrics
+from genrec.io import iter_lines, parse_json_line
+
+
+def read_predictions(paths: list[str | Path]) -> list[dict]:
+    """Records of every shard, sorted by user; a user predicted twice is an error."""
+    records = []
+    for path in paths:
+        records += [parse_json_line(path, lineno, line) for lineno, line in iter_lines(path)]
+    records.sort(key=lambda r: r["user_id"])
+    users = [r["user_id"] for r in records]
+    if len(set(users)) != len(users):
+        raise GenrecError("a user appears in more than one prediction shard", path=str(paths[0]),
+                          fix="re-run the shards with the same `evaluate.shards`")
+    return records
+
+
+def write_predictions(records: list[dict], path: str | Path) -> None:
+    with open(path, "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def sid_ranks(records: list[dict]) -> np.ndarray:
+    """0-based rank of the target's SID among each user's generated SIDs (-1 = not generated)."""
+    ranks = np.full(len(records), -1)
+    for i, record in enumerate(records):
+        if record["target_sid"] in record["sids"]:
+            ranks[i] = record["sids"].index(record["target_sid"])
+    return ranks
+
+
+def score(records: list[dict], group_size: np.ndarray, ks: tuple[int, ...]) -> dict:
+    """Metrics of merged predictions; `group_size[i]` = number of items sharing item i's SID."""
+    if not records:
+        raise GenrecError("no predictions to score")
+    ranks = sid_ranks(records)
+    per_user = per_user_metrics(ranks, ks)
+    out = {
+        "n_users": len(records),
+        "metrics": {name: round(float(v.mean()), 6) for name, v in per_user.items()},
+        "ci95": {name: [round(x, 6) for x in bootstrap_interval(per_user[name])] for name in ("hr@10", "ndcg@10")
+                 if name in per_user},
+        "invalid_generations": int(sum(r["invalid"] for r in records)),
+    }
+    targets = np.array([r["target"] for r in records])
+    if (group_size > 1).any():
+        corrected = per_user_metrics(ranks, ks, weights=1.0 / group_size[targets])
+        out["metrics_collision_corrected"] = {name: round(float(v.mean()), 6) for name, v in corrected.items()}
+    return out

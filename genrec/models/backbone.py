@@ -1,0 +1,122 @@
+"""Backbone factory: an HF causal LM from a path (GPU runs), or `tiny`, built from config (CPU runs).
+
+`tiny` is a Qwen-architecture model with a byte-level BPE tokenizer trained on the dataset's item
+text, so nothing is downloaded. Both kinds save and load with `save_pretrained` / `from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from genrec.errors import GenrecError
+
+log = logging.getLogger(__name__)
+
+EOS, PAD = "<|endoftext|>", "<|pad|>"
+ARCHITECTURES = ("qwen2", "qwen3")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A backbone of the grid (config `backbones.<name>`)."""
+
+    name: str
+    kind: str = "tiny"                  # tiny | hf
+    path: str | None = None             # hf: local directory or hub id
+    prompts: str = "short"              # key of config `prompts`
+    dtype: str = "float32"              # weights of an hf model; tiny trains in float32 (bf16 autocast on CPU)
+    architecture: str = "qwen2"
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 4
+    intermediate_size: int = 1024
+    text_vocab_size: int = 4000
+    max_position_embeddings: int = 1024
+    attention_dropout: float = 0.0
+
+    @classmethod
+    def from_config(cls, name: str, settings: dict) -> BackboneSpec:
+        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise GenrecError(f"unknown backbone setting(s) {unknown}", key=f"backbones.{name}",
+                              fix=f"allowed: {sorted(known)}")
+        spec = cls(name=name, **settings)
+        if spec.kind == "hf" and not spec.path:
+            raise GenrecError("an `hf` backbone needs `path` (a local directory or hub id)",
+                              key=f"backbones.{name}.path")
+        if spec.kind not in ("tiny", "hf"):
+            raise GenrecError(f"unknown backbone kind {spec.kind!r}", key=f"backbones.{name}.kind",
+                              fix="use `tiny` or `hf`")
+        if spec.architecture not in ARCHITECTURES:
+            raise GenrecError(f"unknown tiny architecture {spec.architecture!r}",
+                              key=f"backbones.{name}.architecture", fix=f"use one of {list(ARCHITECTURES)}")
+        if spec.dtype not in DTYPES:
+            raise GenrecError(f"unknown dtype {spec.dtype!r}", key=f"backbones.{name}.dtype", fix=f"use one of {list(DTYPES)}")
+        return spec
+
+
+def train_text_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerBase:
+    """Byte-level BPE (GPT-2 / Qwen style) trained on `texts`, wrapped as an HF fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token=EOS, pad_token=PAD,
+                                   clean_up_tokenization_spaces=False)
+
+
+def build_tiny_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A freshly initialised Qwen-architecture causal LM and a BPE tokenizer trained on `texts`."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = train_text_tokenizer(texts, spec.text_vocab_size)
+    config_class, model_class = {"qwen2": (Qwen2Config, Qwen2ForCausalLM),
+                                 "qwen3": (Qwen3Config, Qwen3ForCausalLM)}[spec.architecture]
+    config = config_class(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_kv_heads,
+        intermediate_size=spec.intermediate_size, max_position_embeddings=spec.max_position_embeddings,
+        attention_dropout=spec.attention_dropout, tie_word_embeddings=True,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = model_class(config)
+    log.info("tiny %s backbone: %.2fM parameters, text vocabulary %d", spec.architecture,
+             model.num_parameters() / 1e6, len(tokenizer))
+    return model, tokenizer
+
+
+def load_backbone(path: str | Path, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer saved with `save_pretrained` (or a hub id where the hub is reachable)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[dtype])
+    except OSError as exc:
+        raise GenrecError(f"cannot load a causal LM from {path} ({exc})", path=path,
+                          fix="point the backbone's `path` at a save_pretrained directory") from None
+    if tokenizer.pad_token is None:
+        # decoder-only LMs often ship without a pad token; EOS is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def create_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The untrained starting point of SFT for a backbone of the grid."""
+    if spec.kind == "tiny":
+        return build_tiny_backbone(spec, texts, seed)
+    return load_backbone(spec.path, spec.dtype)

@@ -1,0 +1,1 @@
+"""Traditional baselines on the same splits and metrics as the generative models."""

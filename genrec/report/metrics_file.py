@@ -1,0 +1,44 @@
+"""The metrics JSON of DESIGN.md: one file per (dataset, tokenizer, backbone, stage, split), with provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import genrec
+
+
+def config_hash(config: dict) -> str:
+    """Stable hash of the resolved configuration (key order does not matter)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """The git commit of the code that ran (`-dirty` when it had uncommitted changes), else the package version."""
+    root = Path(genrec.__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return f"genrec-{genrec.__version__}"
+
+
+def metrics_record(*, dataset: str, tokenizer: str | None, backbone: str | None, method: str, stage: str,
+                   split: str, scored: dict, num_beams: int | None, config: dict, seed: int,
+                   wall_seconds: dict[str, float]) -> dict:
+    """Assemble a metrics file from scored predictions and the resolved configuration."""
+    return {
+        "dataset": dataset, "tokenizer": tokenizer, "backbone": backbone, "method": method, "stage": stage,
+        "split": split, "n_users": scored["n_users"], "metrics": scored["metrics"],
+        **{k: scored[k] for k in ("metrics_collision_corrected", "ci95") if k in scored},
+        "invalid_generations": scored.get("invalid_generations", 0), "num_beams": num_beams,
+        "config": config, "config_hash": config_hash(config), "code_version": code_version(), "seed": seed,
+        "wall_seconds": {k: round(float(v), 1) for k, v in wall_seconds.items()},
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

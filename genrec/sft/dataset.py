@@ -1,0 +1,75 @@
+"""Tokenised SFT examples: prompt tokens are masked out of the loss (label -100), the response ends with EOS.
+
+Batches are left-padded, as at generation time, so every response ends at the last position: the model
+then computes logits for the last `logits_to_keep` positions only (the longest response + 1) instead of
+the whole sequence -- prompts are most of the tokens, and the LM head is a large share of a small model's
+work -- and `response_loss` scores exactly those positions.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from genrec.sft.tasks import Example
+
+IGNORE = -100
+
+
+class SFTDataset(torch.utils.data.Dataset):
+    """Pre-tokenised examples; prompts longer than `max_length` lose their oldest tokens, never the response."""
+
+    def __init__(self, examples: list[Example], tokenizer: PreTrainedTokenizerBase, max_length: int):
+        prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
+        responses = tokenizer([e.response for e in examples], add_special_tokens=False)["input_ids"]
+        self.items = []
+        for prompt, response in zip(prompts, responses):
+            response = response[: max_length - 1] + [tokenizer.eos_token_id]
+            prompt = prompt[max(0, len(prompt) + len(response) - max_length):]
+            self.items.append((prompt + response, len(prompt)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        ids, n_prompt = self.items[i]
+        return {"input_ids": ids, "labels": [IGNORE] * n_prompt + ids[n_prompt:]}
+
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids, _ in self.items]
+
+
+class LeftPadCollator:
+    """Left-pads a batch to its longest example; positions count real tokens only (as in generation)."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, batch: list[dict]) -> dict:
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[row, width - n:] = torch.tensor(b["input_ids"])
+            labels[row, width - n:] = torch.tensor(b["labels"])
+            mask[row, width - n:] = 1
+        response = int((labels != IGNORE).sum(dim=1).max())
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask,
+                "position_ids": (mask.cumsum(dim=1) - 1).clamp(min=0), "logits_to_keep": response + 1}
+
+
+def response_loss(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Token cross-entropy of the responses from logits of the last positions (see `LeftPadCollator`).
+
+    Summed and divided by the number of response tokens of the whole accumulated batch when the Trainer
+    gives it, so gradient accumulation weighs every token equally.
+    """
+    logits = outputs.logits
+    width = logits.shape[1] - 1
+    targets = labels[:, -width:].to(logits.device)
+    loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else (targets != IGNORE).sum()
+    return loss / count

@@ -1,0 +1,180 @@
+"""SFT entry point: backbone + SID vocabulary + mixed tasks, trained with the HF `Trainer`.
+
+`batch_size` is global (examples per optimizer step, the paper's 1024) whatever the number of devices;
+gradient accumulation is derived from devices x `micro_batch_size`. Intermediate checkpoints go to a
+work directory outside the final output, so an interrupted job resumes from its last checkpoint; the
+final model (best validation loss) is written with `save_pretrained` and moved into place atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from genrec.data.preprocess import read_table
+from genrec.embed.encode import item_texts
+from genrec.errors import GenrecError
+from genrec.io import atomic_outputs
+from genrec.models.backbone import BackboneSpec, create_backbone
+from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
+from genrec.sft.dataset import LeftPadCollator, SFTDataset, response_loss
+from genrec.sft.tasks import TASKS, TEMPLATES, ItemText, build_examples, check_templates
+from genrec.tokenize.index import read_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    """Config `sft` (defaults: the CPU quickstart; the paper's values are in config/experiments)."""
+
+    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
+    batch_size: int = 256
+    micro_batch_size: int = 256
+    learning_rate: float = 1e-3
+    epochs: float = 10
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    lr_scheduler: str = "cosine"
+    max_history: int = 20
+    max_length: int = 512
+    freeze_llm: bool = False
+    sid_init: str = "mean"
+    precision: str = "auto"           # auto: bf16 where the device supports it
+    save_every_epochs: float = 1.0
+    max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, settings: dict) -> SFTSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise GenrecError(f"unknown SFT setting(s) {unknown}", key="sft", fix=f"allowed: {sorted(known)}")
+        return cls(**settings)
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def gradient_accumulation(batch_size: int, micro_batch_size: int, devices: int) -> int:
+    """Steps to accumulate so that one optimizer step sees `batch_size` examples on `devices` devices."""
+    per_step = micro_batch_size * devices
+    if batch_size % per_step:
+        raise GenrecError(f"global batch_size {batch_size} is not a multiple of micro_batch_size x devices "
+                          f"= {micro_batch_size} x {devices}", key="sft.batch_size",
+                          fix="choose a batch_size divisible by micro_batch_size times the number of devices")
+    return batch_size // per_step
+
+
+def use_bf16(precision: str) -> bool:
+    if precision == "float32":
+        return False
+    if torch.cuda.is_available():
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if precision == "bfloat16" and not supported:
+        raise GenrecError("bfloat16 requested but this device has no native bf16", key="sft.precision")
+    return supported
+
+
+class TimeLimit(TrainerCallback):
+    """Ends training once `seconds` have passed, saving a checkpoint first (so the run can resume)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.start > self.seconds:
+            log.info("time limit of %.0f s reached at step %d", self.seconds, state.global_step)
+            control.should_training_stop = True
+            control.should_save = True
+        return control
+
+
+def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
+            index_path: str | Path, out_dir: str | Path, work_dir: str | Path, threads: int | None = None,
+            callbacks: list[TrainerCallback] | None = None) -> dict:
+    """Fine-tune `backbone` on the dataset's training split with the SID index; write the model to `out_dir`."""
+    started = time.monotonic()
+    set_seed(settings.seed)
+    if threads:
+        torch.set_num_threads(threads)
+    tasks = [t for t, w in settings.tasks.items() if w > 0]
+    if set(settings.tasks) - set(TASKS):
+        raise GenrecError(f"unknown SFT task(s) {sorted(set(settings.tasks) - set(TASKS))}", key="sft.tasks",
+                          fix=f"use {list(TASKS)}")
+    check_templates(templates, sorted(set(tasks) | {"seq_rec"}), f"prompts.{backbone.prompts}")
+    data_dir = Path(data_dir)
+    items = read_table(data_dir / "items.parquet")
+    train, valid = read_table(data_dir / "train.parquet"), read_table(data_dir / "valid.parquet")
+    index = read_index(index_path, n_items=len(items))
+    ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
+
+    model, tokenizer = create_backbone(backbone, item_texts(items), settings.seed)
+    n_old = add_sid_tokens(model, tokenizer, index_tokens(index), settings.sid_init)
+    if settings.freeze_llm:
+        freeze_llm(model, n_old)
+    text = ItemText.build(items, index)
+    examples = build_examples(settings.tasks, templates, text, train, settings.max_history, settings.seed)
+    valid_examples = build_examples({"seq_rec": 1.0}, templates, text, valid, settings.max_history, settings.seed)
+    valid_examples.sort(key=lambda e: len(e.prompt))   # evaluation batches of similar length pad little
+    train_set = SFTDataset(examples, tokenizer, settings.max_length)
+    valid_set = SFTDataset(valid_examples, tokenizer, settings.max_length)
+    counts = {t: sum(e.task == t for e in examples) for t in tasks}
+    log.info("SFT examples per epoch: %s (valid seq_rec: %d); %d new SID tokens", counts, len(valid_set),
+             len(tokenizer) - n_old)
+
+    steps_per_epoch = max(1, len(train_set) // settings.batch_size)
+    save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
+    args = TrainingArguments(
+        output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
+        per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
+        learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
+        lr_scheduler_type=settings.lr_scheduler, warmup_steps=round(settings.warmup_ratio * steps_per_epoch * settings.epochs),
+        weight_decay=settings.weight_decay, bf16=use_bf16(settings.precision),
+        eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
+        logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
+        report_to=[], remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(), train_sampling_strategy="group_by_length",
+    )
+    callbacks = list(callbacks or []) + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
+    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
+                      data_collator=LeftPadCollator(tokenizer.pad_token_id), compute_loss_func=response_loss,
+                      callbacks=callbacks)
+    last = get_last_checkpoint(str(work_dir)) if Path(work_dir).is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+    result = trainer.train(resume_from_checkpoint=last)
+
+    info = {
+        "backbone": dataclasses.asdict(backbone), "sft": dataclasses.asdict(settings), "examples": counts,
+        "parameters": model.num_parameters(), "vocab_size": len(tokenizer), "new_tokens": len(tokenizer) - n_old,
+        "global_batch": settings.batch_size, "gradient_accumulation": ga, "devices": world_size(),
+        "steps": trainer.state.global_step, "epochs_run": trainer.state.epoch,
+        "best_checkpoint": trainer.state.best_model_checkpoint, "best_eval_loss": trainer.state.best_metric,
+        "train_loss": result.training_loss, "resumed_from": last,
+        "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
+    }
+    if trainer.is_world_process_zero():
+        out = Path(out_dir)
+        with atomic_outputs(out) as (tmp,):
+            tmp.unlink()
+            trainer.save_model(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return info

@@ -1,0 +1,106 @@
+# Evaluation stage: constrained beam search over every item, scattered over shards and gathered into
+# predictions + a metrics file (DESIGN.md). Merged metrics equal an unsharded run's exactly.
+
+SHARDS = config["evaluate"]["shards"]
+
+
+def eval_settings(wildcards):
+    backbone = config["backbones"][wildcards.backbone]
+    prompts = config["prompts"][backbone.get("prompts", "short")]
+    return json.dumps({"evaluate": config["evaluate"], "prompts": prompts, "max_history": config["sft"].get("max_history", 20)})
+
+
+def metrics_settings(wildcards):
+    """Identity and the resolved configuration of every upstream stage, recorded in the metrics file."""
+    dataset = DATASETS["datasets"][wildcards.dataset]
+    tokenizer = config["tokenizers"][wildcards.tokenizer]
+    return json.dumps({
+        "evaluate": config["evaluate"], "dataset": wildcards.dataset, "tokenizer": wildcards.tokenizer,
+        "backbone": wildcards.backbone, "stage": wildcards.stage, "method": "minionerec", "seed": config["sft"].get("seed", 42),
+        "config": {"dataset": dataset, "encoder": config["encoders"][tokenizer.get("encoder", "minilm")],
+                   "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone], "sft": config["sft"],
+                   "prompts": config["prompts"][config["backbones"][wildcards.backbone].get("prompts", "short")],
+                   "evaluate": config["evaluate"]},
+    })
+
+
+rule predict_shard:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
+        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        split=f"{RESULTS}/data/{{dataset}}/{{split}}.parquet",
+        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+    output:
+        predictions=temp(f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.jsonl"),
+        timing=temp(f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.json"),
+    params:
+        settings=eval_settings,
+        data=lambda wildcards, input: os.path.dirname(input.item_table),
+    log:
+        f"{RESULTS}/logs/predict/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/predict/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.tsv"
+    threads: max(1, workflow.cores // SHARDS)
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpus=lambda wildcards: 0 if config["backbones"][wildcards.backbone].get("kind", "tiny") == "tiny" else 1,
+    shell:
+        "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split} --index {input.index}"
+        " --settings {params.settings:q} --shard {wildcards.shard} --shards {SHARDS} --out {output.predictions}"
+        " --threads {threads} 2> {log}"
+
+
+rule evaluate:
+    input:
+        shards=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.test.shard{{shard}}.jsonl",
+                      shard=range(SHARDS)),
+        timings=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.test.shard{{shard}}.json",
+                       shard=range(SHARDS)),
+        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
+        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+    output:
+        predictions=f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.jsonl",
+        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.json",
+    params:
+        settings=metrics_settings,
+        data=lambda wildcards, input: os.path.dirname(input.item_table),
+    log:
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{GENREC} evaluate --predictions {input.shards} --data {params.data} --split test --index {input.index}"
+        " --model {input.model} --settings {params.settings:q} --out-predictions {output.predictions}"
+        " --out-metrics {output.metrics} 2> {log}"
+
+
+rule mostpop:
+    input:
+        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
+        split=f"{RESULTS}/data/{{dataset}}/test.parquet",
+    output:
+        predictions=f"{RESULTS}/predictions/{{dataset}}/baselines/mostpop.jsonl",
+        metrics=f"{RESULTS}/metrics/{{dataset}}/baselines/mostpop.json",
+    params:
+        settings=lambda wildcards: json.dumps({"evaluate": config["evaluate"], "dataset": wildcards.dataset,
+                                               "config": {"dataset": DATASETS["datasets"][wildcards.dataset],
+                                                          "evaluate": config["evaluate"]}}),
+        data=lambda wildcards, input: os.path.dirname(input.item_table),
+    log:
+        f"{RESULTS}/logs/mostpop/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/mostpop/{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{GENREC} mostpop --data {params.data} --split test --settings {params.settings:q}"
+        " --out-predictions {output.predictions} --out-metrics {output.metrics} 2> {log}"

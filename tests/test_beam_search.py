@@ -1,0 +1,94 @@
+"""Our beam search against HF `generate` + SIDConstraint, uniqueness and validity of beams, and the
+generation-config leak it must be immune to."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import GenerationConfig
+
+from genrec.evaluate.beam_search import beam_search, generate_beams
+from genrec.evaluate.constrained import SIDTrie
+from genrec.models.backbone import BackboneSpec, build_tiny_backbone
+from genrec.models.sid_vocab import add_sid_tokens, sid_token_ids
+from genrec.tokenize.index import codes_to_index
+
+TEXTS = ["red wire cutter with insulated handle", "blue safety goggles", "lab glass beaker 500 ml",
+         "digital caliper stainless", "nitrile gloves box of 100"] * 20
+
+
+@pytest.fixture(scope="module")
+def model_and_index():
+    rng = np.random.default_rng(0)
+    codes = np.unique(rng.integers(0, 6, size=(90, 3)), axis=0)
+    index = codes_to_index(codes)
+    spec = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+                                             "intermediate_size": 64, "text_vocab_size": 300})
+    model, tokenizer = build_tiny_backbone(spec, TEXTS, seed=0)
+    add_sid_tokens(model, tokenizer, sorted({t for sid in index.values() for t in sid}), init="random")
+    with torch.no_grad():   # a random model with sharp, distinct preferences per prompt
+        model.get_output_embeddings().weight.normal_(0, 2.0)
+    model.eval()
+    prompts = ["history: " + "".join(index[i][0] + index[i][1] + index[i][2] for i in rng.integers(0, len(index), n))
+               + "\nnext:" for n in (1, 4, 2, 7, 3)]
+    return model, tokenizer, index, prompts
+
+
+def test_ours_equals_hf_generate_with_the_logits_processor(model_and_index):
+    model, tokenizer, index, prompts = model_and_index
+    trie = SIDTrie(sid_token_ids(tokenizer, index))
+    ours = beam_search(model, tokenizer, prompts, trie, num_beams=12)
+    reference = generate_beams(model, tokenizer, prompts, trie, num_beams=12)
+    np.testing.assert_array_equal(ours.leaves, reference.leaves)
+    np.testing.assert_allclose(ours.scores, reference.scores, atol=1e-4)
+
+
+def test_beams_are_unique_and_valid(model_and_index):
+    model, tokenizer, index, prompts = model_and_index
+    ids = sid_token_ids(tokenizer, index)
+    trie = SIDTrie(ids)
+    beams = beam_search(model, tokenizer, prompts, trie, num_beams=20)
+    assert (beams.leaves >= 0).all()
+    real = {tuple(row) for row in ids.tolist()}
+    for leaves, tokens, scores in zip(beams.leaves, beams.tokens, beams.scores):
+        assert len(set(leaves.tolist())) == 20
+        assert all(tuple(t) in real for t in tokens.tolist())
+        assert (np.diff(scores) <= 1e-6).all()          # best first
+    leaf_of_item = trie.leaf_of_item.numpy()
+    for tokens, leaves in zip(beams.tokens, beams.leaves):   # each leaf is the item whose SID was spelled
+        items = [int(np.flatnonzero((ids == t).all(axis=1))[0]) for t in tokens]
+        assert leaf_of_item[items].tolist() == leaves.tolist()
+
+
+def test_fewer_items_than_beams_leaves_dead_beams_marked_invalid(model_and_index):
+    model, tokenizer, index, prompts = model_and_index
+    few = {i: index[i] for i in range(5)}
+    beams = beam_search(model, tokenizer, prompts[:2], SIDTrie(sid_token_ids(tokenizer, few)), num_beams=8)
+    assert ((beams.leaves >= 0).sum(axis=1) == 5).all() and np.isneginf(beams.scores[:, 5:]).all()
+
+
+def test_the_checkpoints_generation_config_does_not_leak_in(model_and_index):
+    """Sampling, top-k and a repetition penalty in the model's generation config change nothing."""
+    model, tokenizer, index, prompts = model_and_index
+    trie = SIDTrie(sid_token_ids(tokenizer, index))
+    clean = generate_beams(model, tokenizer, prompts, trie, num_beams=10)
+    ours_clean = beam_search(model, tokenizer, prompts, trie, num_beams=10)
+    saved = model.generation_config
+    model.generation_config = GenerationConfig(do_sample=True, top_k=2, temperature=3.0, repetition_penalty=5.0,
+                                               num_beams=1, no_repeat_ngram_size=1, length_penalty=-4.0)
+    try:
+        torch.manual_seed(1)
+        leaked = generate_beams(model, tokenizer, prompts, trie, num_beams=10)
+        ours = beam_search(model, tokenizer, prompts, trie, num_beams=10)
+    finally:
+        model.generation_config = saved
+    np.testing.assert_array_equal(clean.leaves, leaked.leaves)
+    np.testing.assert_array_equal(ours_clean.leaves, ours.leaves)
+
+
+def test_unconstrained_search_can_leave_the_index(model_and_index):
+    """The floor of the decoding benchmark: without the trie, most beams are not SIDs of items."""
+    model, tokenizer, index, prompts = model_and_index
+    trie = SIDTrie(sid_token_ids(tokenizer, index))
+    free = beam_search(model, tokenizer, prompts, None, num_beams=10, levels=3)
+    assert free.tokens.shape == (len(prompts), 10, 3)
+    assert (trie.walk(torch.from_numpy(free.tokens.reshape(-1, 3))) < 0).any()

@@ -1,0 +1,165 @@
+"""SFT: task mixing, response-only labels, SID vocabulary extension, global batch, resume after interruption."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import ROOT, SAMPLE_INDEX
+from transformers import TrainerCallback
+
+from genrec.config import read_yaml
+from genrec.data.preprocess import read_table
+from genrec.errors import GenrecError
+from genrec.models.backbone import BackboneSpec, build_tiny_backbone, load_backbone
+from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens, sid_token_ids
+from genrec.sft.dataset import IGNORE, SFTDataset
+from genrec.sft.tasks import ItemText, build_examples
+from genrec.sft.train import SFTSettings, gradient_accumulation, run_sft
+from genrec.tokenize.index import read_index
+
+TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
+TINY = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
+                                         "intermediate_size": 64, "text_vocab_size": 400})
+
+
+@pytest.fixture(scope="module")
+def sample(prepared_sample):
+    items = read_table(prepared_sample / "items.parquet")
+    index = read_index(SAMPLE_INDEX, n_items=len(items))
+    return items, index, read_table(prepared_sample / "train.parquet")
+
+
+def test_tasks_are_mixed_by_weight(sample):
+    items, index, train = sample
+    text = ItemText.build(items, index)
+    examples = build_examples({"seq_rec": 1.0, "title2sid": 0.5, "hist2text": 1.0, "title_hist2sid": 2.0},
+                              TEMPLATES, text, train, max_history=5, seed=0)
+    counts = pd.Series([e.task for e in examples]).value_counts().to_dict()
+    titled = sum(bool(t) for t in text.titles)
+    assert counts == {"seq_rec": len(train), "title2sid": round(0.5 * titled), "hist2text": len(train),
+                      "title_hist2sid": 2 * len(train)}
+    hist2text = [e for e in examples if e.task == "hist2text"]
+    assert {e.prompt.split("\n")[1] for e in hist2text} == {"next title:", "next description:"}  # both branches
+    seq = next(e for e in examples if e.task == "seq_rec")
+    assert seq.prompt.count("<a_") <= 5 and seq.response in text.sids          # history cut to max_history
+
+
+def test_loss_is_on_the_response_only():
+    _, tokenizer = build_tiny_backbone(TINY, ["some item text here"] * 10, seed=0)
+    tokenizer.add_tokens(["<a_1>", "<b_2>"])
+    from genrec.sft.tasks import Example
+
+    data = SFTDataset([Example("seq_rec", "history: <a_1><b_2>\nnext:", "<a_1><b_2>")], tokenizer, max_length=64)
+    row = data[0]
+    n_prompt = len(tokenizer("history: <a_1><b_2>\nnext:", add_special_tokens=False)["input_ids"])
+    assert row["labels"][:n_prompt] == [IGNORE] * n_prompt
+    assert row["labels"][n_prompt:] == tokenizer.convert_tokens_to_ids(["<a_1>", "<b_2>"]) + [tokenizer.eos_token_id]
+    short = SFTDataset([Example("seq_rec", "history: <a_1><b_2><a_1><b_2>\nnext:", "<a_1><b_2>")], tokenizer, 6)
+    assert len(short[0]["input_ids"]) == 6 and short[0]["labels"][-3:] == row["labels"][-3:]   # prompt cut, not response
+
+
+def test_sid_tokens_start_at_the_mean_and_freeze_llm_trains_only_them(sample):
+    _, index, _ = sample
+    model, tokenizer = build_tiny_backbone(TINY, ["alpha beta gamma delta"] * 20, seed=0)
+    old = model.get_input_embeddings().weight[: len(tokenizer)].detach().clone()
+    n_old = add_sid_tokens(model, tokenizer, index_tokens(index))
+    weight = model.get_input_embeddings().weight
+    assert len(tokenizer) == n_old + len(index_tokens(index))
+    torch.testing.assert_close(weight[n_old], old.mean(0))
+    freeze_llm(model, n_old)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    ids = torch.tensor([sid_token_ids(tokenizer, index)[:4].reshape(-1).tolist()])
+    model(input_ids=ids, labels=ids).loss.backward()
+    torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0).step()
+    after = dict(model.named_parameters())
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {"model.embed_tokens.weight"}                     # tied with lm_head
+    rows = (before["model.embed_tokens.weight"] != after["model.embed_tokens.weight"]).any(1).nonzero().flatten()
+    assert rows.min() >= n_old
+
+
+def test_global_batch_derives_accumulation():
+    assert gradient_accumulation(1024, 32, 4) == 8
+    assert gradient_accumulation(256, 256, 1) == 1
+    with pytest.raises(GenrecError, match="not a multiple"):
+        gradient_accumulation(1000, 32, 4)
+
+
+def test_missing_sid_tokens_in_a_checkpoint_is_an_error(sample):
+    _, index, _ = sample
+    _, tokenizer = build_tiny_backbone(TINY, ["alpha beta"] * 10, seed=0)
+    with pytest.raises(GenrecError, match=f"lacks {len(index_tokens(index))} SID token"):
+        sid_token_ids(tokenizer, index, source="ckpt")
+
+
+@pytest.fixture
+def small_data(tmp_path, prepared_sample):
+    """The sample's items with the training rows of its first 300 users (a short real run)."""
+    out = tmp_path / "data"
+    out.mkdir()
+    for name in ("items", "train", "valid", "test"):
+        table = read_table(prepared_sample / f"{name}.parquet")
+        if name != "items":
+            table = table[table["user_id"] < 300]
+        table.to_parquet(out / f"{name}.parquet")
+    return out
+
+
+class Interrupt(TrainerCallback):
+    """Kills training right after the first checkpoint is written."""
+
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt("simulated interruption")
+
+
+SETTINGS = SFTSettings(tasks={"seq_rec": 1.0, "title2sid": 0.02}, batch_size=32, micro_batch_size=16, epochs=2,
+                       learning_rate=3e-3, save_every_epochs=0.5, precision="float32", seed=3)
+
+
+def test_sft_resumes_after_interruption_and_matches_an_uninterrupted_run(small_data, tmp_path):
+    index = SAMPLE_INDEX
+    straight = run_sft(TINY, SETTINGS, TEMPLATES, small_data, index, tmp_path / "a", tmp_path / "work_a", threads=1)
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(TINY, SETTINGS, TEMPLATES, small_data, index, tmp_path / "b", tmp_path / "work_b", threads=1,
+                callbacks=[Interrupt()])
+    assert not (tmp_path / "b").exists()                                # no half artifact
+    resumed = run_sft(TINY, SETTINGS, TEMPLATES, small_data, index, tmp_path / "b", tmp_path / "work_b", threads=1)
+    assert resumed["resumed_from"].endswith(f"checkpoint-{straight['steps'] // 4}")
+    assert resumed["steps"] == straight["steps"]
+    a, _ = load_backbone(tmp_path / "a")
+    b, tokenizer = load_backbone(tmp_path / "b")
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(pa, pb, msg=name)
+    info = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert info["gradient_accumulation"] == 2 and any("eval_loss" in e for e in info["log_history"])
+    assert len(sid_token_ids(tokenizer, read_index(index, n_items=4344))) == 4344
+    assert not (tmp_path / "work_b").exists()                          # checkpoints cleaned after success
+
+
+def test_empty_training_split_fails_before_training(small_data, tmp_path):
+    train = read_table(small_data / "train.parquet")
+    train.iloc[:0].to_parquet(small_data / "train.parquet")
+    with pytest.raises(GenrecError, match="training split is empty"):
+        run_sft(TINY, SETTINGS, TEMPLATES, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "w").exists()
+
+
+def test_response_loss_equals_the_models_own_loss_on_right_padded_batches():
+    """Left padding + logits of the last positions only gives the loss HF computes over everything."""
+    from genrec.sft.dataset import LeftPadCollator, response_loss
+    from genrec.sft.tasks import Example
+
+    model, tokenizer = build_tiny_backbone(TINY, ["red wire", "blue glove box", "lab beaker"] * 10, seed=0)
+    examples = [Example("t", "red wire blue", " glove box"), Example("t", "lab", " beaker red wire blue glove"),
+                Example("t", "blue glove box lab beaker", " red")]
+    data = SFTDataset(examples, tokenizer, max_length=64)
+    batch = LeftPadCollator(tokenizer.pad_token_id)([data[i] for i in range(3)])
+    labels = batch.pop("labels")
+    ours = response_loss(model(**batch), labels)
+    reference = torch.stack([model(input_ids=torch.tensor([data[i]["input_ids"]]),
+                                   labels=torch.tensor([data[i]["labels"]])).loss
+                             * (torch.tensor(data[i]["labels"]) != IGNORE).sum() for i in range(3)]).sum()
+    n = sum((torch.tensor(data[i]["labels"]) != IGNORE).sum() for i in range(3))
+    torch.testing.assert_close(ours, reference / n, rtol=1e-4, atol=1e-5)
