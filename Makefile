@@ -21,6 +21,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --config results=$(RESULTS)
 	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json $(RESULTS)/sid/*/*/stats.json
+	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' | sort)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -28,6 +29,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_sid.py
+	$(BIN)/python benchmarks/bench_decoding.py
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

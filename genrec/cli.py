@@ -267,6 +267,13 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
     log.info("mostpop %s: %s", args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
 
 
+def cmd_results(args: argparse.Namespace) -> None:
+    from genrec.io import read_json
+    from genrec.report.results_table import results_table
+
+    print(results_table([read_json(p) for p in args.metrics]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrec", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -320,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="print a table of data statistics")
     p.add_argument("stats", nargs="+", help="stats.json files")
     p.set_defaults(func=cmd_stats)
+    p = sub.add_parser("results", help="print a table of metrics files")
+    p.add_argument("metrics", nargs="+", help="metrics .json files")
+    p.set_defaults(func=cmd_results)
+
     p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
     p.add_argument("--index", required=True, help="SID index.json")

@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-import genrec
+from importlib.metadata import version
 
 
 def config_hash(config: dict) -> str:
@@ -18,7 +18,7 @@ def config_hash(config: dict) -> str:
 
 def code_version() -> str:
     """The git commit of the code that ran (`-dirty` when it had uncommitted changes), else the package version."""
-    root = Path(genrec.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]      # the checkout holding genrec/
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
@@ -26,7 +26,7 @@ def code_version() -> str:
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return f"genrec-{genrec.__version__}"
+        return f"genrec-{version('genrec')}"
 
 
 def metrics_record(*, dataset: str, tokenizer: str | None, backbone: str | None, method: str, stage: str,
