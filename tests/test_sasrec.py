@@ -39,3 +39,16 @@ def test_training_steps_lower_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_training_sequences_take_each_users_longest_row():
+    import pandas as pd
+
+    from genrec.models.baselines.sasrec import left_pad, rank_all_items, training_sequences
+
+    train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
+    assert training_sequences(train, max_length=50) == [[4, 7, 2, 5], [9, 3]]
+    assert training_sequences(train, max_length=2) == [[7, 2, 5], [9, 3]]
+    assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
+    top = rank_all_items(model(), [[1, 2], [3, 4, 5]], k=5)
+    assert top.shape == (2, 5) and top.max() < 30
