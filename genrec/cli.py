@@ -203,8 +203,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
     from genrec.data.preprocess import read_table
-    from genrec.evaluate.scoring import read_predictions, score, write_predictions
-    from genrec.io import atomic_outputs, read_json
+    from genrec.evaluate.scoring import read_predictions, score, write_evaluation
+    from genrec.io import read_json
     from genrec.report.metrics_file import metrics_record
     from genrec.tokenize.index import format_sid, read_index
 
@@ -229,9 +229,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                             stage=settings["stage"], split=args.split, scored=scored,
                             num_beams=evaluation.num_beams, config=settings["config"],
                             seed=settings.get("seed", 42), wall_seconds=walls)
-    with atomic_outputs(args.out_predictions, args.out_metrics) as (tmp_predictions, tmp_metrics):
-        write_predictions(records, tmp_predictions)
-        tmp_metrics.write_text(json.dumps(record, indent=2) + "\n")
+    write_evaluation(records, record, args.out_predictions, args.out_metrics)
     log.info("%s %s: %s (invalid generations %d)", settings["stage"], args.split,
              {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
 
@@ -242,8 +240,7 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
     import numpy as np
 
     from genrec.data.preprocess import read_table
-    from genrec.evaluate.scoring import score, write_predictions
-    from genrec.io import atomic_outputs
+    from genrec.evaluate.scoring import score, write_evaluation
     from genrec.models.baselines.mostpop import most_popular
     from genrec.report.metrics_file import metrics_record
 
@@ -261,9 +258,7 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
     record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method="mostpop",
                             stage="mostpop", split=args.split, scored=scored, num_beams=None,
                             config=settings["config"], seed=0, wall_seconds={"eval": time.monotonic() - started})
-    with atomic_outputs(args.out_predictions, args.out_metrics) as (tmp_predictions, tmp_metrics):
-        write_predictions(records, tmp_predictions)
-        tmp_metrics.write_text(json.dumps(record, indent=2) + "\n")
+    write_evaluation(records, record, args.out_predictions, args.out_metrics)
     log.info("mostpop %s: %s", args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
 
 

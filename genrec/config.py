@@ -127,3 +127,14 @@ def dataset_spec(name: str, path: str | Path = "config/datasets.yaml") -> Datase
         raise GenrecError(f"unknown dataset '{name}'", path=path, key=f"datasets.{name}",
                           fix=f"add it to {path} or use one of: {', '.join(sorted(specs))}")
     return specs[name]
+
+
+def from_settings(config_class, settings: dict, key: str, what: str = "setting", context: str = "", **fixed):
+    """Build a settings dataclass from a config mapping, naming every key it does not have."""
+    import dataclasses
+
+    allowed = {f.name for f in dataclasses.fields(config_class)} - set(fixed)
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise GenrecError(f"unknown {what}(s) {unknown}{context}", key=key, fix=f"allowed: {sorted(allowed)}")
+    return config_class(**{**settings, **fixed})

@@ -19,6 +19,7 @@ from genrec.errors import GenrecError
 from genrec.evaluate.beam_search import beam_search
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.metrics import DEFAULT_KS
+from genrec.models.backbone import use_bf16
 from genrec.progress import progress
 from genrec.sft.tasks import ItemText, recommendation_prompt
 
@@ -76,7 +77,7 @@ def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sp
     batches = shard_of(user_batches(lengths, settings.batch_size), shard, shards)
     leaf_items = trie_groups(trie)
     users, targets = split["user_id"].to_numpy(), split["target"].to_numpy()
-    bf16 = use_bf16_inference(settings.precision, model.device)
+    bf16 = use_bf16(settings.precision, "evaluate.precision") and model.device.type in ("cpu", "cuda")
     records = []
     model.eval()
     for rows in progress(batches, desc=f"beam search (shard {shard + 1}/{shards})", unit="batch"):
@@ -104,9 +105,3 @@ def trie_groups(trie: SIDTrie) -> list[list[int]]:
     for item, leaf in enumerate(trie.leaf_of_item.tolist()):
         groups[leaf].append(item)
     return groups
-
-
-def use_bf16_inference(precision: str, device: torch.device) -> bool:
-    from genrec.sft.train import use_bf16
-
-    return use_bf16(precision) if device.type in ("cpu", "cuda") else False

@@ -10,7 +10,7 @@ import numpy as np
 
 from genrec.errors import GenrecError
 from genrec.evaluate.metrics import bootstrap_interval, per_user_metrics
-from genrec.io import iter_lines, parse_json_line
+from genrec.io import atomic_outputs, iter_lines, parse_json_line
 
 
 def read_predictions(paths: list[str | Path]) -> list[dict]:
@@ -30,6 +30,13 @@ def write_predictions(records: list[dict], path: str | Path) -> None:
     with open(path, "w") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_evaluation(records: list[dict], metrics: dict, predictions_path: str | Path, metrics_path: str | Path) -> None:
+    """Predictions JSONL and metrics JSON, both or neither (atomic)."""
+    with atomic_outputs(predictions_path, metrics_path) as (tmp_predictions, tmp_metrics):
+        write_predictions(records, tmp_predictions)
+        tmp_metrics.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
 def sid_ranks(records: list[dict]) -> np.ndarray:

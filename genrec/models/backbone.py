@@ -6,7 +6,6 @@ text, so nothing is downloaded. Both kinds save and load with `save_pretrained` 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from genrec.config import from_settings
 from genrec.errors import GenrecError
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,7 @@ class BackboneSpec:
 
     @classmethod
     def from_config(cls, name: str, settings: dict) -> BackboneSpec:
-        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise GenrecError(f"unknown backbone setting(s) {unknown}", key=f"backbones.{name}",
-                              fix=f"allowed: {sorted(known)}")
-        spec = cls(name=name, **settings)
+        spec = from_settings(cls, settings, f"backbones.{name}", "backbone setting", name=name)
         if spec.kind == "hf" and not spec.path:
             raise GenrecError("an `hf` backbone needs `path` (a local directory or hub id)",
                               key=f"backbones.{name}.path")
@@ -62,6 +57,19 @@ class BackboneSpec:
         if spec.dtype not in DTYPES:
             raise GenrecError(f"unknown dtype {spec.dtype!r}", key=f"backbones.{name}.dtype", fix=f"use one of {list(DTYPES)}")
         return spec
+
+
+def use_bf16(precision: str, key: str = "sft.precision") -> bool:
+    """Whether to run in bf16: `auto` where the device has native bf16 (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    if precision == "float32":
+        return False
+    if torch.cuda.is_available():
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if precision == "bfloat16" and not supported:
+        raise GenrecError("bfloat16 requested but this device has no native bf16", key=key)
+    return supported
 
 
 def train_text_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerBase:

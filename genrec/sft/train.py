@@ -21,14 +21,15 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from genrec.config import from_settings
 from genrec.data.preprocess import read_table
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
 from genrec.io import atomic_outputs
-from genrec.models.backbone import BackboneSpec, create_backbone
+from genrec.models.backbone import BackboneSpec, create_backbone, use_bf16
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.sft.dataset import LeftPadCollator, SFTDataset, response_loss
-from genrec.sft.tasks import TASKS, TEMPLATES, ItemText, build_examples, check_templates
+from genrec.sft.tasks import TASKS, ItemText, build_examples, check_templates
 from genrec.tokenize.index import read_index
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,7 @@ class SFTSettings:
 
     @classmethod
     def from_config(cls, settings: dict) -> SFTSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise GenrecError(f"unknown SFT setting(s) {unknown}", key="sft", fix=f"allowed: {sorted(known)}")
-        return cls(**settings)
+        return from_settings(cls, settings, "sft", "SFT setting")
 
 
 def world_size() -> int:
@@ -76,18 +73,6 @@ def gradient_accumulation(batch_size: int, micro_batch_size: int, devices: int) 
                           f"= {micro_batch_size} x {devices}", key="sft.batch_size",
                           fix="choose a batch_size divisible by micro_batch_size times the number of devices")
     return batch_size // per_step
-
-
-def use_bf16(precision: str) -> bool:
-    if precision == "float32":
-        return False
-    if torch.cuda.is_available():
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    if precision == "bfloat16" and not supported:
-        raise GenrecError("bfloat16 requested but this device has no native bf16", key="sft.precision")
-    return supported
 
 
 class TimeLimit(TrainerCallback):

@@ -6,13 +6,13 @@ collision (dedup_level | reassign_last | none), seed, and method-specific `param
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from genrec.config import from_settings
 from genrec.errors import GenrecError
 from genrec.tokenize.collisions import resolve
 from genrec.tokenize.index import codes_to_index
@@ -37,25 +37,16 @@ class TokenizerSpec:
 
     @classmethod
     def from_config(cls, name: str, settings: dict) -> TokenizerSpec:
-        known = {f.name for f in dataclasses.fields(cls)} - {"name"}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise GenrecError(f"unknown tokenizer setting(s) {unknown}", key=f"tokenizers.{name}",
-                              fix=f"allowed: {sorted(known)}")
         if settings.get("method") not in METHODS:
             raise GenrecError(f"unknown tokenizer method {settings.get('method')!r}", key=f"tokenizers.{name}.method",
                               fix=f"use one of {list(METHODS)}")
-        return cls(name=name, **settings)
+        return from_settings(cls, settings, f"tokenizers.{name}", "tokenizer setting", name=name)
 
 
 def _params(spec: TokenizerSpec, config_class, **fixed):
     """Build a method's config dataclass from `params`, naming any key it does not have."""
-    allowed = {f.name for f in dataclasses.fields(config_class)} - set(fixed)
-    unknown = sorted(set(spec.params) - allowed)
-    if unknown:
-        raise GenrecError(f"unknown parameter(s) {unknown} for method {spec.method}",
-                          key=f"tokenizers.{spec.name}.params", fix=f"allowed: {sorted(allowed)}")
-    return config_class(**{**spec.params, **fixed})
+    return from_settings(config_class, spec.params, f"tokenizers.{spec.name}.params",
+                         "parameter", f" for method {spec.method}", **fixed)
 
 
 @dataclass
