@@ -45,6 +45,21 @@ if unknown:
 unknown = sorted({t.get("encoder", "minilm") for t in config["tokenizers"].values()} - set(config["encoders"]))
 if unknown:
     raise ValueError(f"tokenizers use unknown encoder(s) {unknown}; `encoders` defines: {sorted(config['encoders'])}")
+clash = sorted(set(config["encoders"]) & {"sasrec", "gru4rec", "caser"})
+if clash:
+    raise ValueError(f"encoder name(s) {clash} are taken by the baselines' item embeddings (embed/{{dataset}}/NAME.npy)")
+causal = {name for name, b in config["backbones"].items() if b.get("kind", "tiny") != "t5"}
+unknown = sorted(set(config["sft_backbones"]) - causal)
+if unknown:
+    raise ValueError(f"config 'sft_backbones' names t5 backbone(s) {unknown}: an encoder-decoder trains as the "
+                     "TIGER baseline (`baselines: [tiger]`, `tiger.backbone`), not by LLM SFT")
+TIGER = config["tiger"]
+if "tiger" in config["baselines"]:
+    if config["backbones"].get(TIGER["backbone"], {}).get("kind") != "t5":
+        raise ValueError(f"tiger.backbone '{TIGER['backbone']}' must name a `kind: t5` entry of `backbones`")
+    unknown = sorted(set(TIGER["tokenizers"]) - set(config["tokenizers"]))
+    if unknown or not TIGER["tokenizers"]:
+        raise ValueError(f"tiger.tokenizers must name tokenizers of `tokenizers`; unknown: {unknown or '(empty list)'}")
 
 
 wildcard_constraints:
@@ -62,6 +77,7 @@ include: "rules/data.smk"
 include: "rules/sid.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/baselines.smk"
 
 
 rule all:
@@ -73,4 +89,8 @@ rule all:
         expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/sft.json", dataset=config["datasets"],
                tokenizer=config["sid_tokenizers"], backbone=config["sft_backbones"]),
         expand(f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json", dataset=config["datasets"],
-               baseline=config["baselines"]),
+               baseline=[b for b in config["baselines"] if b != "tiger"]),
+        expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/tiger.json", dataset=config["datasets"],
+               tokenizer=TIGER["tokenizers"] if "tiger" in config["baselines"] else [], backbone=TIGER["backbone"]),
+        # collaborative item embeddings for the RL `cf` reward
+        expand(f"{RESULTS}/embed/{{dataset}}/sasrec.npy", dataset=config["datasets"] if "sasrec" in config["baselines"] else []),

@@ -72,12 +72,10 @@ def _settings(text: str, what: str) -> dict:
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
-    import numpy as np
     import torch
 
     from genrec.data.preprocess import read_table
-    from genrec.embed.encode import EncoderSpec, check_embeddings, encode_texts, item_texts
-    from genrec.io import atomic_outputs
+    from genrec.embed.encode import EncoderSpec, check_embeddings, encode_texts, item_texts, write_embeddings
 
     torch.set_num_threads(args.threads)
     settings = _settings(args.settings, f"encoder {args.name}")
@@ -89,11 +87,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
     vectors, info = encode_texts(item_texts(items), spec)
     check_embeddings(vectors, len(items), args.out)
     info["encoder"] = args.name
-    out = Path(args.out)
-    with atomic_outputs(out, out.with_suffix(".json")) as (tmp_npy, tmp_json):
-        with open(tmp_npy, "wb") as handle:
-            np.save(handle, vectors, allow_pickle=False)
-        tmp_json.write_text(json.dumps(info, indent=2) + "\n")
+    write_embeddings(vectors, info, args.out)
     log.info("embedded %d items with %s in %.1f s (%s, %s)", len(items), spec.model, info["seconds"],
              info["device"], info["precision"])
 
@@ -234,32 +228,108 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
              {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
 
 
+def _write_item_ranking(args: argparse.Namespace, settings: dict, top_items, top_scores, method: str,
+                        walls: dict[str, float]) -> None:
+    """Score an item-id ranking of a split; write its predictions JSONL and metrics JSON (MostPop, baselines)."""
+    import numpy as np
+
+    from genrec.data.preprocess import read_table
+    from genrec.evaluate.scoring import item_ranking_records, score, write_evaluation
+    from genrec.report.metrics_file import metrics_record
+
+    data = Path(args.data)
+    items = read_table(data / "items.parquet")
+    split = read_table(data / f"{args.split}.parquet")
+    titles = items["title"].fillna("").astype(str).tolist()
+    records = item_ranking_records(split, top_items, top_scores, titles, settings.get("max_history", 50))
+    scored = score(records, np.ones(len(items), dtype=int), _ks(settings))
+    record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method=method, stage=method,
+                            split=args.split, scored=scored, num_beams=None, config=settings["config"],
+                            seed=settings.get("seed", 0), wall_seconds=walls)
+    write_evaluation(records, record, args.out_predictions, args.out_metrics)
+    log.info("%s %s: %s", method, args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
+
+
+def _ks(settings: dict) -> tuple[int, ...]:
+    from genrec.evaluate.metrics import DEFAULT_KS
+
+    return tuple(settings["evaluate"].get("ks", DEFAULT_KS))
+
+
 def cmd_mostpop(args: argparse.Namespace) -> None:
     import time
 
     import numpy as np
 
     from genrec.data.preprocess import read_table
-    from genrec.evaluate.scoring import score, write_evaluation
     from genrec.models.baselines.mostpop import most_popular
-    from genrec.report.metrics_file import metrics_record
 
     started = time.monotonic()
     settings = _settings(args.settings, "mostpop")
     data = Path(args.data)
-    items = read_table(data / "items.parquet")
-    split = read_table(data / f"{args.split}.parquet")
-    ks = tuple(settings["evaluate"].get("ks", (1, 3, 5, 10, 20)))
-    top = most_popular(read_table(data / "train.parquet"), len(items), max(ks))
-    targets = split["target"].to_numpy()
-    records = [{"user_id": int(u), "target": int(t), "target_sid": str(int(t)), "sids": [str(int(i)) for i in top],
-                "items": [int(i) for i in top], "scores": [], "invalid": 0} for u, t in zip(split["user_id"], targets)]
-    scored = score(records, np.ones(len(items), dtype=int), ks)
-    record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method="mostpop",
-                            stage="mostpop", split=args.split, scored=scored, num_beams=None,
-                            config=settings["config"], seed=0, wall_seconds={"eval": time.monotonic() - started})
-    write_evaluation(records, record, args.out_predictions, args.out_metrics)
-    log.info("mostpop %s: %s", args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
+    n_items = len(read_table(data / "items.parquet"))
+    n_users = len(read_table(data / f"{args.split}.parquet"))
+    top = most_popular(read_table(data / "train.parquet"), n_items, max(_ks(settings)))
+    _write_item_ranking(args, settings, np.tile(top, (n_users, 1)), None, "mostpop",
+                        {"eval": time.monotonic() - started})
+
+
+def cmd_train_baseline(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.data.preprocess import read_table
+    from genrec.io import atomic_outputs
+    from genrec.models.baselines.registry import build_model
+    from genrec.models.baselines.train import BaselineTraining, train_sequential
+
+    torch.set_num_threads(args.threads)
+    settings = _settings(args.settings, f"baseline {args.name}")
+    training = BaselineTraining.from_config(settings["training"])
+    data = Path(args.data)
+    n_items = len(read_table(data / "items.parquet"))
+    model = build_model(args.name, settings["model"], n_items)
+    info = train_sequential(model, read_table(data / "train.parquet"), read_table(data / "valid.parquet"), training)
+    with atomic_outputs(args.out) as (tmp,):
+        tmp.unlink()
+        model.save_pretrained(tmp)
+        (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    log.info("%s: best valid NDCG@10 %.4f at epoch %d of %d, %.1f s/epoch, %.0f s", args.name,
+             info["best_valid_ndcg@10"], info["best_epoch"], info["epochs_run"], info["seconds_per_epoch"], info["seconds"])
+
+
+def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
+    import time
+
+    import torch
+
+    from genrec.data.preprocess import read_table
+    from genrec.io import read_json
+    from genrec.models.baselines.registry import load_model
+    from genrec.models.baselines.sequential import rank_all_items
+    from genrec.models.baselines.train import BaselineTraining, histories
+
+    started = time.monotonic()
+    torch.set_num_threads(args.threads)
+    settings = _settings(args.settings, f"baseline {args.name}")
+    training = BaselineTraining.from_config(settings["training"])
+    model = load_model(args.name, args.model)
+    split = read_table(Path(args.data) / f"{args.split}.parquet")
+    max_length = model.config.max_length
+    top, scores = rank_all_items(model, histories(split), max(_ks(settings)), max_length,
+                                 mask_history=training.mask_history)
+    trained = read_json(Path(args.model) / "training.json")
+    _write_item_ranking(args, {**settings, "max_history": max_length, "seed": training.seed}, top.numpy(),
+                        scores.numpy(), args.name, {"train": trained["seconds"], "eval": time.monotonic() - started})
+
+
+def cmd_item_embeddings(args: argparse.Namespace) -> None:
+    from genrec.embed.encode import write_embeddings
+    from genrec.models.baselines.registry import load_model
+
+    vectors = load_model(args.name, args.model).item_embeddings().float().numpy()
+    write_embeddings(vectors, {"encoder": args.name, "kind": "collaborative (trained item embeddings)",
+                               "model": str(args.model), "items": len(vectors), "dim": int(vectors.shape[1])}, args.out)
+    log.info("%s item embeddings: %d x %d", args.name, *vectors.shape)
 
 
 def cmd_results(args: argparse.Namespace) -> None:
@@ -367,6 +437,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-predictions", required=True)
     p.add_argument("--out-metrics", required=True)
     p.set_defaults(func=cmd_mostpop)
+
+    p = sub.add_parser("train-baseline", help="SASRec / GRU4Rec / Caser: full-softmax training with early stopping")
+    p.add_argument("--name", required=True, help="sasrec, gru4rec or caser")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
+    p.add_argument("--settings", required=True, help='JSON: {"model": {...}, "training": {...}}')
+    p.add_argument("--out", required=True, help="model directory (save_pretrained layout + training.json)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_train_baseline)
+
+    p = sub.add_parser("evaluate-baseline", help="full ranking of a split by a trained baseline -> predictions + metrics")
+    p.add_argument("--name", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["valid", "test"])
+    p.add_argument("--settings", required=True, help='JSON: {"training", "evaluate", "dataset", "config"}')
+    p.add_argument("--out-predictions", required=True)
+    p.add_argument("--out-metrics", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_evaluate_baseline)
+
+    p = sub.add_parser("item-embeddings", help="a trained baseline's item embeddings -> .npy (row i = item i) + .json")
+    p.add_argument("--name", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_item_embeddings)
     return parser
 
 

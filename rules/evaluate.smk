@@ -7,7 +7,8 @@ SHARDS = config["evaluate"]["shards"]
 def eval_settings(wildcards):
     backbone = config["backbones"][wildcards.backbone]
     prompts = config["prompts"][backbone.get("prompts", "short")]
-    return json.dumps({"evaluate": config["evaluate"], "prompts": prompts, "max_history": config["sft"].get("max_history", 20)})
+    return json.dumps({"evaluate": config["evaluate"], "prompts": prompts,
+                       "max_history": training_of(wildcards.stage).get("max_history", 20)})
 
 
 def metrics_settings(wildcards):
@@ -16,9 +17,11 @@ def metrics_settings(wildcards):
     tokenizer = config["tokenizers"][wildcards.tokenizer]
     return json.dumps({
         "evaluate": config["evaluate"], "dataset": wildcards.dataset, "tokenizer": wildcards.tokenizer,
-        "backbone": wildcards.backbone, "stage": wildcards.stage, "method": "minionerec", "seed": config["sft"].get("seed", 42),
+        "backbone": wildcards.backbone, "stage": wildcards.stage, "method": method_of(wildcards.stage),
+        "seed": training_of(wildcards.stage).get("seed", 42),
         "config": {"dataset": dataset, "encoder": config["encoders"][tokenizer.get("encoder", "minilm")],
-                   "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone], "sft": config["sft"],
+                   "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone],
+                   "sft": training_of(wildcards.stage),
                    "prompts": config["prompts"][config["backbones"][wildcards.backbone].get("prompts", "short")],
                    "evaluate": config["evaluate"]},
     })
@@ -79,28 +82,3 @@ rule evaluate:
         " --model {input.model} --settings {params.settings:q} --out-predictions {output.predictions}"
         " --out-metrics {output.metrics} 2> {log}"
 
-
-rule mostpop:
-    input:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
-        split=f"{RESULTS}/data/{{dataset}}/test.parquet",
-    output:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/baselines/mostpop.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/baselines/mostpop.json",
-    params:
-        settings=lambda wildcards: json.dumps({"evaluate": config["evaluate"], "dataset": wildcards.dataset,
-                                               "config": {"dataset": DATASETS["datasets"][wildcards.dataset],
-                                                          "evaluate": config["evaluate"]}}),
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
-    log:
-        f"{RESULTS}/logs/mostpop/{{dataset}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/mostpop/{{dataset}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    shell:
-        "{GENREC} mostpop --data {params.data} --split test --settings {params.settings:q}"
-        " --out-predictions {output.predictions} --out-metrics {output.metrics} 2> {log}"

@@ -1,5 +1,6 @@
 # SID stage: item text -> embeddings -> Semantic-ID index per tokenizer (DESIGN.md contracts).
 import json
+import re
 
 
 def tokenizer_settings(name):
@@ -20,6 +21,8 @@ rule embed:
         f"{RESULTS}/logs/embed/{{dataset}}/{{encoder}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/embed/{{dataset}}/{{encoder}}.tsv"
+    wildcard_constraints:    # embed/ also holds collaborative embeddings (rules/baselines.smk)
+        encoder="|".join(re.escape(name) for name in config["encoders"]),
     threads: workflow.cores
     resources:
         mem_mb=4000,

@@ -1,12 +1,30 @@
-# Training stage: multi-task SFT of a backbone on a dataset with a SID index (DESIGN.md: checkpoints).
+# Training stage: supervised training of a backbone on a dataset with a SID index (DESIGN.md: checkpoints).
+# Stage `sft`: an LLM backbone's multi-task SFT. Stage `tiger`: the TIGER baseline, a `t5` backbone
+# trained on next-SID prediction by the same code (the encoder reads the history, the decoder the SID).
+TRAINING_STAGES = {"sft": ("tiny", "hf"), "tiger": ("t5",)}
+
+
+def training_of(stage):
+    """The resolved `sft` settings of a training stage (TIGER's overrides applied)."""
+    return {**config["sft"], **(config["tiger"]["sft"] if stage == "tiger" else {})}
+
+
+def method_of(stage):
+    return "tiger" if stage == "tiger" else "minionerec"
 
 
 def sft_settings(wildcards):
     if wildcards.backbone not in config["backbones"]:
         raise ValueError(f"unknown backbone '{wildcards.backbone}'; config `backbones` defines: "
                          f"{sorted(config['backbones'])}")
-    return json.dumps({"backbone": config["backbones"][wildcards.backbone], "sft": config["sft"],
-                       "prompts": config["prompts"]})
+    kind = config["backbones"][wildcards.backbone].get("kind", "tiny")
+    if kind not in TRAINING_STAGES[wildcards.stage]:
+        raise ValueError(f"backbone '{wildcards.backbone}' is of kind {kind}; stage {wildcards.stage} trains "
+                         f"kinds {TRAINING_STAGES[wildcards.stage]}")
+    backbone = config["backbones"][wildcards.backbone]
+    prompts = backbone.get("prompts", "short")    # only the set this backbone uses: adding one reruns nothing
+    return json.dumps({"backbone": backbone, "sft": training_of(wildcards.stage),
+                       "prompts": {prompts: config["prompts"][prompts]}})
 
 
 rule sft:
@@ -16,16 +34,18 @@ rule sft:
         valid=f"{RESULTS}/data/{{dataset}}/valid.parquet",
         index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
     output:
-        model=directory(f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/sft"),
+        model=directory(f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"),
     params:
         settings=sft_settings,
         data=lambda wildcards, input: os.path.dirname(input.item_table),
         # checkpoints live outside the output, which Snakemake clears before a re-run: resuming needs them
-        work=lambda wildcards: f"{RESULTS}/work/models/{wildcards.dataset}/{wildcards.tokenizer}/{wildcards.backbone}/sft",
+        work=lambda wildcards: f"{RESULTS}/work/models/{wildcards.dataset}/{wildcards.tokenizer}/{wildcards.backbone}/{wildcards.stage}",
     log:
-        f"{RESULTS}/logs/sft/{{dataset}}/{{tokenizer}}/{{backbone}}.log",
+        f"{RESULTS}/logs/{{stage}}/{{dataset}}/{{tokenizer}}/{{backbone}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/sft/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
+        f"{RESULTS}/benchmarks/{{stage}}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
+    wildcard_constraints:
+        stage="|".join(TRAINING_STAGES),
     threads: workflow.cores
     resources:
         mem_mb=8000,

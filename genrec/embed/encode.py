@@ -124,6 +124,19 @@ def check_embeddings(vectors: np.ndarray, n_items: int, path: str | Path) -> np.
     return vectors
 
 
+def write_embeddings(vectors: np.ndarray, info: dict, path: str | Path) -> None:
+    """The embeddings artifact: `.npy` (float32, row i = item i) and its provenance `.json`, both or neither."""
+    import json
+
+    from genrec.io import atomic_outputs
+
+    path = Path(path)
+    with atomic_outputs(path, path.with_suffix(".json")) as (tmp_npy, tmp_json):
+        with open(tmp_npy, "wb") as handle:       # np.save on a path would append .npy to the temporary name
+            np.save(handle, vectors.astype(np.float32), allow_pickle=False)
+        tmp_json.write_text(json.dumps(info, indent=2) + "\n")
+
+
 def load_embeddings(path: str | Path, n_items: int) -> np.ndarray:
     path = Path(path)
     if not path.exists():

@@ -65,43 +65,95 @@ def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_sc
     return origin, token, scores
 
 
-@torch.inference_mode()
-def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
-                num_beams: int, levels: int | None = None, length_penalty: float = 0.0) -> Beams:
-    """Beam search of `levels` (= the trie's SID length) tokens per prompt; `trie=None` is unconstrained.
+class _CausalSteps:
+    """Next-token log-probabilities of a decoder-only LM for every beam.
 
     The KV cache holds each user's prompt once. Step d feeds the beams' last tokens as d-th block of K
     positions of the user's row, and a 4-D attention mask lets each beam see the prompt and the slots of
     its own ancestors only: no per-beam copy of the prompt's keys, and no cache reordering.
     """
+
+    def __init__(self, model: PreTrainedModel, batch: dict, num_beams: int):
+        self.model, self.num_beams = model, num_beams
+        self.prompt_mask = batch["attention_mask"].bool()
+        self.position = self.prompt_mask.long().cumsum(-1) - 1
+        self.input_ids = batch["input_ids"]
+        self.users = self.input_ids.shape[0]
+        self.slots = torch.zeros((self.users, num_beams, 0), dtype=torch.long, device=model.device)
+        self.beam = torch.arange(num_beams, device=model.device)
+
+    def first(self) -> torch.Tensor:
+        out = self.model(input_ids=self.input_ids, attention_mask=self.prompt_mask.long(),
+                         position_ids=self.position.clamp(min=0), use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+    def next(self, generated: torch.Tensor) -> torch.Tensor:
+        users, beams, step = self.users, self.num_beams, generated.shape[1]
+        self.slots = torch.cat([self.slots, self.beam.expand(users, beams)[..., None]], dim=2)
+        own = torch.zeros((users, beams, step * beams), dtype=torch.bool, device=generated.device)
+        own.scatter_(2, self.slots + self.beam[:step] * beams, True)
+        width = self.prompt_mask.shape[1]
+        mask = torch.cat([self.prompt_mask[:, None, :].expand(users, beams, width), own], dim=2)[:, None]
+        out = self.model(input_ids=generated[:, -1].view(users, beams), attention_mask=mask,
+                         position_ids=(self.position[:, -1:] + step).expand(users, beams),
+                         past_key_values=self.cache, use_cache=True)
+        return torch.log_softmax(out.logits.float(), dim=-1).view(users * beams, -1)
+
+    def reorder(self, origin: torch.Tensor) -> None:
+        """Beams continue from `origin` (users x beams): they inherit its ancestors' cache slots."""
+        self.slots = self.slots.gather(1, origin[..., None].expand(-1, -1, self.slots.shape[2]))
+
+
+class _Seq2SeqSteps:
+    """Next-token log-probabilities of an encoder-decoder (TIGER): the history is encoded once per user;
+    the decoder re-reads each beam's few SID tokens at every step (SIDs are 3-4 tokens, no cache needed)."""
+
+    def __init__(self, model: PreTrainedModel, batch: dict, num_beams: int):
+        self.model, self.num_beams = model, num_beams
+        self.mask = batch["attention_mask"]
+        self.encoded = model.get_encoder()(input_ids=batch["input_ids"], attention_mask=self.mask)
+        self.start = model.config.decoder_start_token_id
+
+    def _decode(self, generated: torch.Tensor, beams: int) -> torch.Tensor:
+        start = torch.full((len(generated), 1), self.start, dtype=torch.long, device=generated.device)
+        hidden = self.encoded.last_hidden_state.repeat_interleave(beams, dim=0)
+        out = self.model(encoder_outputs=(hidden,), attention_mask=self.mask.repeat_interleave(beams, dim=0),
+                         decoder_input_ids=torch.cat([start, generated], dim=1), use_cache=False)
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+    def first(self) -> torch.Tensor:
+        return self._decode(torch.zeros((len(self.mask), 0), dtype=torch.long, device=self.mask.device), 1)
+
+    def next(self, generated: torch.Tensor) -> torch.Tensor:
+        return self._decode(generated, self.num_beams)
+
+    def reorder(self, origin: torch.Tensor) -> None:
+        pass
+
+
+@torch.inference_mode()
+def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
+                num_beams: int, levels: int | None = None, length_penalty: float = 0.0) -> Beams:
+    """Beam search of `levels` (= the trie's SID length) tokens per prompt; `trie=None` is unconstrained.
+
+    Works for decoder-only LMs and for encoder-decoders (TIGER's T5) alike: only how a step's
+    log-probabilities are computed differs.
+    """
     levels = trie.levels if trie is not None else levels
     device = model.device
     batch = encode_prompts(tokenizer, prompts, device)
-    prompt_mask = batch["attention_mask"].bool()
-    users, width = prompt_mask.shape
-    position = prompt_mask.long().cumsum(-1) - 1
-    out = model(input_ids=batch["input_ids"], attention_mask=prompt_mask.long(), position_ids=position.clamp(min=0),
-                use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
-    logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    users = batch["input_ids"].shape[0]
+    steps = (_Seq2SeqSteps if model.config.is_encoder_decoder else _CausalSteps)(model, batch, num_beams)
     empty = torch.zeros((users, 0), dtype=torch.long, device=device)
-    _, token, scores = _top_continuations(logp, trie.allowed(empty) if trie is not None else None,
+    _, token, scores = _top_continuations(steps.first(), trie.allowed(empty) if trie is not None else None,
                                           torch.zeros(users, device=device), users, num_beams)
     generated = token.reshape(-1, 1)                                  # (users x beams) x steps
-    slots = torch.zeros((users, num_beams, 0), dtype=torch.long, device=device)   # ancestors' slot per block
-    beam = torch.arange(num_beams, device=device)
-    for step in range(1, levels):
-        slots = torch.cat([slots, beam.expand(users, num_beams)[..., None]], dim=2)
-        own = torch.zeros((users, num_beams, step * num_beams), dtype=torch.bool, device=device)
-        own.scatter_(2, slots + beam[:step] * num_beams if step else slots, True)
-        mask = torch.cat([prompt_mask[:, None, :].expand(users, num_beams, width), own], dim=2)[:, None]
-        out = model(input_ids=generated[:, -1].view(users, num_beams), attention_mask=mask,
-                    position_ids=(position[:, -1:] + step).expand(users, num_beams),
-                    past_key_values=cache, use_cache=True)
-        logp = torch.log_softmax(out.logits.float(), dim=-1).view(users * num_beams, -1)
+    for _ in range(1, levels):
         origin, token, scores = _top_continuations(
-            logp, trie.allowed(generated) if trie is not None else None, scores.reshape(-1), users, num_beams)
-        slots = slots.gather(1, origin[..., None].expand(-1, -1, step))
+            steps.next(generated), trie.allowed(generated) if trie is not None else None, scores.reshape(-1),
+            users, num_beams)
+        steps.reorder(origin)
         rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)
         generated = torch.cat([generated[rows], token.reshape(-1, 1)], dim=1)
     dead = ~torch.isfinite(scores.reshape(-1))
@@ -112,13 +164,14 @@ def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prom
                  generated.view(users, num_beams, levels).cpu().numpy())
 
 
-def generation_config(tokenizer: PreTrainedTokenizerBase, num_beams: int, levels: int,
-                      length_penalty: float) -> GenerationConfig:
+def generation_config(tokenizer: PreTrainedTokenizerBase, num_beams: int, levels: int, length_penalty: float,
+                      decoder_start_token_id: int | None = None) -> GenerationConfig:
     """Every setting of a deterministic beam search returning all beams, exactly one SID long."""
     return GenerationConfig(
         num_beams=num_beams, num_return_sequences=num_beams, do_sample=False, early_stopping=True,
         length_penalty=length_penalty, max_new_tokens=levels, min_new_tokens=levels,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+        decoder_start_token_id=decoder_start_token_id,
         temperature=None, top_k=None, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
         output_scores=True, return_dict_in_generate=True, use_cache=True,
     )
@@ -141,8 +194,10 @@ def generate_beams(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
                    num_beams: int, length_penalty: float = 0.0, processor=None) -> Beams:
     """The same search through HF `generate` + `SIDConstraint` (or another `processor`)."""
     batch = encode_prompts(tokenizer, prompts, model.device)
-    width = batch["input_ids"].shape[1]
-    config = generation_config(tokenizer, num_beams, trie.levels, length_penalty)
+    # generated tokens follow the prompt (decoder-only) or the decoder start token (encoder-decoder)
+    width = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]
+    config = generation_config(tokenizer, num_beams, trie.levels, length_penalty,
+                               model.config.decoder_start_token_id if model.config.is_encoder_decoder else None)
     processor = processor or SIDConstraint(trie, prompt_length=width, eos_token_id=tokenizer.eos_token_id)
     with explicit_generation(model, config):
         out = model.generate(**batch, generation_config=config, logits_processor=LogitsProcessorList([processor]))

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.evaluate.metrics import bootstrap_interval, per_user_metrics
 from genrec.io import atomic_outputs, iter_lines, parse_json_line
+
+TITLES_SHOWN = 10    # recommended titles kept per user in a predictions file (for reading, not scoring)
 
 
 def read_predictions(paths: list[str | Path]) -> list[dict]:
@@ -37,6 +40,22 @@ def write_evaluation(records: list[dict], metrics: dict, predictions_path: str |
     with atomic_outputs(predictions_path, metrics_path) as (tmp_predictions, tmp_metrics):
         write_predictions(records, tmp_predictions)
         tmp_metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def item_ranking_records(split: pd.DataFrame, top_items: np.ndarray, top_scores: np.ndarray | None,
+                         titles: list[str], max_history: int) -> list[dict]:
+    """Prediction records of a model that ranks item ids (the baselines): an item is its own SID here."""
+    records = []
+    for row, (user, history, target) in enumerate(zip(split["user_id"], split["history"], split["target"])):
+        items = [int(i) for i in top_items[row]]
+        target = int(target)
+        records.append({
+            "user_id": int(user), "target": target, "target_sid": str(target), "sids": [str(i) for i in items],
+            "items": items, "scores": [] if top_scores is None else [round(float(x), 5) for x in top_scores[row]],
+            "invalid": 0, "history": [int(i) for i in list(history)[-max_history:]],
+            "target_title": titles[target], "titles": [titles[i] for i in items[:TITLES_SHOWN]],
+        })
+    return records
 
 
 def sid_ranks(records: list[dict]) -> np.ndarray:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel,
+                          PreTrainedTokenizerBase)
 
 from genrec.config import from_settings
 from genrec.errors import GenrecError
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
 ARCHITECTURES = ("qwen2", "qwen3")
+KINDS = ("tiny", "hf", "t5")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -28,7 +30,7 @@ class BackboneSpec:
     """A backbone of the grid (config `backbones.<name>`)."""
 
     name: str
-    kind: str = "tiny"                  # tiny | hf
+    kind: str = "tiny"                  # tiny | hf | t5 (TIGER's encoder-decoder over SIDs)
     path: str | None = None             # hf: local directory or hub id
     prompts: str = "short"              # key of config `prompts`
     dtype: str = "float32"              # weights of an hf model; tiny trains in float32 (bf16 autocast on CPU)
@@ -41,6 +43,7 @@ class BackboneSpec:
     text_vocab_size: int = 4000
     max_position_embeddings: int = 1024
     attention_dropout: float = 0.0
+    head_dim: int | None = None         # t5: d_kv (default hidden_size / num_heads)
 
     @classmethod
     def from_config(cls, name: str, settings: dict) -> BackboneSpec:
@@ -48,9 +51,9 @@ class BackboneSpec:
         if spec.kind == "hf" and not spec.path:
             raise GenrecError("an `hf` backbone needs `path` (a local directory or hub id)",
                               key=f"backbones.{name}.path")
-        if spec.kind not in ("tiny", "hf"):
+        if spec.kind not in KINDS:
             raise GenrecError(f"unknown backbone kind {spec.kind!r}", key=f"backbones.{name}.kind",
-                              fix="use `tiny` or `hf`")
+                              fix=f"use one of {list(KINDS)}")
         if spec.architecture not in ARCHITECTURES:
             raise GenrecError(f"unknown tiny architecture {spec.architecture!r}",
                               key=f"backbones.{name}.architecture", fix=f"use one of {list(ARCHITECTURES)}")
@@ -110,12 +113,14 @@ def build_tiny_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tupl
 
 
 def load_backbone(path: str | Path, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer saved with `save_pretrained` (or a hub id where the hub is reachable)."""
+    """Load a causal LM (or TIGER's encoder-decoder) and its tokenizer saved with `save_pretrained` (or a hub
+    id where the hub is reachable)."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=DTYPES[dtype])
+        auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(str(path)).is_encoder_decoder else AutoModelForCausalLM
+        model = auto.from_pretrained(str(path), dtype=DTYPES[dtype])
     except OSError as exc:
-        raise GenrecError(f"cannot load a causal LM from {path} ({exc})", path=path,
+        raise GenrecError(f"cannot load a model from {path} ({exc})", path=path,
                           fix="point the backbone's `path` at a save_pretrained directory") from None
     if tokenizer.pad_token is None:
         # decoder-only LMs often ship without a pad token; EOS is the usual stand-in
@@ -123,8 +128,14 @@ def load_backbone(path: str | Path, dtype: str = "float32") -> tuple[PreTrainedM
     return model, tokenizer
 
 
-def create_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The untrained starting point of SFT for a backbone of the grid."""
+def create_backbone(spec: BackboneSpec, texts: list[str], sid_tokens: list[str],
+                    seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The untrained starting point of SFT for a backbone of the grid (`texts`: item text for a tiny
+    backbone's tokenizer; `sid_tokens`: the vocabulary of a t5 one)."""
     if spec.kind == "tiny":
         return build_tiny_backbone(spec, texts, seed)
+    if spec.kind == "t5":
+        from genrec.models.tiger import build_tiger
+
+        return build_tiger(spec, sid_tokens, seed)
     return load_backbone(spec.path, spec.dtype)

@@ -35,8 +35,13 @@ class SFTDataset(torch.utils.data.Dataset):
         ids, n_prompt = self.items[i]
         return {"input_ids": ids, "labels": [IGNORE] * n_prompt + ids[n_prompt:]}
 
-    def lengths(self) -> list[int]:
-        return [len(ids) for ids, _ in self.items]
+
+class Seq2SeqDataset(SFTDataset):
+    """Encoder-decoder examples (TIGER): the prompt is the encoder input, the response + EOS the labels."""
+
+    def __getitem__(self, i: int) -> dict:
+        ids, n_prompt = self.items[i]
+        return {"input_ids": ids[:n_prompt], "labels": ids[n_prompt:]}
 
 
 class LeftPadCollator:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.config import from_settings
@@ -28,7 +28,7 @@ from genrec.errors import GenrecError
 from genrec.io import atomic_outputs
 from genrec.models.backbone import BackboneSpec, create_backbone, use_bf16
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
-from genrec.sft.dataset import LeftPadCollator, SFTDataset, response_loss
+from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
 from genrec.sft.tasks import TASKS, ItemText, build_examples, check_templates
 from genrec.tokenize.index import read_index
 
@@ -108,7 +108,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     index = read_index(index_path, n_items=len(items))
     ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
 
-    model, tokenizer = create_backbone(backbone, item_texts(items), settings.seed)
+    model, tokenizer = create_backbone(backbone, item_texts(items), index_tokens(index), settings.seed)
     n_old = add_sid_tokens(model, tokenizer, index_tokens(index), settings.sid_init)
     if settings.freeze_llm:
         freeze_llm(model, n_old)
@@ -116,8 +116,10 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     examples = build_examples(settings.tasks, templates, text, train, settings.max_history, settings.seed)
     valid_examples = build_examples({"seq_rec": 1.0}, templates, text, valid, settings.max_history, settings.seed)
     valid_examples.sort(key=lambda e: len(e.prompt))   # evaluation batches of similar length pad little
-    train_set = SFTDataset(examples, tokenizer, settings.max_length)
-    valid_set = SFTDataset(valid_examples, tokenizer, settings.max_length)
+    seq2seq = model.config.is_encoder_decoder           # TIGER: the history is encoded, the SID decoded
+    dataset_class = Seq2SeqDataset if seq2seq else SFTDataset
+    train_set = dataset_class(examples, tokenizer, settings.max_length)
+    valid_set = dataset_class(valid_examples, tokenizer, settings.max_length)
     counts = {t: sum(e.task == t for e in examples) for t in tasks}
     log.info("SFT examples per epoch: %s (valid seq_rec: %d); %d new SID tokens", counts, len(valid_set),
              len(tokenizer) - n_old)
@@ -138,7 +140,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     )
     callbacks = list(callbacks or []) + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
-                      data_collator=LeftPadCollator(tokenizer.pad_token_id), compute_loss_func=response_loss,
+                      data_collator=DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id),
+                      compute_loss_func=None if seq2seq else response_loss,
                       callbacks=callbacks)
     last = get_last_checkpoint(str(work_dir)) if Path(work_dir).is_dir() else None
     if last:

@@ -1,0 +1,92 @@
+"""What SASRec, GRU4Rec and Caser share: left-padded item-id sequences in, one state per position out,
+scored against the item embedding table (full softmax over all items), saved with `save_pretrained`.
+
+Item ids are shifted by one inside the models (row 0 of the embedding table is padding), so callers use
+the dataset's ids and -1 for padding. Sequences are left-padded: the last position is always the
+latest item, which is the state that ranks the next one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+from torch.nn import functional as F
+
+PAD = -1
+
+
+class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
+    """Subclasses build `self.items` (n_items + 1 rows, row 0 = padding) and implement `encode`."""
+
+    items: nn.Embedding
+
+    def encode(self, sequence: torch.Tensor) -> torch.Tensor:
+        """batch x length x hidden: position t summarises the items up to t (never later ones)."""
+        raise NotImplementedError
+
+    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+        return self.encode(sequence)
+
+    def scores(self, states: torch.Tensor) -> torch.Tensor:
+        """Logits over all items (column i = item i)."""
+        return states @ self.items.weight[1:].T
+
+    def next_item_loss(self, sequence: torch.Tensor) -> torch.Tensor:
+        """Full-softmax cross-entropy of every next item of left-padded user sequences (pads not scored)."""
+        inputs = sequence[:, :-1]
+        # the first real item has no predecessor: a padding position predicts nothing
+        targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
+        logits = self.scores(self.encode(inputs))
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+
+    def item_embeddings(self) -> torch.Tensor:
+        """n_items x hidden: row i = item i (the collaborative embeddings other stages reuse)."""
+        return self.items.weight[1:].detach()
+
+
+def training_sequences(train: pd.DataFrame, max_length: int) -> list[list[int]]:
+    """Each user's whole training sequence (the last training row's history + target), oldest first,
+    keeping the latest `max_length + 1` items (inputs and next items of `max_length` positions)."""
+    last = train.loc[train.groupby("user_id")["history"].apply(lambda h: h.map(len).idxmax())]
+    return [(list(h) + [int(t)])[-(max_length + 1):] for h, t in zip(last["history"], last["target"])]
+
+
+def left_pad(sequences: list[list[int]], length: int) -> torch.Tensor:
+    """Sequences -> a batch x length tensor aligned right, keeping the latest `length` items."""
+    out = torch.full((len(sequences), length), PAD, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        seq = seq[-length:]
+        if seq:
+            out[row, length - len(seq):] = torch.tensor(seq)
+    return out
+
+
+def trim_padding(batch: torch.Tensor) -> torch.Tensor:
+    """Drop the columns that are padding in every row (a batch's longest sequence sets its width)."""
+    width = int((batch != PAD).sum(dim=1).max())
+    return batch[:, batch.shape[1] - max(width, 1):]
+
+
+@torch.no_grad()
+def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: int, max_length: int,
+                   batch_size: int = 1024, mask_history: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k (item ids, scores) per history by full ranking over all items; the model reads the latest
+    `max_length` items of each history.
+
+    `mask_history` removes every item of the history from the ranking; off by default, because the splits
+    keep repeat consumption (a user may buy an item again, and the target may be in the history).
+    """
+    model.eval()
+    top_items, top_scores = [], []
+    for start in range(0, len(histories), batch_size):
+        chunk = histories[start:start + batch_size]
+        scores = model.scores(model.encode(trim_padding(left_pad(chunk, max_length)))[:, -1])
+        if mask_history:
+            rows = torch.repeat_interleave(torch.arange(len(chunk)), torch.tensor([len(h) for h in chunk]))
+            scores[rows, torch.tensor([i for h in chunk for i in h], dtype=torch.long)] = float("-inf")
+        best = scores.topk(k, dim=1)
+        top_items.append(best.indices)
+        top_scores.append(best.values)
+    return torch.cat(top_items), torch.cat(top_scores)

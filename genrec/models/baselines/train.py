@@ -1,0 +1,101 @@
+"""Training of the sequential baselines: full softmax cross-entropy over all items at every position of
+each user's training sequence, Adam, early stopping on the valid split's NDCG@10 by full ranking.
+
+A plain PyTorch loop, as in RecBole: the models are small and not HF `PreTrainedModel`s, an epoch takes
+seconds, and early stopping needs the same full ranking that produces the final predictions.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from genrec.config import from_settings
+from genrec.evaluate.metrics import first_hit_rank, per_user_metrics
+from genrec.models.baselines.sequential import (SequentialRecommender, left_pad, rank_all_items, trim_padding,
+                                                 training_sequences)
+from genrec.progress import progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BaselineTraining:
+    """Config `baseline_training` (RecBole's defaults for these models, except the epoch budget)."""
+
+    batch_size: int = 128            # user sequences per step
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    max_epochs: int = 200
+    eval_every: int = 1              # epochs between valid evaluations
+    patience: int = 5                # evaluations without improvement before stopping
+    max_seconds: float | None = None # stop once training has run this long (the best model so far is kept)
+    mask_history: bool = False       # drop history items from the ranking (off: the splits keep repeats)
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, settings: dict) -> BaselineTraining:
+        return from_settings(cls, settings, "baseline_training", "baseline training setting")
+
+
+def histories(split: pd.DataFrame) -> list[list[int]]:
+    return [[int(i) for i in h] for h in split["history"]]
+
+
+def valid_ndcg(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool) -> float:
+    top, _ = rank_all_items(model, histories(valid), 10, max_length, mask_history=mask_history)
+    ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
+    return float(per_user_metrics(ranks, (10,))["ndcg@10"].mean())
+
+
+def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: pd.DataFrame,
+                     settings: BaselineTraining) -> dict:
+    """Train `model` in place; it ends holding the weights of its best valid NDCG@10. Returns the log."""
+    started = time.monotonic()
+    torch.manual_seed(settings.seed)
+    max_length = model.config.max_length
+    sequences = left_pad(training_sequences(train, max_length), max_length + 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    best, best_epoch, best_state, waited, history = -1.0, 0, None, 0, []
+    epochs = progress(range(1, settings.max_epochs + 1), desc=f"{type(model).__name__} epochs", unit="epoch")
+    for epoch in epochs:
+        model.train()
+        epoch_start, losses = time.monotonic(), []
+        for rows in torch.randperm(len(sequences)).split(settings.batch_size):
+            loss = model.next_item_loss(trim_padding(sequences[rows]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        entry = {"epoch": epoch, "loss": round(float(np.mean(losses)), 5),
+                 "train_seconds": round(time.monotonic() - epoch_start, 2)}
+        out_of_time = settings.max_seconds is not None and time.monotonic() - started > settings.max_seconds
+        if epoch % settings.eval_every == 0 or epoch == settings.max_epochs or out_of_time:
+            entry["valid_ndcg@10"] = round(valid_ndcg(model, valid, max_length, settings.mask_history), 5)
+            if entry["valid_ndcg@10"] > best:
+                best, best_epoch, waited = entry["valid_ndcg@10"], epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                waited += 1
+            epochs.set_postfix(loss=entry["loss"], ndcg10=entry["valid_ndcg@10"], best=best)
+        history.append(entry)
+        log.info("epoch %s", entry)
+        if waited >= settings.patience:
+            log.info("early stop: no valid NDCG@10 gain in %d evaluations", waited)
+            break
+        if out_of_time:
+            log.info("time limit of %.0f s reached after epoch %d", settings.max_seconds, epoch)
+            break
+    model.load_state_dict(best_state)
+    train_seconds = [e["train_seconds"] for e in history]
+    return {"training": dataclasses.asdict(settings), "model": dataclasses.asdict(model.config),
+            "parameters": sum(p.numel() for p in model.parameters()), "epochs_run": len(history),
+            "best_epoch": best_epoch, "best_valid_ndcg@10": best, "seconds_per_epoch": round(float(np.mean(train_seconds)), 2),
+            "seconds": round(time.monotonic() - started, 1), "log_history": history}

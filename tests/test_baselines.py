@@ -1,0 +1,177 @@
+"""Sequential baselines (SASRec, GRU4Rec, Caser): shapes, no future leakage, padding invariance, training
+lowering the loss, early stopping keeping the best model, save/load; MostPop's ranking and metrics on a
+hand-made split; the CLI's predictions, metrics and item-embedding artifacts."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from genrec.evaluate.metrics import DEFAULT_KS
+from genrec.evaluate.scoring import item_ranking_records, score
+from genrec.models.baselines.mostpop import most_popular
+from genrec.models.baselines.registry import SEQUENTIAL, build_model, load_model
+from genrec.models.baselines.sequential import left_pad, rank_all_items, training_sequences, trim_padding
+from genrec.models.baselines.train import BaselineTraining, train_sequential
+
+N_ITEMS = 30
+SMALL = {"sasrec": {"hidden_size": 16, "num_layers": 2, "num_heads": 2},
+         "gru4rec": {"hidden_size": 16},
+         "caser": {"hidden_size": 16, "window": 3, "horizontal_filters": 4, "vertical_filters": 2}}
+
+
+def model(name: str):
+    torch.manual_seed(0)
+    return build_model(name, {**SMALL[name], "dropout": 0.0, "max_length": 8}, N_ITEMS).eval()
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_forward_shapes(name):
+    m = model(name)
+    states = m(torch.randint(-1, N_ITEMS, (3, 8)))
+    assert states.shape == (3, 8, 16) and m.scores(states).shape == (3, 8, N_ITEMS)
+    assert m.item_embeddings().shape == (N_ITEMS, 16)
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_changing_a_later_item_leaves_earlier_positions_unchanged(name):
+    m = model(name)
+    seq = torch.tensor([[-1, -1, 3, 7, 9, 2, 5, 11]])
+    changed = seq.clone()
+    changed[0, 5] = 20
+    a, b = m(seq), m(changed)
+    torch.testing.assert_close(a[:, :5], b[:, :5])
+    assert not torch.allclose(a[:, 5:], b[:, 5:])
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_a_historys_state_does_not_depend_on_its_padding(name):
+    m = model(name)
+    short, padded = torch.tensor([[3, 7, 9]]), torch.tensor([[-1, -1, -1, 3, 7, 9]])
+    torch.testing.assert_close(m(short)[:, -1], m(padded)[:, -1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_training_steps_lower_the_loss(name):
+    m = model(name).train()
+    seq = (torch.randint(0, N_ITEMS, (16, 1), generator=torch.Generator().manual_seed(1)) + torch.arange(8)) % N_ITEMS
+    optimizer = torch.optim.Adam(m.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss = m.next_item_loss(seq)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_padding_positions_are_not_scored():
+    m = model("sasrec")
+    seq = torch.tensor([[-1, -1, 3, 7, 9], [1, 2, 3, 4, 5]])
+    by_hand = torch.nn.functional.cross_entropy(m.scores(m(seq[:, :-1]))[[0, 0, 1, 1, 1, 1], [2, 3, 0, 1, 2, 3]],
+                                                torch.tensor([7, 9, 2, 3, 4, 5]))
+    torch.testing.assert_close(m.next_item_loss(seq), by_hand)
+
+
+def test_training_sequences_padding_and_ranking():
+    train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
+    assert training_sequences(train, max_length=50) == [[4, 7, 2, 5], [9, 3]]
+    assert training_sequences(train, max_length=2) == [[7, 2, 5], [9, 3]]
+    assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
+    assert trim_padding(left_pad([[1, 2], [3]], 5)).tolist() == [[1, 2], [-1, 3]]
+    top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8)
+    assert top.shape == (2, 5) and top.max() < N_ITEMS and (scores[:, :-1] >= scores[:, 1:]).all()
+
+
+def test_mask_history_removes_history_items_only_when_asked():
+    m = model("gru4rec")
+    history = [list(range(N_ITEMS - 1))]                  # every item but the last one
+    top, _ = rank_all_items(m, history, k=1, max_length=8, mask_history=True)
+    assert top.tolist() == [[N_ITEMS - 1]]
+    top, _ = rank_all_items(m, history, k=N_ITEMS, max_length=8)
+    assert sorted(top[0].tolist()) == list(range(N_ITEMS))
+
+
+def test_mostpop_metrics_on_a_hand_made_split():
+    train = pd.DataFrame({"user_id": [0, 1, 1, 2, 2], "history": [[0], [1], [1, 4], [2], [2, 4]],
+                          "target": [4, 4, 3, 3, 4]})                 # popularity: 4 (x3), 3 (x2), then by id
+    test = pd.DataFrame({"user_id": [0, 1, 2], "history": [[0, 4], [1, 4, 3], [2, 4, 4]], "target": [3, 0, 2]})
+    top = most_popular(train, 5, 3)
+    assert top.tolist() == [4, 3, 0]
+    records = item_ranking_records(test, np.tile(top, (3, 1)), None, [f"t{i}" for i in range(5)], max_history=50)
+    metrics = score(records, np.ones(5, dtype=int), (1, 2, 3))["metrics"]
+    assert metrics["hr@1"] == 0 and metrics["hr@2"] == pytest.approx(1 / 3) and metrics["hr@3"] == pytest.approx(2 / 3)
+    assert metrics["ndcg@3"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3, abs=1e-6)   # rounded
+    assert records[1]["titles"] == ["t4", "t3", "t0"] and records[1]["target_title"] == "t0"
+
+
+def synthetic_split(n_users: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Users walk item i -> i + 1 (mod N): a pattern a sequential model learns in a few epochs."""
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for user in range(n_users):
+        start = int(rng.integers(N_ITEMS))
+        seq = [(start + i) % N_ITEMS for i in range(7)]
+        train += [(user, seq[:i], seq[i]) for i in range(1, 6)]
+        valid.append((user, seq[:6], seq[6]))
+    columns = ["user_id", "history", "target"]
+    return pd.DataFrame(train, columns=columns), pd.DataFrame(valid, columns=columns)
+
+
+def test_training_keeps_the_best_valid_model_and_stops_early():
+    train, valid = synthetic_split(200, seed=0)
+    m = build_model("sasrec", {"hidden_size": 16, "num_layers": 1, "num_heads": 1, "dropout": 0.0, "max_length": 8},
+                    N_ITEMS)
+    info = train_sequential(m, train, valid, BaselineTraining(batch_size=32, learning_rate=1e-2, max_epochs=40,
+                                                              patience=3))
+    logged = [e["valid_ndcg@10"] for e in info["log_history"]]
+    assert info["best_valid_ndcg@10"] == max(logged) > 0.9
+    assert info["epochs_run"] < 40 and info["epochs_run"] - info["best_epoch"] == 3
+    from genrec.models.baselines.train import valid_ndcg
+    assert valid_ndcg(m, valid, 8, mask_history=False) == pytest.approx(max(logged), abs=1e-4)
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_save_pretrained_round_trip(name, tmp_path):
+    m = model(name)
+    m.save_pretrained(tmp_path / name)
+    loaded = load_model(name, str(tmp_path / name)).eval()
+    seq = torch.tensor([[-1, 3, 7, 9]])
+    torch.testing.assert_close(m(seq), loaded(seq))
+    assert loaded.config == m.config
+
+
+def test_cli_trains_evaluates_and_exports_embeddings(prepared_sample, tmp_path):
+    """The commands the rules run, on the real sample: a two-epoch GRU4Rec, test metrics, item embeddings."""
+    from genrec.cli import main
+
+    settings = {"model": {"hidden_size": 16, "max_length": 20}, "training": {"max_epochs": 2, "batch_size": 512}}
+    model_dir = tmp_path / "gru4rec"
+    assert main(["train-baseline", "--name", "gru4rec", "--data", str(prepared_sample), "--settings",
+                 json.dumps(settings), "--out", str(model_dir), "--threads", "2"]) == 0
+    training = json.loads((model_dir / "training.json").read_text())
+    assert training["epochs_run"] == 2 and len(training["log_history"]) == 2
+    metrics_settings = {**settings, "evaluate": {"ks": list(DEFAULT_KS)}, "dataset": "sample", "config": {}}
+    assert main(["evaluate-baseline", "--name", "gru4rec", "--model", str(model_dir), "--data", str(prepared_sample),
+                 "--settings", json.dumps(metrics_settings), "--out-predictions", str(tmp_path / "p.jsonl"),
+                 "--out-metrics", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["method"] == "gru4rec" and metrics["n_users"] == 8_317 and metrics["invalid_generations"] == 0
+    first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
+    assert len(first["items"]) == 20 and len(first["titles"]) == 10
+    assert main(["item-embeddings", "--name", "gru4rec", "--model", str(model_dir), "--out",
+                 str(tmp_path / "gru4rec.npy")]) == 0
+    vectors = np.load(tmp_path / "gru4rec.npy")
+    assert vectors.shape == (4_344, 16) and vectors.dtype == np.float32
+
+
+def test_unknown_baseline_and_model_setting_are_refused():
+    from genrec.errors import GenrecError
+
+    with pytest.raises(GenrecError, match="unknown sequential baseline 'bert4rec'"):
+        build_model("bert4rec", {}, N_ITEMS)
+    with pytest.raises(GenrecError, match=r"unknown model setting\(s\) \['layers'\]"):
+        build_model("sasrec", {"layers": 2}, N_ITEMS)
