@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_sid.py
 	$(BIN)/python benchmarks/bench_decoding.py
+	$(BIN)/python benchmarks/bench_baselines.py
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

@@ -51,6 +51,7 @@ rule sft:
         mem_mb=8000,
         runtime=120,
         gpus=lambda wildcards: 0 if config["backbones"][wildcards.backbone].get("kind", "tiny") == "tiny" else 1,
+    # the Trainer prints its log dicts on stdout: both streams go to the log
     shell:
         "{GENREC} sft --data {params.data} --index {input.index} --backbone {wildcards.backbone}"
-        " --settings {params.settings:q} --out {output.model} --work {params.work} --threads {threads} 2> {log}"
+        " --settings {params.settings:q} --out {output.model} --work {params.work} --threads {threads} > {log} 2>&1"

@@ -68,6 +68,18 @@ def test_bundled_sample_through_snakemake(workdir):
             assert not (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.test.shard{shard}.jsonl").exists()
     mostpop = json.loads((workdir / "results/metrics/sample/baselines/mostpop.json").read_text())
     assert mostpop["n_users"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
+    for baseline in ("sasrec", "gru4rec", "caser"):
+        metrics = json.loads((workdir / f"results/metrics/sample/baselines/{baseline}.json").read_text())
+        assert (metrics["method"], metrics["n_users"], metrics["invalid_generations"]) == (baseline, 8_317, 0)
+        assert metrics["metrics"]["ndcg@10"] > 0 and metrics["config"]["training"]["max_epochs"] == 2
+        training = json.loads((workdir / f"results/models/sample/baselines/{baseline}/training.json").read_text())
+        assert training["epochs_run"] == 2
+        assert (workdir / f"results/benchmarks/train_baseline/sample/{baseline}.tsv").exists()
+    assert np.load(workdir / "results/embed/sample/sasrec.npy").shape == (4_344, 16)
+    tiger = json.loads((workdir / "results/metrics/sample/rqkmeans/tiger/tiger.json").read_text())
+    assert (tiger["method"], tiger["stage"], tiger["backbone"], tiger["n_users"]) == ("tiger", "tiger", "tiger", 8_317)
+    assert tiger["invalid_generations"] == 0 and tiger["config"]["backbone"]["kind"] == "t5"
+    assert tiger["config"]["sft"]["epochs"] == 0.2
     again = snakemake(workdir, "-n", *fast)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -111,3 +123,12 @@ def test_beam_width_below_largest_k_fails_before_any_job(workdir):
     plan = snakemake(workdir, "-n", "--configfile", "narrow.yaml")
     assert plan.returncode != 0
     assert "num_beams 5 is below the largest K 20" in plan.stdout + plan.stderr
+
+
+def test_tiger_backbone_must_be_an_encoder_decoder(workdir):
+    plan = snakemake(workdir, "-n", "--config", "tiger={'backbone': 'tiny', 'tokenizers': ['rqkmeans']}")
+    assert plan.returncode != 0
+    assert "tiger.backbone 'tiny' must name a `kind: t5` entry" in plan.stdout + plan.stderr
+    plan = snakemake(workdir, "-n", "--config", "sft_backbones=[tiny,tiger]")
+    assert plan.returncode != 0
+    assert "names t5 backbone(s) ['tiger']" in plan.stdout + plan.stderr
