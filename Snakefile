@@ -60,6 +60,15 @@ if "tiger" in config["baselines"]:
     unknown = sorted(set(TIGER["tokenizers"]) - set(config["tokenizers"]))
     if unknown or not TIGER["tokenizers"]:
         raise ValueError(f"tiger.tokenizers must name tokenizers of `tokenizers`; unknown: {unknown or '(empty list)'}")
+RL = config["rl"]
+unknown = sorted(set(RL["tokenizers"]) - set(config["tokenizers"]))
+if RL["rewards"] and (unknown or not RL["tokenizers"]):
+    raise ValueError(f"rl.tokenizers must name tokenizers of `tokenizers`; unknown: {unknown or '(empty list)'}")
+if RL["rewards"] and RL.get("batch_size", 256) % RL.get("num_generations", 16):
+    raise ValueError(f"rl.batch_size {RL.get('batch_size', 256)} is not divisible by rl.num_generations "
+                     f"{RL.get('num_generations', 16)}: a batch must hold whole groups of completions")
+if "semantic" in RL["rewards"] and RL["encoder"] not in config["encoders"]:
+    raise ValueError(f"rl.encoder '{RL['encoder']}' (the semantic reward's embeddings) is not in `encoders`")
 
 
 wildcard_constraints:
@@ -76,6 +85,7 @@ wildcard_constraints:
 include: "rules/data.smk"
 include: "rules/sid.smk"
 include: "rules/train.smk"
+include: "rules/rl.smk"
 include: "rules/evaluate.smk"
 include: "rules/baselines.smk"
 
@@ -92,5 +102,9 @@ rule all:
                baseline=[b for b in config["baselines"] if b != "tiger"]),
         expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/tiger.json", dataset=config["datasets"],
                tokenizer=TIGER["tokenizers"] if "tiger" in config["baselines"] else [], backbone=TIGER["backbone"]),
+        # RL next to its SFT starting point, on test and on valid
+        expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split}}.json", dataset=config["datasets"],
+               tokenizer=RL["tokenizers"] if RL["rewards"] else [], backbone=config["sft_backbones"],
+               stage=["sft"] + [f"rl-{reward}" for reward in RL["rewards"]], split=["", ".valid"]),
         # collaborative item embeddings for the RL `cf` reward
         expand(f"{RESULTS}/embed/{{dataset}}/sasrec.npy", dataset=config["datasets"] if "sasrec" in config["baselines"] else []),

@@ -145,6 +145,16 @@ def cmd_sft(args: argparse.Namespace) -> None:
              info["best_eval_loss"] or float("nan"), info["seconds"])
 
 
+def cmd_rl(args: argparse.Namespace) -> None:
+    from genrec.rl.train import RLSettings, run_rl
+
+    settings = _settings(args.settings, f"RL with reward {args.reward}")
+    info = run_rl(args.sft_model, args.reward, RLSettings.from_config(settings["rl"]), settings["prompts"],
+                  settings["max_history"], args.data, args.index, args.out, args.work, embeddings=args.embeddings,
+                  scorer_dir=args.scorer, threads=args.threads)
+    log.info("RL (%s) done: %d steps, %.0f s", args.reward, info["steps"], info["seconds"])
+
+
 def _eval_settings(settings: dict):
     from genrec.evaluate.predict import EvalSettings
 
@@ -217,7 +227,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     scored = score(records, np.array([shared[s] for s in sids]), evaluation.ks)
     training = read_json(Path(args.model) / "training.json") if args.model else {}
     shard_seconds = sum(read_json(Path(p).with_suffix(".json"))["seconds"] for p in args.predictions)
-    walls = {"sft": training.get("seconds", 0.0), "eval": shard_seconds}
+    if "reward" in training:                      # an RL checkpoint: its SFT came first
+        walls = {"sft": training["sft_seconds"], "rl": training["seconds"], "eval": shard_seconds}
+    else:
+        walls = {"sft": training.get("seconds", 0.0), "eval": shard_seconds}
     record = metrics_record(dataset=settings["dataset"], tokenizer=settings.get("tokenizer"),
                             backbone=settings.get("backbone"), method=settings.get("method", "minionerec"),
                             stage=settings["stage"], split=args.split, scored=scored,
@@ -405,6 +418,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_sft)
+
+    p = sub.add_parser("rl", help="GRPO from an SFT checkpoint with constrained rollouts and one reward")
+    p.add_argument("--sft-model", required=True, help="the SFT checkpoint (policy start and KL reference)")
+    p.add_argument("--reward", required=True, help="rule, ranking, semantic or cf")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train)")
+    p.add_argument("--index", required=True, help="SID index.json")
+    p.add_argument("--settings", required=True, help='JSON: {"rl": {...}, "prompts": {...}, "max_history": N}')
+    p.add_argument("--embeddings", help="item embeddings .npy (semantic reward)")
+    p.add_argument("--scorer", help="the trained SASRec model directory (cf reward)")
+    p.add_argument("--out", required=True, help="final model directory")
+    p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_rl)
 
     p = sub.add_parser("predict", help="constrained beam search for one shard of a split -> predictions JSONL")
     p.add_argument("--model", required=True, help="a checkpoint directory (save_pretrained layout)")

@@ -22,6 +22,7 @@ def metrics_settings(wildcards):
         "config": {"dataset": dataset, "encoder": config["encoders"][tokenizer.get("encoder", "minilm")],
                    "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone],
                    "sft": training_of(wildcards.stage),
+                   **({"rl": {**config["rl"], "reward": wildcards.stage[3:]}} if wildcards.stage.startswith("rl-") else {}),
                    "prompts": config["prompts"][config["backbones"][wildcards.backbone].get("prompts", "short")],
                    "evaluate": config["evaluate"]},
     })
@@ -69,6 +70,7 @@ rule evaluate:
     params:
         settings=metrics_settings,
         data=lambda wildcards, input: os.path.dirname(input.item_table),
+        split="test",
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.log",
     benchmark:
@@ -78,7 +80,30 @@ rule evaluate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{GENREC} evaluate --predictions {input.shards} --data {params.data} --split test --index {input.index}"
+        "{GENREC} evaluate --predictions {input.shards} --data {params.data} --split {params.split} --index {input.index}"
         " --model {input.model} --settings {params.settings:q} --out-predictions {output.predictions}"
         " --out-metrics {output.metrics} 2> {log}"
+
+
+# The same on the valid split ({stage}.valid.json): where RL is compared with SFT without touching the test users.
+use rule evaluate as evaluate_valid with:
+    input:
+        shards=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.valid.shard{{shard}}.jsonl",
+                      shard=range(SHARDS)),
+        timings=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.valid.shard{{shard}}.json",
+                       shard=range(SHARDS)),
+        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
+        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+    output:
+        predictions=f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.jsonl",
+        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.json",
+    params:
+        settings=metrics_settings,
+        data=lambda wildcards, input: os.path.dirname(input.item_table),
+        split="valid",
+    log:
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.tsv"
 

@@ -28,7 +28,7 @@ def workdir(tmp_path) -> Path:
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=900)
 
 
 def test_bundled_sample_through_snakemake(workdir):
@@ -80,6 +80,15 @@ def test_bundled_sample_through_snakemake(workdir):
     assert (tiger["method"], tiger["stage"], tiger["backbone"], tiger["n_users"]) == ("tiger", "tiger", "tiger", 8_317)
     assert tiger["invalid_generations"] == 0 and tiger["config"]["backbone"]["kind"] == "t5"
     assert tiger["config"]["sft"]["epochs"] == 0.2
+    for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
+        metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
+        assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
+        assert metrics["config"]["rl"]["reward"] == stage[3:] and metrics["wall_seconds"]["rl"] > 0
+        steps = (workdir / f"results/models/sample/rqkmeans/tiny/{stage}/rl_steps.jsonl").read_text().splitlines()
+        assert len(steps) == 2 and "group_hit_rate" in json.loads(steps[0])
+    for stage in ("sft", "rl-ranking", "rl-cf"):
+        valid = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.valid.json").read_text())
+        assert (valid["split"], valid["n_users"]) == ("valid", 8_317)
     again = snakemake(workdir, "-n", *fast)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -132,3 +141,10 @@ def test_tiger_backbone_must_be_an_encoder_decoder(workdir):
     plan = snakemake(workdir, "-n", "--config", "sft_backbones=[tiny,tiger]")
     assert plan.returncode != 0
     assert "names t5 backbone(s) ['tiger']" in plan.stdout + plan.stderr
+
+
+def test_rl_batch_must_hold_whole_groups(workdir):
+    plan = snakemake(workdir, "-n", "--config", "rl={'rewards': ['ranking'], 'tokenizers': ['rqkmeans'], "
+                     "'num_generations': 16, 'batch_size': 100}")
+    assert plan.returncode != 0
+    assert "rl.batch_size 100 is not divisible by rl.num_generations 16" in plan.stdout + plan.stderr

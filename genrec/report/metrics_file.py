@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from importlib.metadata import version
+from genrec import __version__
 
 
 def config_hash(config: dict) -> str:
@@ -26,7 +26,7 @@ def code_version() -> str:
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return f"genrec-{version('genrec')}"
+        return f"genrec-{__version__}"     # not a git checkout (an installed or copied tree)
 
 
 def metrics_record(*, dataset: str, tokenizer: str | None, backbone: str | None, method: str, stage: str,

@@ -30,6 +30,8 @@ class Example:
     task: str
     prompt: str
     response: str
+    target: int = -1                  # the item the response names (RL rewards score candidates against it)
+    history: tuple[int, ...] = ()     # the user's items the prompt shows (empty for item tasks)
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,14 @@ def recommendation_prompt(templates: dict, text: ItemText, history: list[int] | 
     return templates["seq_rec"]["prompt"].format(history=text.history_sids(history))
 
 
-def _task_examples(task: str, templates: dict, text: ItemText, rows: pd.DataFrame,
-                   rng: np.random.Generator) -> list[Example]:
+def task_examples(task: str, templates: dict, text: ItemText, rows: pd.DataFrame,
+                  rng: np.random.Generator) -> list[Example]:
+    """The natural example set of one task: one per item (item tasks) or per row of `rows`."""
     out = []
     if task in ("title2sid", "sid2title"):
         for item, title in enumerate(text.titles):
             if title:
-                out.append(Example(task, *render(templates[task], sid=text.sids[item], title=title)))
+                out.append(Example(task, *render(templates[task], sid=text.sids[item], title=title), target=item))
         return out
     for history, target in zip(rows["history"], rows["target"]):
         if task == "seq_rec":
@@ -93,7 +96,8 @@ def _task_examples(task: str, templates: dict, text: ItemText, rows: pd.DataFram
             if not text.titles[target] and name == "hist2title":
                 continue
         fields.update(sid=text.sids[target], title=text.titles[target], description=text.descriptions[target])
-        out.append(Example(task, *render(templates[name], **fields)))
+        out.append(Example(task, *render(templates[name], **fields), target=int(target),
+                           history=tuple(int(i) for i in history)))
     return out
 
 
@@ -106,6 +110,11 @@ def sample_weighted(examples: list[Example], weight: float, rng: np.random.Gener
     return picked
 
 
+def recent_history(rows: pd.DataFrame, max_history: int) -> pd.DataFrame:
+    """Rows with each history cut to its latest `max_history` items (what prompts show)."""
+    return rows.assign(history=[list(h)[-max_history:] for h in rows["history"]])
+
+
 def build_examples(weights: dict[str, float], templates: dict, text: ItemText, rows: pd.DataFrame,
                    max_history: int, seed: int) -> list[Example]:
     """The mixed, shuffled SFT example list of one epoch (histories cut to their last `max_history` items)."""
@@ -115,11 +124,11 @@ def build_examples(weights: dict[str, float], templates: dict, text: ItemText, r
     if len(rows) == 0:
         raise GenrecError("the training split is empty: nothing to fine-tune on")
     rng = np.random.default_rng(seed)
-    rows = rows.assign(history=[list(h)[-max_history:] for h in rows["history"]])
+    rows = recent_history(rows, max_history)
     examples: list[Example] = []
     for task in TASKS:
         weight = float(weights.get(task, 0.0))
         if weight > 0:
-            examples += sample_weighted(_task_examples(task, templates, text, rows, rng), weight, rng)
+            examples += sample_weighted(task_examples(task, templates, text, rows, rng), weight, rng)
     order = rng.permutation(len(examples))
     return [examples[i] for i in order]

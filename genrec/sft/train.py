@@ -9,10 +9,8 @@ final model (best validation loss) is written with `save_pretrained` and moved i
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +23,8 @@ from genrec.config import from_settings
 from genrec.data.preprocess import read_table
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
-from genrec.io import atomic_outputs
 from genrec.models.backbone import BackboneSpec, create_backbone, use_bf16
+from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
 from genrec.sft.tasks import TASKS, ItemText, build_examples, check_templates
@@ -157,12 +155,5 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         "train_loss": result.training_loss, "resumed_from": last,
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
     }
-    if trainer.is_world_process_zero():
-        out = Path(out_dir)
-        with atomic_outputs(out) as (tmp,):
-            tmp.unlink()
-            trainer.save_model(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-            (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
-        shutil.rmtree(work_dir, ignore_errors=True)
+    save_final_model(trainer, tokenizer, out_dir, info, work_dir)
     return info

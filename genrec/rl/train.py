@@ -1,0 +1,205 @@
+"""RL entry point: GRPO (TRL's `GRPOTrainer`) from an SFT checkpoint, with constrained rollouts and one reward.
+
+The SFT checkpoint directory is the policy's starting point and the KL reference: TRL rebuilds the reference
+from the policy's `_name_or_path`, which is that directory (optionally synced to the policy every
+`ref_model_sync_steps`). `batch_size` is global and counts completions (prompts x `num_generations`) per
+optimizer step, like TRL's; accumulation is derived as in SFT. Per-step statistics (reward, fraction of groups
+with a hit, KL, loss) stream to `rl_steps.jsonl`, which lands in the model directory for the dashboard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from genrec.config import from_settings
+from genrec.data.preprocess import read_table
+from genrec.errors import GenrecError
+from genrec.evaluate.constrained import SIDTrie
+from genrec.evaluate.predict import trie_groups
+from genrec.io import read_json
+from genrec.models.backbone import load_backbone, use_bf16
+from genrec.models.checkpoint import save_final_model
+from genrec.models.sid_vocab import sid_token_ids
+from genrec.rl.data import rl_examples
+from genrec.rl.rewards import REWARDS, trl_reward_functions
+from genrec.rl.rollout import ROLLOUTS, SIDRollout
+from genrec.sft.tasks import ItemText, check_templates
+from genrec.sft.train import TimeLimit, gradient_accumulation, world_size
+from genrec.tokenize.index import read_index
+
+log = logging.getLogger(__name__)
+# TRL marks `rollout_func` experimental and warns on every trainer; the pinned TRL version is the one tested
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+STEP_FIELDS = ("reward", "reward_std", "rewards/group_hit/mean", "frac_reward_zero_std", "kl", "loss",
+               "grad_norm", "learning_rate", "entropy")
+
+
+@dataclass(frozen=True)
+class RLSettings:
+    """Config `rl` (defaults: the CPU quickstart; MiniOneRec's values in config/experiments)."""
+
+    rewards: tuple[str, ...] = ("ranking", "rule")   # the grid's rl-{reward} stages (Snakemake reads it)
+    tokenizers: tuple[str, ...] = ("rqkmeans",)      # SID tokenizers whose SFT models get RL (Snakemake reads it)
+    encoder: str = "minilm"                          # embeddings of the semantic reward (Snakemake reads it)
+    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
+    max_samples: int = 4096
+    num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
+    rollout: str = "beam"            # beam | sample
+    temperature: float = 1.0         # sampling rollouts only
+    batch_size: int = 256            # completions per optimizer step, global
+    micro_batch_size: int = 256
+    learning_rate: float = 1e-4
+    epochs: float = 1.0
+    warmup_ratio: float = 0.0
+    lr_scheduler: str = "constant"
+    weight_decay: float = 0.0
+    beta: float = 1e-3               # KL penalty against the reference (the SFT model)
+    sync_ref_model: bool = False
+    ref_model_sync_steps: int = 64
+    ref_model_mixup_alpha: float = 1.0
+    loss_type: str = "grpo"
+    scale_rewards: str = "group"
+    epsilon: float = 0.2
+    precision: str = "auto"
+    gradient_checkpointing: bool = False   # TRL turns it on by default; a tiny model on CPU only pays the recompute
+    save_every_steps: int = 50
+    max_seconds: float | None = None
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, settings: dict) -> RLSettings:
+        return from_settings(cls, settings, "rl", "RL setting")
+
+    def check(self, reward: str) -> None:
+        """Every input error GRPO would hit only after loading models, raised before."""
+        if reward not in REWARDS:
+            raise GenrecError(f"unknown reward '{reward}'", key="rl.rewards", fix=f"use one of {list(REWARDS)}")
+        if self.num_generations < 2:
+            raise GenrecError(f"num_generations {self.num_generations} < 2: GRPO's advantages compare the "
+                              "candidates of a group, one candidate has nothing to compare with",
+                              key="rl.num_generations", fix="use 2 or more (the paper uses 16)")
+        if self.batch_size % self.num_generations:
+            raise GenrecError(f"batch_size {self.batch_size} is not divisible by num_generations "
+                              f"{self.num_generations}: a batch must hold whole groups", key="rl.batch_size",
+                              fix="use a multiple of num_generations")
+        if self.rollout not in ROLLOUTS:
+            raise GenrecError(f"unknown rollout '{self.rollout}'", key="rl.rollout", fix=f"use one of {list(ROLLOUTS)}")
+        gradient_accumulation(self.batch_size, self.micro_batch_size, world_size())
+
+
+class StepLog(TrainerCallback):
+    """Appends each logging step's GRPO statistics to a JSONL file (read by the dashboard)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "reward" in logs and state.is_world_process_zero:
+            row = {"step": state.global_step, "epoch": state.epoch,
+                   **{name: logs[name] for name in STEP_FIELDS if name in logs}}
+            row["group_hit_rate"] = row.pop("rewards/group_hit/mean", None)
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+def load_scorer(path: str | Path | None):
+    """The SASRec model of the baselines stage, for the `cf` reward."""
+    from genrec.models.baselines.registry import load_model
+
+    if path is None or not Path(path).is_dir():
+        raise GenrecError(f"the cf reward needs a trained SASRec model; none at {path}", key="rl.rewards",
+                          fix="train it first: snakemake results/models/{dataset}/baselines/sasrec")
+    return load_model("sasrec", str(path))
+
+
+def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: dict, max_history: int,
+           data_dir: str | Path, index_path: str | Path, out_dir: str | Path, work_dir: str | Path,
+           embeddings: str | Path | None = None, scorer_dir: str | Path | None = None,
+           threads: int | None = None) -> dict:
+    """GRPO of the SFT model in `sft_dir` with `reward`; writes the polished model to `out_dir`."""
+    started = time.monotonic()
+    settings.check(reward)
+    check_templates(templates, list(settings.tasks), "prompts")
+    scorer = load_scorer(scorer_dir) if reward == "cf" else None
+    vectors = None
+    if reward == "semantic":
+        from genrec.embed.encode import load_embeddings
+
+        if embeddings is None:
+            raise GenrecError("the semantic reward needs item embeddings", fix="pass --embeddings PATH.npy")
+        vectors = load_embeddings(embeddings, n_items=len(read_table(Path(data_dir) / "items.parquet")))
+    set_seed(settings.seed)
+    if threads:
+        torch.set_num_threads(threads)
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    data_dir = Path(data_dir)
+    items = read_table(data_dir / "items.parquet")
+    index = read_index(index_path, n_items=len(items))
+    text = ItemText.build(items, index)
+    examples = rl_examples(settings.tasks, settings.max_samples, templates, text,
+                           read_table(data_dir / "train.parquet"), max_history, settings.seed)
+
+    model, tokenizer = load_backbone(sft_dir)      # _name_or_path = sft_dir: TRL's reference loads from it
+    trie = SIDTrie(sid_token_ids(tokenizer, index, source=str(sft_dir)))
+    leaf_items = trie_groups(trie)
+    canonical = [leaf_items[leaf][0] for leaf in trie.leaf_of_item.tolist()]   # an item = its SID's first item
+    dataset = Dataset.from_list([{"prompt": e.prompt, "task": e.task, "target": canonical[e.target],
+                                  "history": list(e.history)} for e in examples])
+    counts = {task: sum(e.task == task for e in examples) for task in settings.tasks}
+    ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
+    log.info("RL (%s reward): %s prompts, %d completions per step (%d per group), accumulation %d",
+             reward, counts, settings.batch_size, settings.num_generations, ga)
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    steps_file = work_dir / "rl_steps.jsonl"
+    args = GRPOConfig(
+        output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
+        gradient_accumulation_steps=ga, num_generations=settings.num_generations,
+        max_completion_length=trie.levels, learning_rate=settings.learning_rate,
+        num_train_epochs=settings.epochs, lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay, beta=settings.beta,
+        sync_ref_model=settings.sync_ref_model and settings.beta > 0, ref_model_sync_steps=settings.ref_model_sync_steps,
+        ref_model_mixup_alpha=settings.ref_model_mixup_alpha, loss_type=settings.loss_type,
+        scale_rewards=settings.scale_rewards, epsilon=settings.epsilon, reward_weights=[1.0, 0.0],
+        disable_dropout=True, remove_unused_columns=False, gradient_checkpointing=settings.gradient_checkpointing,
+        bf16=use_bf16(settings.precision, "rl.precision"),
+        logging_steps=1, save_strategy="steps", save_steps=settings.save_every_steps, save_total_limit=1,
+        report_to=[], seed=settings.seed, data_seed=settings.seed, use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0, disable_tqdm=False,
+    )
+    rollout = SIDRollout(tokenizer, trie.to("cuda" if torch.cuda.is_available() else "cpu"), leaf_items,
+                         settings.num_generations, settings.rollout, settings.temperature, settings.seed)
+    callbacks = [StepLog(steps_file)] + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
+    trainer = GRPOTrainer(model=model, reward_funcs=trl_reward_functions(reward, vectors, scorer), args=args,
+                          train_dataset=dataset, processing_class=tokenizer, rollout_func=rollout,
+                          callbacks=callbacks)
+    last = get_last_checkpoint(str(work_dir))
+    if last:
+        log.info("resuming from %s", last)
+    result = trainer.train(resume_from_checkpoint=last)
+
+    sft = read_json(Path(sft_dir) / "training.json") if (Path(sft_dir) / "training.json").exists() else {}
+    info = {
+        "stage": f"rl-{reward}", "reward": reward, "rl": dataclasses.asdict(settings), "prompts": counts,
+        "sft_model": str(sft_dir), "sft_seconds": sft.get("seconds", 0.0), "devices": world_size(),
+        "gradient_accumulation": ga, "steps": trainer.state.global_step, "epochs_run": trainer.state.epoch,
+        "train_loss": result.training_loss, "resumed_from": last,
+        "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
+    }
+    save_final_model(trainer, tokenizer, out_dir, info, work_dir,
+                     extra_files={"rl_steps.jsonl": steps_file} if steps_file.exists() else None)
+    return info
