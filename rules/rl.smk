@@ -19,8 +19,9 @@ def rl_inputs(wildcards):
 
 def rl_settings(wildcards):
     backbone = config["backbones"][wildcards.backbone]
+    # sorted: the same settings reached through another config file must not rerun the stage
     return json.dumps({"rl": RL, "prompts": config["prompts"][backbone.get("prompts", "short")],
-                       "max_history": config["sft"]["max_history"]})
+                       "max_history": config["sft"]["max_history"]}, sort_keys=True)
 
 
 def rl_reward_inputs(wildcards, input):

@@ -16,7 +16,7 @@ from genrec.evaluate.predict import trie_groups
 from genrec.models.backbone import BackboneSpec, load_backbone
 from genrec.models.baselines.registry import build_model
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.rl.data import rl_examples
+from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import (cf_reward, group_hit, rank_penalties, ranking_reward, rule_reward, semantic_reward,
                                trl_reward_functions)
 from genrec.rl.rollout import SIDRollout
@@ -111,6 +111,7 @@ def test_rl_prompts_mix_tasks_by_share_and_keep_targets(sample):
             assert 1 <= len(e.history) <= 5 and e.prompt.endswith("next:")
         else:
             assert e.history == () and text.titles[e.target] in e.prompt
+    assert len(unique_prompts(examples + examples[:5])) == len({e.prompt for e in examples})
     with pytest.raises(GenrecError, match="sid2title"):
         rl_examples({"sid2title": 1.0}, 10, TEMPLATES, text, train, 5, seed=1)
 
@@ -166,6 +167,28 @@ def test_rollout_groups_are_valid_sids_and_beam_groups_unique(sft_model, small_d
         assert item in group and leaf_items[int(trie.leaf_of_item[item])][0] == item
     if mode == "beam":
         assert len(set(out["group"][0])) == 4 and out["group"][0] == out["group"][3]
+
+
+def test_include_target_puts_a_missed_target_last_and_logs_the_decoders_own_hits(sft_model):
+    model, tokenizer = load_backbone(sft_model)
+    index = read_index(SAMPLE_INDEX, n_items=4344)
+    item_tokens = sid_token_ids(tokenizer, index)
+    trie = SIDTrie(item_tokens)
+    leaf_items = trie_groups(trie)
+    prompt = "history: " + "".join(index[9]) + "\nnext:"
+    plain = SIDRollout(tokenizer, trie, leaf_items, num_generations=4)([prompt] * 4, FakeTrainer(model))
+    found, missed = plain["item"][1], next(i for i in range(4344) if i not in plain["group"][0]
+                                            and leaf_items[int(trie.leaf_of_item[i])][0] == i)
+    for target, hit in ((found, 1.0), (missed, 0.0)):
+        rollout = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, targets={prompt: target},
+                             include_target=True, item_tokens=item_tokens)
+        out = rollout([prompt] * 4, FakeTrainer(model))
+        assert out["decoded_hit"] == [hit] * 4
+        if hit:
+            assert out["item"] == plain["item"]                    # a found target changes nothing
+        else:
+            assert out["item"] == plain["item"][:3] + [missed]     # the last candidate makes way for it
+            assert out["completion_ids"][3] == item_tokens[missed].tolist()
 
 
 def test_a_group_split_over_two_processes_is_decoded_alike(sft_model):

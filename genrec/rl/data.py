@@ -35,3 +35,10 @@ def rl_examples(tasks: dict[str, float], max_samples: int, templates: dict, text
         n = min(len(pool), round(max_samples * share / total))
         examples += [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
     return [examples[i] for i in rng.permutation(len(examples))]
+
+
+def unique_prompts(examples: list[Example]) -> list[Example]:
+    """The first example of each prompt: a prompt then names one target (the rollout looks it up by prompt;
+    identical histories with different next items are rare and would be contradictory positives anyway)."""
+    seen: set[str] = set()
+    return [e for e in examples if not (e.prompt in seen or seen.add(e.prompt))]

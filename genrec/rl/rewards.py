@@ -111,8 +111,9 @@ def trl_reward_functions(reward: str, embeddings: np.ndarray | None = None, scor
     def cf(completions, item, history, **_):
         return cf_reward(item, history, scorer)
 
-    def hit(completions, target, group, **_):
-        return group_hit(target, group)
+    def hit(completions, target, group, decoded_hit=None, **_):
+        # the decoder's own hits: a target that `rl.include_target` put into the group is not one
+        return list(decoded_hit) if decoded_hit is not None else group_hit(target, group)
 
     hit.__name__ = "group_hit"
     return [{"rule": rule, "ranking": ranking, "semantic": semantic, "cf": cf}[reward], hit]

@@ -36,7 +36,9 @@ class SIDRollout:
     """`rollout_func` for TRL's GRPOTrainer: groups of valid SID candidates by constrained decoding."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, trie: SIDTrie, leaf_items: list[list[int]],
-                 num_generations: int, mode: str = "beam", temperature: float = 1.0, seed: int = 0):
+                 num_generations: int, mode: str = "beam", temperature: float = 1.0, seed: int = 0,
+                 targets: dict[str, int] | None = None, include_target: bool = False,
+                 item_tokens: np.ndarray | None = None):
         if mode not in ROLLOUTS:
             raise GenrecError(f"unknown rollout '{mode}'", key="rl.rollout", fix=f"use one of {list(ROLLOUTS)}")
         if num_generations > trie.n_leaves:
@@ -44,6 +46,10 @@ class SIDRollout:
                               key="rl.num_generations")
         self.tokenizer, self.trie, self.leaf_items = tokenizer, trie, leaf_items
         self.num_generations, self.mode, self.temperature, self.seed = num_generations, mode, temperature, seed
+        if include_target and (targets is None or item_tokens is None):
+            raise GenrecError("include_target needs each prompt's target and the items' SID tokens",
+                              key="rl.include_target")
+        self.targets, self.include_target, self.item_tokens = targets or {}, include_target, item_tokens
 
     def __call__(self, prompts: list[str], trainer) -> dict:
         from trl.models.utils import unwrap_model_for_generation
@@ -63,6 +69,10 @@ class SIDRollout:
                 model.train(training)
         row = np.searchsorted(groups, group_of)
         items = [[self.leaf_items[leaf][0] for leaf in group] for group in leaves.tolist()]
+        target = [self.targets.get(prompts[j]) for j in first]
+        decoded_hit = [t in group for t, group in zip(target, items)]
+        if self.include_target:
+            self.add_missed_targets(items, tokens, target)
         prompt_ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
         return {
             "prompt_ids": prompt_ids,
@@ -71,7 +81,16 @@ class SIDRollout:
             "item": [items[r][k] for r, k in zip(row, rank)],
             "rank": rank.tolist(),
             "group": [items[r] for r in row],
+            "decoded_hit": [float(decoded_hit[r]) for r in row],
         }
+
+    def add_missed_targets(self, items: list[list[int]], tokens: np.ndarray, targets: list[int | None]) -> None:
+        """Where the decoder missed the target, it replaces the last candidate (in place), so that every group
+        holds exactly one positive (`rl.include_target`)."""
+        for group, target in enumerate(targets):
+            if target is not None and target not in items[group]:
+                items[group][-1] = target
+                tokens[group, -1] = self.item_tokens[target]
 
     def candidates(self, model: PreTrainedModel, prompts: list[str],
                    keys: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ from genrec.io import read_json
 from genrec.models.backbone import load_backbone, use_bf16
 from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.rl.data import rl_examples
+from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import REWARDS, trl_reward_functions
 from genrec.rl.rollout import ROLLOUTS, SIDRollout
 from genrec.sft.tasks import ItemText, check_templates
@@ -56,6 +56,7 @@ class RLSettings:
     max_samples: int = 4096
     num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
     rollout: str = "beam"            # beam | sample
+    include_target: bool = False     # a group the decoder missed gets the target as its last candidate
     temperature: float = 1.0         # sampling rollouts only
     batch_size: int = 256            # completions per optimizer step, global
     micro_batch_size: int = 256
@@ -149,11 +150,12 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: di
     items = read_table(data_dir / "items.parquet")
     index = read_index(index_path, n_items=len(items))
     text = ItemText.build(items, index)
-    examples = rl_examples(settings.tasks, settings.max_samples, templates, text,
-                           read_table(data_dir / "train.parquet"), max_history, settings.seed)
+    examples = unique_prompts(rl_examples(settings.tasks, settings.max_samples, templates, text,
+                                          read_table(data_dir / "train.parquet"), max_history, settings.seed))
 
     model, tokenizer = load_backbone(sft_dir)      # _name_or_path = sft_dir: TRL's reference loads from it
-    trie = SIDTrie(sid_token_ids(tokenizer, index, source=str(sft_dir)))
+    item_tokens = sid_token_ids(tokenizer, index, source=str(sft_dir))
+    trie = SIDTrie(item_tokens)
     leaf_items = trie_groups(trie)
     canonical = [leaf_items[leaf][0] for leaf in trie.leaf_of_item.tolist()]   # an item = its SID's first item
     dataset = Dataset.from_list([{"prompt": e.prompt, "task": e.task, "target": canonical[e.target],
@@ -182,7 +184,9 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: di
         dataloader_num_workers=0, disable_tqdm=False,
     )
     rollout = SIDRollout(tokenizer, trie.to("cuda" if torch.cuda.is_available() else "cpu"), leaf_items,
-                         settings.num_generations, settings.rollout, settings.temperature, settings.seed)
+                         settings.num_generations, settings.rollout, settings.temperature, settings.seed,
+                         targets=dict(zip(dataset["prompt"], dataset["target"])),
+                         include_target=settings.include_target, item_tokens=item_tokens)
     callbacks = [StepLog(steps_file)] + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
     trainer = GRPOTrainer(model=model, reward_funcs=trl_reward_functions(reward, vectors, scorer), args=args,
                           train_dataset=dataset, processing_class=tokenizer, rollout_func=rollout,
