@@ -53,14 +53,14 @@ class RLSettings:
     tokenizers: tuple[str, ...] = ("rqkmeans",)      # SID tokenizers whose SFT models get RL (Snakemake reads it)
     encoder: str = "minilm"                          # embeddings of the semantic reward (Snakemake reads it)
     tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
-    max_samples: int = 4096
+    max_samples: int = 1024
     num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
     rollout: str = "beam"            # beam | sample
     include_target: bool = False     # a group the decoder missed gets the target as its last candidate
     temperature: float = 1.0         # sampling rollouts only
-    batch_size: int = 256            # completions per optimizer step, global
+    batch_size: int = 512            # completions per optimizer step, global
     micro_batch_size: int = 256
-    learning_rate: float = 1e-4
+    learning_rate: float = 1e-5       # MiniOneRec's
     epochs: float = 1.0
     warmup_ratio: float = 0.0
     lr_scheduler: str = "constant"
