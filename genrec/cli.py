@@ -352,6 +352,13 @@ def cmd_results(args: argparse.Namespace) -> None:
     print(results_table([read_json(p) for p in args.metrics]))
 
 
+def _training_outputs(p: argparse.ArgumentParser) -> None:
+    """The options every resumable training command shares."""
+    p.add_argument("--out", required=True, help="final model directory")
+    p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
+    p.add_argument("--threads", type=int, default=2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrec", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -414,9 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", required=True, help="SID index.json")
     p.add_argument("--backbone", required=True, help="backbone name (a key of the config's `backbones`)")
     p.add_argument("--settings", required=True, help='JSON: {"backbone": {...}, "sft": {...}, "prompts": {...}}')
-    p.add_argument("--out", required=True, help="final model directory")
-    p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
-    p.add_argument("--threads", type=int, default=2)
+    _training_outputs(p)
     p.set_defaults(func=cmd_sft)
 
     p = sub.add_parser("rl", help="GRPO from an SFT checkpoint with constrained rollouts and one reward")
@@ -427,9 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", required=True, help='JSON: {"rl": {...}, "prompts": {...}, "max_history": N}')
     p.add_argument("--embeddings", help="item embeddings .npy (semantic reward)")
     p.add_argument("--scorer", help="the trained SASRec model directory (cf reward)")
-    p.add_argument("--out", required=True, help="final model directory")
-    p.add_argument("--work", required=True, help="checkpoint directory (kept across interruptions, for resuming)")
-    p.add_argument("--threads", type=int, default=2)
+    _training_outputs(p)
     p.set_defaults(func=cmd_rl)
 
     p = sub.add_parser("predict", help="constrained beam search for one shard of a split -> predictions JSONL")

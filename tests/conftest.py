@@ -66,3 +66,41 @@ def prepared_sample(tmp_path_factory) -> Path:
 
 # the real bundled rqvae index of the sample (3 levels, about 20 % of items share their SID)
 SAMPLE_INDEX = SAMPLE / "indexes" / "rqvae_native.index.json.gz"
+
+
+@pytest.fixture(scope="module")
+def sample(prepared_sample):
+    """The prepared sample's items, the bundled rqvae index and the training split."""
+    from genrec.data.preprocess import read_table
+    from genrec.tokenize.index import read_index
+
+    items = read_table(prepared_sample / "items.parquet")
+    return items, read_index(SAMPLE_INDEX, n_items=len(items)), read_table(prepared_sample / "train.parquet")
+
+
+def first_users(prepared: Path, out: Path, users: int = 300) -> Path:
+    """A copy of a prepared dataset with the rows of its first `users` users only (short real runs)."""
+    from genrec.data.preprocess import read_table
+
+    out.mkdir(parents=True)
+    for name in ("items", "train", "valid", "test"):
+        table = read_table(prepared / f"{name}.parquet")
+        if name != "items":
+            table = table[table["user_id"] < users]
+        table.to_parquet(out / f"{name}.parquet")
+    return out
+
+
+def tiny_backbone():
+    """A one-layer d32 `tiny` backbone spec: the smallest model the SFT and RL tests train."""
+    from genrec.models.backbone import BackboneSpec
+
+    return BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
+                                             "intermediate_size": 64, "text_vocab_size": 400})
+
+
+def short_templates() -> dict:
+    """The `short` prompt set of the default config."""
+    from genrec.config import read_yaml
+
+    return read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]

@@ -6,14 +6,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, SAMPLE_INDEX
+from conftest import SAMPLE_INDEX, first_users, short_templates, tiny_backbone
 
-from genrec.config import read_yaml
-from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import trie_groups
-from genrec.models.backbone import BackboneSpec, load_backbone
+from genrec.models.backbone import load_backbone
 from genrec.models.baselines.registry import build_model
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.rl.data import rl_examples, unique_prompts
@@ -25,9 +23,8 @@ from genrec.sft.tasks import ItemText
 from genrec.sft.train import SFTSettings, run_sft
 from genrec.tokenize.index import read_index
 
-TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
-TINY = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
-                                         "intermediate_size": 64, "text_vocab_size": 400})
+TEMPLATES = short_templates()
+TINY = tiny_backbone()
 
 
 # --- rewards on hand-made groups -------------------------------------------------------------------------------
@@ -92,13 +89,6 @@ def test_reward_names_and_requirements_are_checked():
 
 # --- RL prompts ---------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sample(prepared_sample):
-    items = read_table(prepared_sample / "items.parquet")
-    index = read_index(SAMPLE_INDEX, n_items=len(items))
-    return items, index, read_table(prepared_sample / "train.parquet")
-
-
 def test_rl_prompts_mix_tasks_by_share_and_keep_targets(sample):
     items, index, train = sample
     text = ItemText.build(items, index)
@@ -120,15 +110,7 @@ def test_rl_prompts_mix_tasks_by_share_and_keep_targets(sample):
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory, prepared_sample):
-    """The sample's items with the rows of its first 300 users."""
-    out = tmp_path_factory.mktemp("rl") / "data"
-    out.mkdir()
-    for name in ("items", "train", "valid", "test"):
-        table = read_table(prepared_sample / f"{name}.parquet")
-        if name != "items":
-            table = table[table["user_id"] < 300]
-        table.to_parquet(out / f"{name}.parquet")
-    return out
+    return first_users(prepared_sample, tmp_path_factory.mktemp("rl") / "data")
 
 
 @pytest.fixture(scope="module")

@@ -5,29 +5,20 @@ import json
 import pandas as pd
 import pytest
 import torch
-from conftest import ROOT, SAMPLE_INDEX
+from conftest import SAMPLE_INDEX, first_users, short_templates, tiny_backbone
 from transformers import TrainerCallback
 
-from genrec.config import read_yaml
 from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
-from genrec.models.backbone import BackboneSpec, build_tiny_backbone, load_backbone
+from genrec.models.backbone import build_tiny_backbone, load_backbone
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens, sid_token_ids
 from genrec.sft.dataset import IGNORE, SFTDataset
 from genrec.sft.tasks import ItemText, build_examples
 from genrec.sft.train import SFTSettings, gradient_accumulation, run_sft
 from genrec.tokenize.index import read_index
 
-TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
-TINY = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
-                                         "intermediate_size": 64, "text_vocab_size": 400})
-
-
-@pytest.fixture(scope="module")
-def sample(prepared_sample):
-    items = read_table(prepared_sample / "items.parquet")
-    index = read_index(SAMPLE_INDEX, n_items=len(items))
-    return items, index, read_table(prepared_sample / "train.parquet")
+TEMPLATES = short_templates()
+TINY = tiny_backbone()
 
 
 def test_tasks_are_mixed_by_weight(sample):
@@ -95,15 +86,7 @@ def test_missing_sid_tokens_in_a_checkpoint_is_an_error(sample):
 
 @pytest.fixture
 def small_data(tmp_path, prepared_sample):
-    """The sample's items with the training rows of its first 300 users (a short real run)."""
-    out = tmp_path / "data"
-    out.mkdir()
-    for name in ("items", "train", "valid", "test"):
-        table = read_table(prepared_sample / f"{name}.parquet")
-        if name != "items":
-            table = table[table["user_id"] < 300]
-        table.to_parquet(out / f"{name}.parquet")
-    return out
+    return first_users(prepared_sample, tmp_path / "data")
 
 
 class Interrupt(TrainerCallback):

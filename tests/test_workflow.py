@@ -144,7 +144,7 @@ def test_tiger_backbone_must_be_an_encoder_decoder(workdir):
 
 
 def test_rl_batch_must_hold_whole_groups(workdir):
-    plan = snakemake(workdir, "-n", "--config", "rl={'rewards': ['ranking'], 'tokenizers': ['rqkmeans'], "
-                     "'num_generations': 16, 'batch_size': 100}")
+    (workdir / "uneven.yaml").write_text("rl: {num_generations: 16, batch_size: 100}\n")
+    plan = snakemake(workdir, "-n", "--configfile", "uneven.yaml")
     assert plan.returncode != 0
     assert "rl.batch_size 100 is not divisible by rl.num_generations 16" in plan.stdout + plan.stderr

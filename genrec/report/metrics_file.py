@@ -6,9 +6,8 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-from genrec import __version__
 
 
 def config_hash(config: dict) -> str:
@@ -26,7 +25,10 @@ def code_version() -> str:
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return f"genrec-{__version__}"     # not a git checkout (an installed or copied tree)
+        try:                                # not a git checkout: the installed package's version
+            return f"genrec-{version('genrec')}"
+        except PackageNotFoundError:        # a copied tree that was never installed
+            return "genrec-unknown"
 
 
 def metrics_record(*, dataset: str, tokenizer: str | None, backbone: str | None, method: str, stage: str,
