@@ -19,7 +19,7 @@ from genrec.rl.rewards import (cf_reward, group_hit, rank_penalties, ranking_rew
                                trl_reward_functions)
 from genrec.rl.rollout import SIDRollout
 from genrec.rl.train import RLSettings, run_rl
-from genrec.sft.tasks import ItemText
+from genrec.sft.tasks import ItemText, recommendation_prompt
 from genrec.sft.train import SFTSettings, run_sft
 from genrec.tokenize.index import read_index
 
@@ -98,7 +98,8 @@ def test_rl_prompts_mix_tasks_by_share_and_keep_targets(sample):
     for e in examples:
         assert e.response == text.sids[e.target]
         if e.task == "seq_rec":
-            assert 1 <= len(e.history) <= 5 and e.prompt.endswith("next:")
+            assert 1 <= len(e.history) <= 5
+            assert e.prompt == recommendation_prompt(TEMPLATES, text, list(e.history))   # the evaluation prompt
         else:
             assert e.history == () and text.titles[e.target] in e.prompt
     assert len(unique_prompts(examples + examples[:5])) == len({e.prompt for e in examples})
