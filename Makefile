@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --config results=$(RESULTS)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --config results=$(RESULTS)
 	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json $(RESULTS)/sid/*/*/stats.json
 	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' | sort)
+	@echo; echo "Leaderboard: $(RESULTS)/leaderboard.csv. Open the dashboard: make dashboard RESULTS=$(RESULTS)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

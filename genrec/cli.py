@@ -352,6 +352,14 @@ def cmd_results(args: argparse.Namespace) -> None:
     print(results_table([read_json(p) for p in args.metrics]))
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> None:
+    from genrec.report.leaderboard import collect_leaderboard, leaderboard_summary, write_leaderboard
+
+    table = collect_leaderboard(args.results)
+    write_leaderboard(table, args.out, Path(args.out).with_suffix(".parquet"))
+    log.info("%s -> %s (+ .parquet)\n%s", args.results, args.out, leaderboard_summary(table))
+
+
 def _training_outputs(p: argparse.ArgumentParser) -> None:
     """The options every resumable training command shares."""
     p.add_argument("--out", required=True, help="final model directory")
@@ -415,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="print a table of metrics files")
     p.add_argument("metrics", nargs="+", help="metrics .json files")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("leaderboard", help="every metrics file of a results tree -> leaderboard.csv + .parquet")
+    p.add_argument("--results", required=True, help="results root (its metrics/ tree is read)")
+    p.add_argument("--out", required=True, help="leaderboard.csv (the .parquet is written beside it)")
+    p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")

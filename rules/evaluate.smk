@@ -22,7 +22,7 @@ def metrics_settings(wildcards):
         "config": {"dataset": dataset, "encoder": config["encoders"][tokenizer.get("encoder", "minilm")],
                    "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone],
                    "sft": training_of(wildcards.stage),
-                   **({"rl": {**config["rl"], "reward": wildcards.stage[3:]}} if wildcards.stage.startswith("rl-") else {}),
+                   **({"rl": {**rl_training_settings(), "reward": wildcards.stage[3:]}} if wildcards.stage.startswith("rl-") else {}),
                    "prompts": config["prompts"][config["backbones"][wildcards.backbone].get("prompts", "short")],
                    "evaluate": config["evaluate"]},
     })
@@ -48,7 +48,7 @@ rule predict_shard:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpus=lambda wildcards: 0 if config["backbones"][wildcards.backbone].get("kind", "tiny") == "tiny" else 1,
+        gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
         "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split} --index {input.index}"
         " --settings {params.settings:q} --shard {wildcards.shard} --shards {SHARDS} --out {output.predictions}"

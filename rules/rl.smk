@@ -17,10 +17,15 @@ def rl_inputs(wildcards):
     return inputs
 
 
+def rl_training_settings() -> dict:
+    """`rl` without the grid's keys: adding a reward or a tokenizer to the grid reruns no finished stage."""
+    return {key: value for key, value in RL.items() if key not in ("rewards", "tokenizers", "compare_on_valid")}
+
+
 def rl_settings(wildcards):
     backbone = config["backbones"][wildcards.backbone]
     # sorted: the same settings reached through another config file must not rerun the stage
-    return json.dumps({"rl": RL, "prompts": config["prompts"][backbone.get("prompts", "short")],
+    return json.dumps({"rl": rl_training_settings(), "prompts": config["prompts"][backbone.get("prompts", "short")],
                        "max_history": config["sft"]["max_history"]}, sort_keys=True)
 
 
@@ -48,10 +53,10 @@ rule rl:
         reward="rule|ranking|semantic|cf",
     threads: workflow.cores
     resources:
-        mem_mb=8000,
-        runtime=120,
-        gpus=lambda wildcards: 0 if config["backbones"][wildcards.backbone].get("kind", "tiny") == "tiny" else 1,
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: training_resources(wildcards.backbone)["gpu"],
     shell:
-        "{GENREC} rl --sft-model {input.sft} --reward {wildcards.reward} --data {params.data} --index {input.index}"
+        "{GENREC_LAUNCH} --processes {resources.gpu} -- rl --sft-model {input.sft} --reward {wildcards.reward} --data {params.data} --index {input.index}"
         " {params.reward_inputs} --settings {params.settings:q} --out {output.model} --work {params.work}"
         " --threads {threads} > {log} 2>&1"

@@ -21,7 +21,8 @@ def sft_settings(wildcards):
     if kind not in TRAINING_STAGES[wildcards.stage]:
         raise ValueError(f"backbone '{wildcards.backbone}' is of kind {kind}; stage {wildcards.stage} trains "
                          f"kinds {TRAINING_STAGES[wildcards.stage]}")
-    backbone = config["backbones"][wildcards.backbone]
+    # the job's resources are not the model's settings: more GPUs must not retrain it
+    backbone = {k: v for k, v in config["backbones"][wildcards.backbone].items() if k != "resources"}
     prompts = backbone.get("prompts", "short")    # only the set this backbone uses: adding one reruns nothing
     return json.dumps({"backbone": backbone, "sft": training_of(wildcards.stage),
                        "prompts": {prompts: config["prompts"][prompts]}})
@@ -48,10 +49,10 @@ rule sft:
         stage="|".join(TRAINING_STAGES),
     threads: workflow.cores
     resources:
-        mem_mb=8000,
-        runtime=120,
-        gpus=lambda wildcards: 0 if config["backbones"][wildcards.backbone].get("kind", "tiny") == "tiny" else 1,
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: training_resources(wildcards.backbone)["gpu"],
     # the Trainer prints its log dicts on stdout: both streams go to the log
     shell:
-        "{GENREC} sft --data {params.data} --index {input.index} --backbone {wildcards.backbone}"
+        "{GENREC_LAUNCH} --processes {resources.gpu} -- sft --data {params.data} --index {input.index} --backbone {wildcards.backbone}"
         " --settings {params.settings:q} --out {output.model} --work {params.work} --threads {threads} > {log} 2>&1"

@@ -51,6 +51,7 @@ class RLSettings:
 
     rewards: tuple[str, ...] = ("ranking", "rule")   # the grid's rl-{reward} stages (Snakemake reads it)
     tokenizers: tuple[str, ...] = ("rqkmeans",)      # SID tokenizers whose SFT models get RL (Snakemake reads it)
+    compare_on_valid: bool = True                    # also score on valid (Snakemake reads it)
     encoder: str = "minilm"                          # embeddings of the semantic reward (Snakemake reads it)
     tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
     max_samples: int = 1024
