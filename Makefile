@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 RESULTS ?= results
 
-.PHONY: install run test bench dryrun lock clean install-gpu
+.PHONY: install run test test-slurm system-deps bench dryrun push pull dashboard lock clean install-gpu
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decoding.py
 	$(BIN)/python benchmarks/bench_baselines.py
 	$(BIN)/python benchmarks/bench_rl.py
+
+# DVC: record and upload what the pipeline built (results/ + Snakemake's provenance), or restore it.
+push: $(STAMP)
+	$(BIN)/dvc commit --force pipeline
+	$(BIN)/dvc push
+
+pull: $(STAMP)
+	DVC=$(BIN)/dvc scripts/pull_artifacts.sh
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

@@ -51,6 +51,9 @@ GRID_METRICS = [
 ]
 
 
+localrules: all
+
+
 rule all:
     default_target: True
     input:

@@ -86,11 +86,11 @@ GENREC_LAUNCH = f"{sys.executable} -m genrec.launch --accelerate-config {config[
 # The executor only finds a wrong partition or a dead controller when sbatch fails on the first job; check both
 # before any job is submitted, and say what to do.
 def slurm_partitions_requested() -> set[str]:
+    """Partitions named by default-resources and set-resources (profile or command line)."""
     settings = workflow.resource_settings
-    requested = {str(settings.default_resources.get("slurm_partition") or "")} if settings.default_resources else set()
-    for resources in settings.overwrite_resources.values():
-        requested.add(str(resources.get("slurm_partition") or ""))
-    return {p.strip("'\"") for p in requested if p}
+    named = [settings.default_resources.get("slurm_partition") if settings.default_resources else None]
+    named += [resources.get("slurm_partition") for resources in settings.overwrite_resources.values()]
+    return {str(getattr(r, "raw", r)).strip("'\"") for r in named if r is not None}
 
 
 def check_slurm() -> None:
@@ -110,6 +110,6 @@ def check_slurm() -> None:
                             "profiles/slurm/config.yaml or pass --default-resources slurm_partition=NAME")
 
 
-plugin = workflow.executor_plugin
-if plugin is not None and plugin.name == "slurm" and not workflow.dryrun and not workflow.remote_exec:
-    check_slurm()
+onstart:    # runs once the executor is known, before any job is submitted (never in dry runs or inside jobs)
+    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+        check_slurm()

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,29 @@ def short_templates() -> dict:
     from genrec.config import read_yaml
 
     return read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
+
+
+# --- The workflow in a scratch copy (tests never touch the checkout's results/) ------------------------------
+WORKFLOW_PARTS = ("Snakefile", "rules", "config", "profiles", "genrec/schemas", "data/sample", "tests/fast.yaml",
+                  "dvc.yaml", ".dvcignore",
+                  "scripts/pull_artifacts.sh")
+
+
+def copy_workflow(dst: Path) -> Path:
+    for part in WORKFLOW_PARTS:
+        src, target = ROOT / part, dst / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, target)
+    return dst
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    return copy_workflow(tmp_path)
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 1100, env: dict | None = None,
+              cores: str | None = "2") -> subprocess.CompletedProcess:
+    """`snakemake [--cores N] ARGS` in `workdir`, output captured."""
+    command = [sys.executable, "-m", "snakemake", *(["--cores", cores] if cores else []), *args]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)

@@ -1,35 +1,14 @@
 """The data stage through Snakemake, in a scratch copy of the workflow (so tests never touch results/)."""
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import snakemake
 
 from genrec.tokenize.index import index_to_codes, read_index
 
 ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-@pytest.fixture
-def workdir(tmp_path) -> Path:
-    for part in ("Snakefile", "rules", "config", "genrec/schemas", "data/sample", "tests/fast.yaml"):
-        src, dst = ROOT / part, tmp_path / part
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
-    return tmp_path
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=1100)
-
 
 @pytest.mark.timeout(1200)    # the whole pipeline, RL and valid-split evaluation included: about 11 min on 2 cores
 def test_bundled_sample_through_snakemake(workdir):
