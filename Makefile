@@ -24,8 +24,21 @@ run: $(STAMP)
 	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' | sort)
 	@echo; echo "Leaderboard: $(RESULTS)/leaderboard.csv. Open the dashboard: make dashboard RESULTS=$(RESULTS)"
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Debian packages the tests need: a one-node SLURM cluster (tests/test_slurm.py) and a headless browser
+# (the dashboard's end-to-end test). Installed when missing; `make test` then requires those tests to run.
+SYSTEM_PACKAGES := slurmctld slurmd slurm-client munge chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; fi
+
+test: $(STAMP) system-deps
+	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest
+
+test-slurm: $(STAMP) system-deps
+	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest tests/test_slurm.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_preprocess.py

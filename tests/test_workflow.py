@@ -1,21 +1,40 @@
 """The data stage through Snakemake, in a scratch copy of the workflow (so tests never touch results/)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import snakemake
+from conftest import copy_workflow, snakemake
 
 from genrec.tokenize.index import index_to_codes, read_index
 
+DVC = str(Path(sys.executable).with_name("dvc"))
 ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
 
-@pytest.mark.timeout(1200)    # the whole pipeline, RL and valid-split evaluation included: about 11 min on 2 cores
-def test_bundled_sample_through_snakemake(workdir):
+# The CPU grid of config/experiments/cpu-full.yaml (every tokenizer, baseline, RL on valid too) with the
+# tiny models and short training of tests/fast.yaml.
+FAST = ["--configfile", "config/experiments/cpu-full.yaml", "tests/fast.yaml"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """The workflow run once for the tests of this module (about 12 min on 2 cores)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    run = snakemake(workdir, *FAST)
+    return workdir, run
+
+
+@pytest.mark.timeout(1200)
+def test_bundled_sample_through_snakemake(pipeline):
     """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers -> SFT of a (very) tiny
-    model on each -> sharded constrained beam search over all 8,317 test users -> metrics; and MostPop."""
-    fast = ["--configfile", "tests/fast.yaml", "--config", f"sid_tokenizers=[{','.join(ALL_TOKENIZERS)}]"]
-    run = snakemake(workdir, *fast)
+    model on each -> sharded constrained beam search over all 8,317 test users -> metrics; baselines; RL."""
+    workdir, run = pipeline
     assert run.returncode == 0, run.stderr[-3000:]
     stats = json.loads((workdir / "results/data/sample/stats.json").read_text())
     assert (stats["users"], stats["items"], stats["interactions"]) == (8_317, 4_344, 58_492)
@@ -69,7 +88,10 @@ def test_bundled_sample_through_snakemake(workdir):
     for stage in ("sft", "rl-ranking", "rl-cf"):
         valid = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.valid.json").read_text())
         assert (valid["split"], valid["n_users"]) == ("valid", 8_317)
-    again = snakemake(workdir, "-n", *fast)
+    board = pd.read_csv(workdir / "results/leaderboard.csv")
+    assert len(board) == len(list((workdir / "results/metrics").rglob("*.json")))
+    assert set(board["source"]) == {"reproduced"}
+    again = snakemake(workdir, "-n", *FAST)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -128,3 +150,30 @@ def test_rl_batch_must_hold_whole_groups(workdir):
     plan = snakemake(workdir, "-n", "--configfile", "uneven.yaml")
     assert plan.returncode != 0
     assert "rl.batch_size 100 is not divisible by rl.num_generations 16" in plan.stdout + plan.stderr
+
+
+def dvc(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DVC, *args], cwd=workdir, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.timeout(900)
+def test_artifacts_round_trip_through_a_dvc_remote(pipeline, tmp_path):
+    """Push the pipeline's artifacts, lose them (a fresh machine: no results/, no .snakemake/, no DVC cache), pull
+    them back: Snakemake has nothing to do and the leaderboard is byte-identical. Runs after the pipeline tests."""
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    board = (workdir / "results/leaderboard.csv").read_bytes()
+    for step in (["init", "--no-scm"], ["remote", "add", "--default", "store", str(tmp_path / "remote")],
+                 ["commit", "--force", "pipeline"], ["push"]):
+        done = dvc(workdir, *step)
+        assert done.returncode == 0, f"dvc {' '.join(step)}: {done.stderr[-2000:]}"
+    shown = dvc(workdir, "metrics", "show")
+    assert "results/metrics/sample/rqkmeans/tiny/rl-ranking.valid.json" in shown.stdout
+    for local in ("results", ".snakemake", ".dvc/cache"):
+        shutil.rmtree(workdir / local)
+    pull = subprocess.run(["scripts/pull_artifacts.sh"], cwd=workdir, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "DVC": DVC})
+    assert pull.returncode == 0, pull.stderr[-2000:]
+    again = snakemake(workdir, "-n", *FAST)
+    assert "Nothing to be done" in again.stdout + again.stderr, (again.stdout + again.stderr)[-3000:]
+    assert (workdir / "results/leaderboard.csv").read_bytes() == board

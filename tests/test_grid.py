@@ -1,0 +1,47 @@
+"""The experiment grids plan the jobs they should: config/experiments/*.yaml through the profiles (dry runs)."""
+
+import re
+
+from conftest import snakemake
+
+# MiniOneRec's table: 2 datasets x 4 tokenizers x 3 Qwen2.5 backbones; rewards none (SFT), rule, ranking;
+# 5 baselines, TIGER on 2 tokenizers; 8 prediction shards per evaluation, RL and its SFT also on valid.
+PAPER_JOBS = {
+    "download": 2 * 2,                  # reviews + meta per dataset
+    "preprocess": 2,
+    "embed": 2,                         # Qwen3-Embedding per dataset
+    "tokenize": 2 * 4,
+    "sft": 2 * 4 * 3 + 2 * 2,           # SFT per dataset x tokenizer x backbone, + TIGER
+    "rl": 2 * 4 * 3 * 2,
+    "evaluate": 2 * 4 * 3 * 3 + 2 * 2,  # SFT and the two RL stages on test, + TIGER
+    "evaluate_valid": 2 * 4 * 3 * 3,
+    "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2) * 8,
+    "mostpop": 2,
+    "train_baseline": 2 * 3,            # SASRec, GRU4Rec, Caser
+    "evaluate_baseline": 2 * 3,
+    "item_embeddings": 2,               # SASRec's, for the cf reward
+    "leaderboard": 1,
+    "all": 1,
+}
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output[output.index("Job stats:"):]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
+            if name != "total"}
+
+
+def test_paper_grid_plans_every_job_through_the_slurm_profile(workdir):
+    plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile",
+                     "config/experiments/paper-minionerec.yaml", cores=None, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert job_counts(plan.stdout + plan.stderr) == PAPER_JOBS
+
+
+def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(workdir):
+    plan = snakemake(workdir, "-n", "--profile", "profiles/local")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert job_counts(plan.stdout + plan.stderr) == {
+        "preprocess": 1, "embed": 1, "tokenize": 2, "sft": 2, "rl": 1, "predict_shard": 3 * 2, "evaluate": 3,
+        "mostpop": 1, "train_baseline": 1, "evaluate_baseline": 1, "item_embeddings": 1, "leaderboard": 1,
+        "all": 1}
