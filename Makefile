@@ -55,6 +55,12 @@ push: $(STAMP)
 pull: $(STAMP)
 	DVC=$(BIN)/dvc scripts/pull_artifacts.sh
 
+# The leaderboard app on a results directory (read-only): http://localhost:$(PORT)
+PORT ?= 8501
+dashboard: $(STAMP)
+	GENREC_RESULTS=$(abspath $(RESULTS)) $(BIN)/streamlit run dashboard/app.py --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)
 

@@ -2,6 +2,8 @@
 # Rules live in rules/<stage>.smk; the grid comes from the (schema-validated) config.
 from snakemake.utils import min_version, validate
 
+from genrec.grid import grid_runs
+
 min_version("9.0")
 
 
@@ -36,19 +38,7 @@ include: "rules/report.smk"
 
 
 # Every metrics file of the grid: datasets x tokenizers x backbones x stages (SFT, RL rewards) x baselines.
-GRID_METRICS = [
-    *expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/sft.json", dataset=config["datasets"],
-            tokenizer=config["sid_tokenizers"], backbone=config["sft_backbones"]),
-    *expand(f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json", dataset=config["datasets"],
-            baseline=[b for b in config["baselines"] if b != "tiger"]),
-    *expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/tiger.json", dataset=config["datasets"],
-            tokenizer=TIGER["tokenizers"] if "tiger" in config["baselines"] else [], backbone=TIGER["backbone"]),
-    # RL next to its SFT starting point, on test (and on valid, where RL is compared with SFT)
-    *expand(f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split}}.json", dataset=config["datasets"],
-            tokenizer=RL["tokenizers"] if RL["rewards"] else [], backbone=config["sft_backbones"],
-            stage=["sft"] + [f"rl-{reward}" for reward in RL["rewards"]],
-            split=["", ".valid"] if RL["compare_on_valid"] else [""]),
-]
+GRID_METRICS = [f"{RESULTS}/{run['metrics']}" for run in grid_runs(config)]
 
 
 localrules: all

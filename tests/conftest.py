@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -133,3 +134,20 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1100, env: dict | None
     """`snakemake [--cores N] ARGS` in `workdir`, output captured."""
     command = [sys.executable, "-m", "snakemake", *(["--cores", cores] if cores else []), *args]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# The CPU grid of config/experiments/cpu-full.yaml (every tokenizer, baseline, RL on valid too) with the tiny
+# models and short training of tests/fast.yaml.
+FAST = ["--configfile", "config/experiments/cpu-full.yaml", "tests/fast.yaml"]
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The workflow run once per test session (about 12 min on 2 cores): its directory and the run's result.
+    Tests that read it must not change it (the DVC round trip restores what it removes)."""
+    reuse = os.environ.get("GENREC_TEST_PIPELINE")      # a finished copy, to iterate on the tests that read it
+    if reuse:
+        return Path(reuse), subprocess.CompletedProcess([], 0, "", "")
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    run = snakemake(workdir, *FAST)
+    return workdir, run

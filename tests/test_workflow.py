@@ -10,27 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_workflow, snakemake
+from conftest import FAST, snakemake
 
 from genrec.tokenize.index import index_to_codes, read_index
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
 
-# The CPU grid of config/experiments/cpu-full.yaml (every tokenizer, baseline, RL on valid too) with the
-# tiny models and short training of tests/fast.yaml.
-FAST = ["--configfile", "config/experiments/cpu-full.yaml", "tests/fast.yaml"]
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """The workflow run once for the tests of this module (about 12 min on 2 cores)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
-    run = snakemake(workdir, *FAST)
-    return workdir, run
-
-
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(1500)   # includes the pipeline run when this is the first test that uses it
 def test_bundled_sample_through_snakemake(pipeline):
     """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers -> SFT of a (very) tiny
     model on each -> sharded constrained beam search over all 8,317 test users -> metrics; baselines; RL."""
@@ -156,7 +143,7 @@ def dvc(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([DVC, *args], cwd=workdir, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_artifacts_round_trip_through_a_dvc_remote(pipeline, tmp_path):
     """Push the pipeline's artifacts, lose them (a fresh machine: no results/, no .snakemake/, no DVC cache), pull
     them back: Snakemake has nothing to do and the leaderboard is byte-identical. Runs after the pipeline tests."""

@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from genrec.errors import GenrecError
+from genrec.grid import reward_of
 from genrec.io import atomic_outputs, read_json
 
 IDENTITY = ("dataset", "split", "method", "tokenizer", "backbone", "stage", "reward")
@@ -28,11 +29,6 @@ COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, "error")
 @cache
 def metrics_schema() -> dict:
     return yaml.safe_load(resources.files("genrec.schemas").joinpath("metrics.schema.yaml").read_text())
-
-
-def reward_of(stage: str) -> str:
-    """The RL reward of a stage (`rl-ranking` -> ranking); `none` for SFT and the baselines."""
-    return stage[3:] if stage.startswith("rl-") else "none"
 
 
 def metrics_row(record: dict, run: str) -> dict:

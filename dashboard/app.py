@@ -1,0 +1,173 @@
+"""genrec leaderboard: every result of a results directory beside what the papers report.
+
+    streamlit run dashboard/app.py                      (results/ of this checkout)
+    GENREC_RESULTS=/path/to/results streamlit run dashboard/app.py
+    make dashboard RESULTS=/path/to/results
+
+Read-only. Files are opened through genrec.report.board.inside(), which refuses paths outside the results
+directory, and the only paths it gets come from the leaderboard's own rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+import yaml
+
+from genrec.report import board as lb
+from genrec.report.reported import load_reported
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(os.environ.get("GENREC_RESULTS", ROOT / "results"))
+REPORTED = Path(os.environ.get("GENREC_REPORTED", ROOT / "config" / "reported_results.yaml"))
+CONFIG = Path(os.environ.get("GENREC_CONFIG", ROOT / "config" / "config.yaml"))
+PAGES = ("Leaderboard", "Run detail", "Compare", "Pipeline")
+
+
+def fingerprint(results: Path) -> tuple:
+    """Changes whenever a metrics file is added, removed or rewritten: the cache key of the board."""
+    files = sorted((results / "metrics").rglob("*.json")) if (results / "metrics").exists() else []
+    return len(files), max((f.stat().st_mtime_ns for f in files), default=0)
+
+
+@st.cache_data(show_spinner="Reading metrics files...")
+def load_board(results: str, reported: str, _key: tuple) -> pd.DataFrame:
+    published = load_reported(reported) if Path(reported).exists() else None
+    return lb.board_with_reported(results, published)
+
+
+def pick_metric(board: pd.DataFrame, key: str) -> str:
+    names, ks = lb.metric_names(board) or ["ndcg"], lb.metric_ks(board) or [10]
+    left, right = st.columns(2)
+    name = left.selectbox("Metric", names, index=names.index("ndcg") if "ndcg" in names else 0, key=f"{key}-m")
+    k = right.selectbox("K", ks, index=ks.index(10) if 10 in ks else 0, key=f"{key}-k")
+    return f"{name}@{k}"
+
+
+def leaderboard_page(board: pd.DataFrame) -> None:
+    st.header("Leaderboard")
+    errors = board[board["source"] == "error"]
+    if len(errors):
+        st.error(f"{len(errors)} metrics file(s) could not be read; they are listed below the table.")
+    runs = board[board["source"] != "error"]
+    chosen = {}
+    columns = st.columns(len(lb.FILTERS))
+    for column, widget in zip(lb.FILTERS, columns):
+        options = sorted(runs[column].fillna("-").astype(str).unique())
+        chosen[column] = widget.multiselect(column, options, key=f"filter-{column}")
+    metric = pick_metric(runs, "board")
+    table = lb.ranked(lb.filter_board(runs, chosen), metric)
+    interval = [c for c in (f"{metric} ci_low", f"{metric} ci_high") if c in table]
+    shown = table[["dataset", "split", "source", "method", "tokenizer", "backbone", "stage", metric, *interval,
+                   "n_users", "best", "run"]]
+    st.caption(f"{len(shown)} rows, best {metric} per dataset and split first; ✓ marks each dataset's best. "
+               "The interval is the 95 % bootstrap over test users recorded in the metrics file.")
+    st.dataframe(shown.style.apply(lambda row: ["font-weight: bold" if row["best"] else ""] * len(row), axis=1),
+                 hide_index=True, width="stretch",
+                 column_config={"best": st.column_config.CheckboxColumn("best"),
+                                metric: st.column_config.NumberColumn(format="%.4f")})
+    st.subheader("Reproduced vs reported")
+    paired = lb.beside_reported(lb.filter_board(board, chosen), metric)
+    if paired.empty:
+        st.info(f"No reproduced run matches a published {metric} (same dataset, split, method and stage).")
+    else:
+        st.dataframe(paired, hide_index=True, width="stretch")
+    if len(errors):
+        st.subheader("Unreadable metrics files")
+        st.dataframe(errors[["run", "error"]], hide_index=True, width="stretch")
+
+
+def run_detail_page(board: pd.DataFrame) -> None:
+    st.header("Run detail")
+    runs = board[board["source"] == "reproduced"]["run"].tolist()
+    if not runs:
+        st.info("No reproduced runs in this results directory yet.")
+        return
+    run = st.selectbox("Run", runs, key="detail-run")
+    record = lb.read_run(RESULTS, run)
+    artifacts = lb.run_artifacts(record)
+    st.write({k: record.get(k) for k in ("dataset", "split", "method", "tokenizer", "backbone", "stage", "n_users",
+                                         "config_hash", "code_version", "created_at")})
+    with st.expander("Resolved configuration"):
+        st.json(record.get("config", {}))
+    sid = lb.read_if_there(RESULTS, artifacts.get("sid"))
+    if sid is not None:
+        stats = json.loads(sid.read_text())
+        st.subheader("Semantic IDs")
+        st.write(f"collision rate before dedup {stats.get('collision_rate_before', float('nan')):.3f}, after "
+                 f"{stats.get('collision_rate_after', float('nan')):.3f}; largest group {stats.get('largest_group_before')}")
+        usage = lb.code_usage(stats)
+        if not usage.empty:
+            st.plotly_chart(px.bar(usage, x="level", y="usage", hover_data=list(usage.columns),
+                                   title="Share of each level's codebook in use"), width="stretch")
+    model = lb.read_if_there(RESULTS, artifacts.get("model"))
+    curves = lb.training_curves(model) if model is not None else {}
+    if "training" in curves and "loss" in curves["training"]:
+        st.subheader("Training")
+        history = curves["training"]
+        st.plotly_chart(px.line(history[history["loss"].notna()], x="step", y="loss", title="Training loss"),
+                        width="stretch")
+    if "rl" in curves:
+        st.subheader("RL")
+        steps = curves["rl"]
+        shown = [c for c in ("reward", "group_hit_rate", "kl", "loss", "entropy", "grad_norm") if c in steps]
+        st.plotly_chart(px.line(steps.melt(id_vars="step", value_vars=shown), x="step", y="value",
+                                facet_row="variable", height=160 * len(shown)).update_yaxes(matches=None),
+                        width="stretch")
+    predictions = lb.read_if_there(RESULTS, artifacts.get("predictions"))
+    items = lb.read_if_there(RESULTS, f"{artifacts['data']}/items.parquet")
+    if predictions is not None and items is not None:
+        st.subheader("Sample users")
+        for user in lb.sample_users(predictions, items, n=5):
+            rank = f"hit at rank {user['hit_rank']}" if user["hit_rank"] else "not in the top list"
+            with st.expander(f"user {user['user_id']}: next item {user['target']!r} ({rank})"):
+                st.markdown("**History** (oldest first)\n" + "\n".join(f"1. {t}" for t in user["history"]))
+                st.markdown("**Top-10 recommended**\n" + "\n".join(f"1. {t}" for t in user["recommended"]))
+
+
+def compare_page(board: pd.DataFrame) -> None:
+    st.header("Compare")
+    runs = board[board["source"] != "error"]
+    name = st.selectbox("Metric", lb.metric_names(runs) or ["ndcg"], key="compare-metric")
+    chosen = st.multiselect("Runs", runs["run"].tolist(), default=runs["run"].tolist()[:4], key="compare-runs")
+    curves = lb.metric_curves(runs, chosen, name)
+    if not curves.empty:
+        st.plotly_chart(px.line(curves, x="K", y=name, color="run", markers=True, title=f"{name}@K"),
+                        width="stretch")
+    st.subheader("Tokenizer x reward")
+    metric = pick_metric(runs, "heat")
+    for dataset in sorted(runs["dataset"].dropna().unique()):
+        grid = lb.heat_map(runs, dataset, metric)
+        if not grid.empty:
+            st.plotly_chart(px.imshow(grid, text_auto=".4f", aspect="auto", title=f"{dataset}: {metric} (test)"),
+                            width="stretch")
+
+
+def pipeline_page() -> None:
+    st.header("Pipeline")
+    config = yaml.safe_load(CONFIG.read_text()) if CONFIG.exists() else {}
+    st.caption(f"The grid of {CONFIG.name}: which artifacts exist under {RESULTS}, and how to build the rest.")
+    status = lb.pipeline_status(RESULTS, config, results_arg=str(RESULTS))
+    if status.empty:
+        st.info("The config's grid is empty.")
+        return
+    missing = status[status["build"] != ""]
+    st.metric("Metrics files present", f"{len(status) - len(missing)} / {len(status)}")
+    st.dataframe(status, hide_index=True, width="stretch")
+
+
+def main() -> None:
+    st.set_page_config(page_title="genrec leaderboard", layout="wide")
+    page = st.sidebar.radio("Page", PAGES, key="page")
+    st.sidebar.caption(f"Results: {RESULTS}")
+    board = load_board(str(RESULTS), str(REPORTED), fingerprint(RESULTS))
+    {"Leaderboard": leaderboard_page, "Run detail": run_detail_page, "Compare": compare_page}.get(
+        page, lambda _: pipeline_page())(board)
+
+
+main()

@@ -1,0 +1,170 @@
+"""What the dashboard shows, as plain functions over a results directory (dashboard/app.py only draws them).
+
+Reads only; every path it opens comes from `inside(results, relative)`, which refuses anything that
+resolves outside the results directory, so nothing from a URL or a widget reaches the rest of the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrec.grid import grid_runs
+from genrec.report.leaderboard import IDENTITY, collect_leaderboard
+
+METRIC = re.compile(r"^(hr|ndcg)@(\d+)$")
+FILTERS = ("dataset", "method", "tokenizer", "reward", "backbone", "split")
+
+
+def inside(results: str | Path, relative: str | Path) -> Path:
+    """`results/relative`, refused if it resolves (symlinks and `..` included) outside `results`."""
+    root = Path(results).resolve()
+    path = (root / relative).resolve()
+    if path != root and root not in path.parents:
+        raise PermissionError(f"{relative} is outside the results directory {root}")
+    return path
+
+
+def board_with_reported(results: str | Path, reported: pd.DataFrame | None) -> pd.DataFrame:
+    """The leaderboard of `results` (every metrics file, error rows included) plus the published rows."""
+    board = collect_leaderboard(results)
+    if reported is not None and len(reported):
+        board = pd.concat([board, reported], ignore_index=True)
+    return board
+
+
+def metric_names(board: pd.DataFrame) -> list[str]:
+    return sorted({m.group(1) for c in board.columns if (m := METRIC.match(c))})
+
+
+def metric_ks(board: pd.DataFrame) -> list[int]:
+    return sorted({int(m.group(2)) for c in board.columns if (m := METRIC.match(c))})
+
+
+def filter_board(board: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:
+    """Rows whose value in each filtered column is among the chosen ones (an empty choice keeps all)."""
+    keep = pd.Series(True, index=board.index)
+    for column, values in chosen.items():
+        if values:
+            keep &= board[column].fillna("-").isin(values)
+    return board[keep]
+
+
+def ranked(board: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows with `metric`, best first within each dataset and split; `best` marks each dataset's top row."""
+    scored = board[board[metric].notna()] if metric in board else board.iloc[0:0]
+    scored = scored.sort_values(["dataset", "split", metric], ascending=[True, True, False], kind="stable")
+    best = scored.groupby(["dataset", "split"])[metric].transform("max")
+    return scored.assign(best=scored[metric].eq(best))
+
+
+def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Each reproduced row with the published number of the same dataset, method and stage, and the gap."""
+    ours = board[board["source"] == "reported"].rename(columns={metric: "reported"})
+    keys = ["dataset", "split", "method", "stage"]
+    theirs = ours[keys + ["reported", "run"]].rename(columns={"run": "reported in"})
+    mine = board[board["source"] == "reproduced"][["run", *keys, "tokenizer", "backbone", metric,
+                                                  *[c for c in (f"{metric} ci_low", f"{metric} ci_high")
+                                                    if c in board]]]
+    paired = mine.merge(theirs, on=keys, how="inner")
+    return paired.assign(difference=paired[metric] - paired["reported"])
+
+
+def heat_map(board: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:
+    """Tokenizer x reward grid of `metric` on one dataset's test split (best over backbones)."""
+    rows = board[(board["dataset"] == dataset) & (board["split"] == "test") & (board["source"] == "reproduced")
+                 & board["tokenizer"].notna() & (board["method"] == "minionerec")]
+    if rows.empty or metric not in rows:
+        return pd.DataFrame()
+    return rows.pivot_table(index="tokenizer", columns="reward", values=metric, aggfunc="max")
+
+
+def metric_curves(board: pd.DataFrame, runs: list[str], metric: str) -> pd.DataFrame:
+    """Long table (run, K, value) of metric@K for the chosen runs."""
+    rows = []
+    for _, row in board[board["run"].isin(runs)].iterrows():
+        for k in metric_ks(board):
+            value = row.get(f"{metric}@{k}")
+            if value is not None and not pd.isna(value):
+                rows.append({"run": row["run"], "K": k, metric: value})
+    return pd.DataFrame(rows, columns=["run", "K", metric])
+
+
+# --- Run detail ---------------------------------------------------------------------------------------------
+def read_run(results: str | Path, run: str) -> dict:
+    """The metrics file of a leaderboard row (its `run` is the path relative to the results directory)."""
+    return json.loads(inside(results, run).read_text())
+
+
+def run_artifacts(record: dict) -> dict[str, str]:
+    """Where the run's upstream artifacts live, relative to the results directory (DESIGN.md contracts)."""
+    dataset, tokenizer, backbone, stage = (record.get(k) for k in ("dataset", "tokenizer", "backbone", "stage"))
+    split_suffix = "" if record.get("split", "test") == "test" else f".{record['split']}"
+    if tokenizer is None:       # a baseline ranking all items (MostPop has no model)
+        return {"data": f"data/{dataset}",
+                **({} if stage == "mostpop" else {"model": f"models/{dataset}/baselines/{stage}"}),
+                "predictions": f"predictions/{dataset}/baselines/{stage}{split_suffix}.jsonl"}
+    return {"data": f"data/{dataset}", "sid": f"sid/{dataset}/{tokenizer}/stats.json",
+            "model": f"models/{dataset}/{tokenizer}/{backbone}/{stage}",
+            "predictions": f"predictions/{dataset}/{tokenizer}/{backbone}/{stage}{split_suffix}.jsonl"}
+
+
+def read_if_there(results: str | Path, relative: str | None) -> Path | None:
+    if relative is None:
+        return None
+    path = inside(results, relative)
+    return path if path.exists() else None
+
+
+def code_usage(sid_stats: dict) -> pd.DataFrame:
+    """Per SID level: codes used of the codebook and the normalised usage entropy (from sid stats.json)."""
+    usage = sid_stats.get("usage", [])
+    return pd.DataFrame(usage)[["level", "codebook_size", "codes_used", "usage", "entropy_normalised"]] \
+        if usage else pd.DataFrame()
+
+
+def training_curves(model_dir: Path) -> dict[str, pd.DataFrame]:
+    """SFT / baseline loss per step (training.json's log history) and RL per-step statistics (rl_steps.jsonl)."""
+    curves = {}
+    training = model_dir / "training.json"
+    if training.exists():
+        history = json.loads(training.read_text()).get("log_history", [])
+        if isinstance(history, list) and history:
+            curves["training"] = pd.DataFrame(history)
+    steps = model_dir / "rl_steps.jsonl"
+    if steps.exists():
+        curves["rl"] = pd.DataFrame([json.loads(line) for line in steps.read_text().splitlines() if line.strip()])
+    return curves
+
+
+def sample_users(predictions: Path, items: Path, n: int = 5, seed: int = 0) -> list[dict]:
+    """`n` users of a predictions file: history titles, the top-10 recommended titles, the true next item."""
+    lines = predictions.read_text().splitlines()
+    picks = np.random.default_rng(seed).choice(len(lines), size=min(n, len(lines)), replace=False)
+    titles = pd.read_parquet(items, columns=["title"])["title"].fillna("").tolist()
+    users = []
+    for i in sorted(picks):
+        record = json.loads(lines[i])
+        recommended = record.get("titles") or [titles[item] for item in record.get("items", [])[:10]]
+        users.append({"user_id": record["user_id"], "history": [titles[item] for item in record.get("history", [])],
+                      "recommended": recommended[:10], "target": titles[record["target"]],
+                      "hit_rank": (record.get("items", []).index(record["target"]) + 1
+                                   if record["target"] in record.get("items", []) else None)})
+    return users
+
+
+# --- Pipeline status ----------------------------------------------------------------------------------------
+def pipeline_status(results: str | Path, config: dict, results_arg: str = "results") -> pd.DataFrame:
+    """Per expected run: which of its artifacts exist, and the command that builds what is missing."""
+    rows = []
+    for run in grid_runs(config):
+        artifacts = run_artifacts(run)
+        present = {name: inside(results, path).exists() for name, path in artifacts.items()}
+        done = inside(results, run["metrics"]).exists()
+        rows.append({**{k: run[k] for k in IDENTITY if k in run}, **present, "metrics": done,
+                     "build": "" if done else f"snakemake --cores all {results_arg}/{run['metrics']}"})
+    return pd.DataFrame(rows)
