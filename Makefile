@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decoding.py
 	$(BIN)/python benchmarks/bench_baselines.py
 	$(BIN)/python benchmarks/bench_rl.py
+	$(BIN)/python benchmarks/bench_dryrun.py
+	$(BIN)/python benchmarks/bench_dashboard.py
 
 # DVC: record and upload what the pipeline built (results/ + Snakemake's provenance), or restore it.
 push: $(STAMP)

@@ -27,8 +27,9 @@ COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, "error")
 
 
 @cache
-def metrics_schema() -> dict:
-    return yaml.safe_load(resources.files("genrec.schemas").joinpath("metrics.schema.yaml").read_text())
+def metrics_validator() -> jsonschema.protocols.Validator:
+    schema = yaml.safe_load(resources.files("genrec.schemas").joinpath("metrics.schema.yaml").read_text())
+    return jsonschema.validators.validator_for(schema)(schema)    # checked once, reused for every file
 
 
 def metrics_row(record: dict, run: str) -> dict:
@@ -47,7 +48,7 @@ def read_metrics_row(path: Path, results: Path) -> dict:
     run = path.relative_to(results).as_posix()
     try:
         record = read_json(path)
-        jsonschema.validate(record, metrics_schema())
+        metrics_validator().validate(record)
     except GenrecError as error:
         return {"run": run, "source": "error", "error": str(error)}
     except jsonschema.ValidationError as error:
