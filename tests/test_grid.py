@@ -36,6 +36,12 @@ def test_paper_grid_plans_every_job_through_the_slurm_profile(workdir):
                      "config/experiments/paper-minionerec.yaml", cores=None, timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_counts(plan.stdout + plan.stderr) == PAPER_JOBS
+    # an 8-GPU backbone: sbatch gets gpu=8 on the gpu partition, the job starts 8 processes via accelerate
+    sft = plan.stdout[plan.stdout.index("rule sft:"):]
+    sft = sft[:sft.index("\n\n")]
+    assert "slurm_partition=gpu" in sft
+    assert ", gpu=8" in sft
+    assert "--processes 8 -- sft" in sft
 
 
 def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(workdir):
