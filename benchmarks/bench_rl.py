@@ -5,7 +5,8 @@
 - quality: valid-split NDCG@10 / HR@10 of SFT and of each RL stage, the RL - SFT difference with a paired
   bootstrap 95 % interval over users (the same users answer both), and the test-split NDCG@10.
 
-Run (after the RL rules, e.g. `make run`): .venv/bin/python benchmarks/bench_rl.py
+Run after the RL rules with valid-split scoring (`rl.compare_on_valid`, on in config/experiments/cpu-full.yaml):
+  .venv/bin/python benchmarks/bench_rl.py
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ headless Chromium, and its file-access rule."""
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 import pandas as pd
 import pytest
 from conftest import ROOT
+from slurm_cluster import free_port
 from streamlit.testing.v1 import AppTest
 
 from genrec.report import board as lb
@@ -93,12 +93,6 @@ def test_paths_outside_the_results_directory_are_refused(tmp_path):
         with pytest.raises(PermissionError):
             lb.inside(tmp_path / "results", escape)
     assert lb.inside(tmp_path / "results", "metrics/a.json") == (tmp_path / "results/metrics/a.json").resolve()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @PIPELINE_TIMEOUT
