@@ -70,7 +70,8 @@ def leaderboard_page(board: pd.DataFrame) -> None:
     st.dataframe(shown.style.apply(lambda row: ["font-weight: bold" if row["best"] else ""] * len(row), axis=1),
                  hide_index=True, width="stretch",
                  column_config={"best": st.column_config.CheckboxColumn("best"),
-                                metric: st.column_config.NumberColumn(format="%.4f")})
+                                "n_users": st.column_config.NumberColumn(format="%d"),
+                                **{c: st.column_config.NumberColumn(format="%.4f") for c in (metric, *interval)}})
     st.subheader("Reproduced vs reported")
     paired = lb.beside_reported(lb.filter_board(board, chosen), metric)
     if paired.empty:
@@ -110,7 +111,8 @@ def run_detail_page(board: pd.DataFrame) -> None:
     if "training" in curves and "loss" in curves["training"]:
         st.subheader("Training")
         history = curves["training"]
-        st.plotly_chart(px.line(history[history["loss"].notna()], x="step", y="loss", title="Training loss"),
+        x = "step" if "step" in history else "epoch"       # the Trainer logs steps, the baselines epochs
+        st.plotly_chart(px.line(history[history["loss"].notna()], x=x, y="loss", title="Training loss"),
                         width="stretch")
     if "rl" in curves:
         st.subheader("RL")

@@ -1,6 +1,8 @@
 """The Streamlit leaderboard on the metrics files of a real pipeline run (AppTest), one end-to-end load in
 headless Chromium, and its file-access rule."""
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -13,8 +15,10 @@ import pytest
 from conftest import ROOT
 from slurm_cluster import free_port
 from streamlit.testing.v1 import AppTest
+from websockets.sync.client import connect
 
 from genrec.report import board as lb
+from genrec.report.reported import load_reported
 
 APP = str(ROOT / "dashboard" / "app.py")
 PIPELINE_TIMEOUT = pytest.mark.timeout(1500)     # the first test to use `pipeline` runs it (about 12 min)
@@ -35,6 +39,7 @@ def app(results, page: str = "Leaderboard") -> AppTest:
 def results(pipeline):
     workdir, run = pipeline
     assert run.returncode == 0, run.stderr[-3000:]
+    assert (workdir / "results/leaderboard.csv").exists()
     return workdir / "results"
 
 
@@ -49,8 +54,9 @@ def test_each_page_renders_on_real_metrics_files(results, page):
 @PIPELINE_TIMEOUT
 def test_leaderboard_lists_every_run_and_filters_change_it(results):
     at = app(results)
-    runs = len(list((results / "metrics").rglob("*.json")))
-    assert len(at.dataframe[0].value) == runs            # ndcg@10 is in every metrics file
+    runs = len(list((results / "metrics").rglob("*.json")))          # ndcg@10 is in every metrics file
+    published = len(load_reported(ROOT / "config/reported_results.yaml"))
+    assert len(at.dataframe[0].value) == runs + published
     at.multiselect(key="filter-method").set_value(["sasrec", "mostpop"]).run()
     assert sorted(at.dataframe[0].value["method"]) == ["mostpop", "sasrec"]
 
@@ -77,7 +83,7 @@ def test_a_malformed_or_foreign_file_is_an_error_row(results, tmp_path):
 
 
 def test_reported_rows_sit_beside_reproduced_ones_with_the_difference(tmp_path):
-    reported = lb.load_reported(ROOT / "config/reported_results.yaml")
+    reported = load_reported(ROOT / "config/reported_results.yaml")
     ours = reported.assign(source="reproduced", run="ours", **{"ndcg@10": reported["ndcg@10"] + 0.001})
     board = pd.concat([reported, ours])
     paired = lb.beside_reported(board, "ndcg@10")
@@ -95,6 +101,54 @@ def test_paths_outside_the_results_directory_are_refused(tmp_path):
     assert lb.inside(tmp_path / "results", "metrics/a.json") == (tmp_path / "results/metrics/a.json").resolve()
 
 
+def devtools(socket, method: str, **params) -> dict:
+    """One Chrome DevTools Protocol call: send, then skip events until its answer."""
+    devtools.calls = getattr(devtools, "calls", 0) + 1
+    socket.send(json.dumps({"id": devtools.calls, "method": method, "params": params}))
+    while True:
+        message = json.loads(socket.recv())
+        if message.get("id") == devtools.calls:
+            return message["result"]
+
+
+def wait_for(probe, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} within {timeout:.0f} s")
+
+
+def render_in_chromium(url: str, screenshot, profile_dir, selector: str) -> str:
+    """Open `url` in headless Chromium, wait until `selector` is on the page (the app draws over a websocket, so
+    a one-shot --dump-dom would see an empty shell), save a screenshot, return the page's HTML."""
+    port = free_port()
+    browser = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                f"--remote-debugging-port={port}", "--remote-allow-origins=*",
+                                f"--user-data-dir={profile_dir}", "--window-size=1600,1200", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pages = wait_for(lambda: [t for t in json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/json/list", timeout=2).read()) if t["type"] == "page"], 60, "Chromium's page")
+        with connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as socket:
+            devtools(socket, "Page.navigate", url=url)
+            found = f"document.querySelector({json.dumps(selector)}) !== null"
+            wait_for(lambda: devtools(socket, "Runtime.evaluate", expression=found, returnByValue=True)
+                     ["result"]["value"], 90, f"{selector} on {url}")
+            html = devtools(socket, "Runtime.evaluate", expression="document.documentElement.outerHTML",
+                            returnByValue=True)["result"]["value"]
+            screenshot.write_bytes(base64.b64decode(devtools(socket, "Page.captureScreenshot", format="png")["data"]))
+    finally:
+        browser.terminate()
+        browser.wait(timeout=30)
+    return html
+
+
 @PIPELINE_TIMEOUT
 @pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="Debian's chromium is not installed (make system-deps)")
 def test_served_page_shows_the_leaderboard_in_headless_chromium(results, tmp_path):
@@ -103,22 +157,15 @@ def test_served_page_shows_the_leaderboard_in_headless_chromium(results, tmp_pat
                                "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                               env={**os.environ, "GENREC_RESULTS": str(results)}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
+    shot = tmp_path / "leaderboard.png"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                   "--window-size=1600,1200", "--virtual-time-budget=30000", f"http://127.0.0.1:{port}/"]
-        dom = subprocess.run([*browser[:-1], "--dump-dom", browser[-1]], capture_output=True, text=True, timeout=120)
-        shot = tmp_path / "leaderboard.png"
-        subprocess.run([*browser[:-1], f"--screenshot={shot}", browser[-1]], capture_output=True, timeout=120)
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200,
+                 60, "the Streamlit server")
+        html = render_in_chromium(f"http://127.0.0.1:{port}/", shot, tmp_path / "chromium",
+                                  '[data-testid="stDataFrame"]')
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert 'data-testid="stDataFrame"' in dom.stdout
-    assert "Leaderboard" in dom.stdout
-    assert shot.stat().st_size > 10_000
+    assert "Leaderboard" in html
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000          # a drawn page, not a blank one

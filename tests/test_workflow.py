@@ -124,7 +124,8 @@ def test_beam_width_below_largest_k_fails_before_any_job(workdir):
 
 
 def test_tiger_backbone_must_be_an_encoder_decoder(workdir):
-    plan = snakemake(workdir, "-n", "--config", "tiger={'backbone': 'tiny', 'tokenizers': ['rqkmeans']}")
+    plan = snakemake(workdir, "-n", "--config", "baselines=[tiger]",
+                     "tiger={'backbone': 'tiny', 'tokenizers': ['rqkmeans']}")
     assert plan.returncode != 0
     assert "tiger.backbone 'tiny' must name a `kind: t5` entry" in plan.stdout + plan.stderr
     plan = snakemake(workdir, "-n", "--config", "sft_backbones=[tiny,tiger]")
