@@ -67,8 +67,7 @@ def leaderboard_page(board: pd.DataFrame) -> None:
                    "n_users", "best", "run"]]
     st.caption(f"{len(shown)} rows, best {metric} per dataset and split first; ✓ marks each dataset's best. "
                "The interval is the 95 % bootstrap over test users recorded in the metrics file.")
-    st.dataframe(shown.style.apply(lambda row: ["font-weight: bold" if row["best"] else ""] * len(row), axis=1),
-                 hide_index=True, width="stretch",
+    st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"best": st.column_config.CheckboxColumn("best"),
                                 "n_users": st.column_config.NumberColumn(format="%d"),
                                 **{c: st.column_config.NumberColumn(format="%.4f") for c in (metric, *interval)}})

@@ -29,9 +29,24 @@ def inside(results: str | Path, relative: str | Path) -> Path:
     return path
 
 
+def current_leaderboard(results: str | Path) -> pd.DataFrame:
+    """The pipeline's leaderboard.parquet while it is current (no metrics file newer, none added or removed),
+    else every metrics file read and checked again (a tree written by hand, or one mid-run)."""
+    results = Path(results)
+    saved = results / "leaderboard.parquet"
+    files = list((results / "metrics").rglob("*.json")) if (results / "metrics").exists() else []
+    if saved.exists():
+        written = saved.stat().st_mtime
+        table = pd.read_parquet(saved)
+        runs = {f.relative_to(results).as_posix() for f in files}
+        if set(table["run"]) == runs and all(f.stat().st_mtime <= written for f in files):
+            return table.astype(object).where(table.notna(), None).infer_objects()
+    return collect_leaderboard(results)
+
+
 def board_with_reported(results: str | Path, reported: pd.DataFrame | None) -> pd.DataFrame:
     """The leaderboard of `results` (every metrics file, error rows included) plus the published rows."""
-    board = collect_leaderboard(results)
+    board = current_leaderboard(results)
     if reported is not None and len(reported):
         board = pd.concat([board, reported], ignore_index=True)
     return board
