@@ -64,7 +64,6 @@ if "semantic" in RL["rewards"] and RL["encoder"] not in config["encoders"]:
     raise ValueError(f"rl.encoder '{RL['encoder']}' (the semantic reward's embeddings) is not in `encoders`")
 
 
-
 # --- Job resources -------------------------------------------------------------------------------------------
 # `tiny` and `t5` backbones train on CPU; `hf` backbones take the GPUs of their `resources` entry (SFT and RL),
 # and one GPU per prediction shard (the shards are the evaluation's parallelism).
