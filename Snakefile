@@ -26,19 +26,17 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+# Every metrics file of the grid: datasets x tokenizers x backbones x stages (SFT, RL rewards) x baselines.
+GRID_METRICS = [f"{RESULTS}/{run['metrics']}" for run in grid_runs(config)]
+
+
 include: "rules/data.smk"
 include: "rules/sid.smk"
 include: "rules/train.smk"
 include: "rules/rl.smk"
 include: "rules/evaluate.smk"
 include: "rules/baselines.smk"
-
-
 include: "rules/report.smk"
-
-
-# Every metrics file of the grid: datasets x tokenizers x backbones x stages (SFT, RL rewards) x baselines.
-GRID_METRICS = [f"{RESULTS}/{run['metrics']}" for run in grid_runs(config)]
 
 
 localrules: all
