@@ -26,7 +26,7 @@ import yaml
 from genrec.data.preprocess import read_table
 from genrec.evaluate.beam_search import beam_search, generate_beams
 from genrec.evaluate.constrained import SIDTrie
-from genrec.evaluate.predict import user_batches
+from genrec.evaluate.predict import row_batches
 from genrec.models.backbone import load_backbone
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.sft.tasks import ItemText, recommendation_prompt
@@ -77,7 +77,7 @@ def main() -> None:
     chosen = np.random.default_rng(0).permutation(len(prompts))[:args.users]
     prompts = [prompts[i] for i in chosen]
     lengths = [len(x) for x in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    batches = [[prompts[i] for i in b] for b in user_batches(lengths, args.batch_size)]
+    batches = [[prompts[i] for i in b] for b in row_batches(lengths, args.batch_size)]
     few = max(1, args.reference_users // args.batch_size)
     reference_batches = [b for i, b in enumerate(batches) if i % max(1, len(batches) // few) == 0][:few]
     levels, beams = trie.levels, args.beams

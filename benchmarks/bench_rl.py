@@ -3,7 +3,8 @@
 - time: the rule's wall clock (`results/benchmarks/rl/...tsv`), steps, seconds/step, and the per-step log's
   first/last fraction of groups with a hit, KL and reward;
 - quality: valid-split NDCG@10 / HR@10 of SFT and of each RL stage, the RL - SFT difference with a paired
-  bootstrap 95 % interval over users (the same users answer both), and the test-split NDCG@10.
+  bootstrap 95 % interval (the same rows answer both; users resampled with their rows), and the test-split
+  NDCG@10.
 
 Run after the RL rules with valid-split scoring (`rl.compare_on_valid`, on in config/experiments/cpu-full.yaml):
   .venv/bin/python benchmarks/bench_rl.py
@@ -17,15 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec.evaluate.metrics import bootstrap_interval, per_user_metrics
-from genrec.evaluate.scoring import read_predictions, sid_ranks
+from genrec.report.compare import paired_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def per_user_ndcg(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    records = read_predictions([path])
-    return np.array([r["user_id"] for r in records]), per_user_metrics(sid_ranks(records), (10,))["ndcg@10"]
 
 
 def mean_of(rows: list[dict], key: str, part: slice) -> float:
@@ -53,10 +48,7 @@ def main() -> None:
         if not (predictions / "sft.valid.jsonl").exists() or not (predictions / f"{stage}.valid.jsonl").exists():
             print(f"| {tokenizer}/{backbone}/{stage} | valid predictions missing: build {stage}.valid.json and sft.valid.json |")
             continue
-        users, sft = per_user_ndcg(predictions / "sft.valid.jsonl")
-        users_rl, rl = per_user_ndcg(predictions / f"{stage}.valid.jsonl")
-        assert (users == users_rl).all()
-        low, high = bootstrap_interval(rl - sft)
+        gain = paired_runs(predictions / f"{stage}.valid.jsonl", predictions / "sft.valid.jsonl", "ndcg@10")
         training = json.loads((model_dir / "training.json").read_text())
         steps = [json.loads(line) for line in (model_dir / "rl_steps.jsonl").read_text().splitlines()]
         tsv = results / "benchmarks" / "rl" / args.dataset / tokenizer / backbone / f"{stage}.tsv"
@@ -76,7 +68,8 @@ def main() -> None:
             print(f"| {tokenizer}/{backbone}/{stage} | {wall:.0f} | {training['steps']} | {wall / training['steps']:.1f} | "
                   f"{mean_of(steps, 'group_hit_rate', slice(0, 8)):.3f} → {mean_of(steps, 'group_hit_rate', slice(-8, None)):.3f} | "
                   f"{mean_of(steps, 'kl', slice(-8, None)):.4f} | {v['ndcg@10']:.4f} | {v['hr@10']:.4f} | "
-                  f"{(rl - sft).mean():+.4f} [{low:+.4f}, {high:+.4f}] | {t.get('ndcg@10', float('nan')):.4f} |")
+                  f"{gain['difference']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}] | "
+                  f"{t.get('ndcg@10', float('nan')):.4f} |")
 
 
 if __name__ == "__main__":

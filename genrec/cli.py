@@ -158,7 +158,7 @@ def cmd_rl(args: argparse.Namespace) -> None:
 def _eval_settings(settings: dict):
     from genrec.evaluate.predict import EvalSettings
 
-    known = {"num_beams", "length_penalty", "batch_size", "shards", "ks", "precision"}
+    known = {"num_beams", "length_penalty", "batch_size", "shards", "ks", "precision", "mask_history"}
     values = {k: v for k, v in settings["evaluate"].items() if k in known}
     if "ks" in values:
         values["ks"] = tuple(values["ks"])
@@ -170,7 +170,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     from genrec.data.preprocess import read_table
     from genrec.evaluate.constrained import SIDTrie
-    from genrec.evaluate.predict import check_split, predict_split
+    from genrec.evaluate.predict import check_split, evaluation_precision, predict_split
     from genrec.evaluate.scoring import write_predictions
     from genrec.io import atomic_outputs
     from genrec.models.backbone import load_backbone
@@ -198,16 +198,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
-        tmp_info.write_text(json.dumps({"users": len(records), "seconds": round(time.monotonic() - started, 1),
-                                        "shard": args.shard, "shards": args.shards}) + "\n")
-    log.info("shard %d/%d: %d users in %.1f s", args.shard + 1, args.shards, len(records), time.monotonic() - started)
+        tmp_info.write_text(json.dumps({"rows": len(records), "seconds": round(time.monotonic() - started, 1),
+                                        "shard": args.shard, "shards": args.shards,
+                                        "precision": evaluation_precision(evaluation.precision, model.device)}) + "\n")
+    log.info("shard %d/%d: %d rows in %.1f s", args.shard + 1, args.shards, len(records), time.monotonic() - started)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
     from genrec.data.preprocess import read_table
-    from genrec.evaluate.scoring import read_predictions, score, write_evaluation
+    from genrec.evaluate.scoring import merge_shards, score, write_evaluation
     from genrec.io import read_json
     from genrec.report.metrics_file import metrics_record
     from genrec.tokenize.index import format_sid, read_index
@@ -217,16 +218,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     data = Path(args.data)
     split = read_table(data / f"{args.split}.parquet")
     index = read_index(args.index, n_items=len(read_table(data / "items.parquet")))
-    records = read_predictions(args.predictions)
-    expected = sorted(int(u) for u in split["user_id"])
-    if [r["user_id"] for r in records] != expected:
-        raise GenrecError(f"the prediction shards cover {len(records)} users, the {args.split} split has "
-                          f"{len(expected)}", path=str(args.predictions[0]), fix="re-run every shard")
+    records = merge_shards(args.predictions, split, args.split)
     sids = [format_sid(index[i]) for i in range(len(index))]
     shared = {sid: n for sid, n in zip(*np.unique(sids, return_counts=True))}
     scored = score(records, np.array([shared[s] for s in sids]), evaluation.ks)
     training = read_json(Path(args.model) / "training.json") if args.model else {}
-    shard_seconds = sum(read_json(Path(p).with_suffix(".json"))["seconds"] for p in args.predictions)
+    shard_info = [read_json(Path(p).with_suffix(".json")) for p in args.predictions]
+    shard_seconds = sum(info["seconds"] for info in shard_info)
+    precisions = sorted({info.get("precision", "unknown") for info in shard_info})
     if "reward" in training:                      # an RL checkpoint: its SFT came first
         walls = {"sft": training["sft_seconds"], "rl": training["seconds"], "eval": shard_seconds}
     else:
@@ -235,7 +234,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                             backbone=settings.get("backbone"), method=settings.get("method", "minionerec"),
                             stage=settings["stage"], split=args.split, scored=scored,
                             num_beams=evaluation.num_beams, config=settings["config"],
-                            seed=settings.get("seed", 42), wall_seconds=walls)
+                            seed=settings.get("seed", 42), wall_seconds=walls,
+                            mask_history=evaluation.mask_history, precision="+".join(precisions))
     write_evaluation(records, record, args.out_predictions, args.out_metrics)
     log.info("%s %s: %s (invalid generations %d)", settings["stage"], args.split,
              {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
@@ -258,9 +258,15 @@ def _write_item_ranking(args: argparse.Namespace, settings: dict, top_items, top
     scored = score(records, np.ones(len(items), dtype=int), _ks(settings))
     record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method=method, stage=method,
                             split=args.split, scored=scored, num_beams=None, config=settings["config"],
-                            seed=settings.get("seed", 0), wall_seconds=walls)
+                            seed=settings.get("seed", 0), wall_seconds=walls, mask_history=mask_history(settings),
+                            precision="float32")
     write_evaluation(records, record, args.out_predictions, args.out_metrics)
     log.info("%s %s: %s", method, args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
+
+
+def mask_history(settings: dict) -> bool:
+    """The run's one history-masking rule (`evaluate.mask_history`), the same for every model."""
+    return bool(settings.get("evaluate", {}).get("mask_history", False))
 
 
 def _ks(settings: dict) -> tuple[int, ...]:
@@ -275,16 +281,17 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
     import numpy as np
 
     from genrec.data.preprocess import read_table
-    from genrec.models.baselines.mostpop import most_popular
+    from genrec.models.baselines.mostpop import most_popular_per_row
+    from genrec.models.baselines.train import histories
 
     started = time.monotonic()
     settings = _settings(args.settings, "mostpop")
     data = Path(args.data)
     n_items = len(read_table(data / "items.parquet"))
-    n_users = len(read_table(data / f"{args.split}.parquet"))
-    top = most_popular(read_table(data / "train.parquet"), n_items, max(_ks(settings)))
-    _write_item_ranking(args, settings, np.tile(top, (n_users, 1)), None, "mostpop",
-                        {"eval": time.monotonic() - started})
+    split = read_table(data / f"{args.split}.parquet")
+    top = most_popular_per_row(read_table(data / "train.parquet"), n_items, max(_ks(settings)), histories(split),
+                               mask_history=mask_history(settings))
+    _write_item_ranking(args, settings, top, None, "mostpop", {"eval": time.monotonic() - started})
 
 
 def cmd_train_baseline(args: argparse.Namespace) -> None:
@@ -301,7 +308,8 @@ def cmd_train_baseline(args: argparse.Namespace) -> None:
     data = Path(args.data)
     n_items = len(read_table(data / "items.parquet"))
     model = build_model(args.name, settings["model"], n_items)
-    info = train_sequential(model, read_table(data / "train.parquet"), read_table(data / "valid.parquet"), training)
+    info = train_sequential(model, read_table(data / "train.parquet"), read_table(data / "valid.parquet"), training,
+                            mask_history=mask_history(settings))
     with atomic_outputs(args.out) as (tmp,):
         tmp.unlink()
         model.save_pretrained(tmp)
@@ -329,7 +337,7 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
     split = read_table(Path(args.data) / f"{args.split}.parquet")
     max_length = model.config.max_length
     top, scores = rank_all_items(model, histories(split), max(_ks(settings)), max_length,
-                                 mask_history=training.mask_history)
+                                 mask_history=mask_history(settings))
     trained = read_json(Path(args.model) / "training.json")
     _write_item_ranking(args, {**settings, "max_history": max_length, "seed": training.seed}, top.numpy(),
                         scores.numpy(), args.name, {"train": trained["seconds"], "eval": time.monotonic() - started})

@@ -8,8 +8,10 @@ SEQUENTIAL_BASELINES = ["sasrec", "gru4rec", "caser"]
 
 
 def baseline_settings(wildcards):
+    # early stopping ranks the valid split under the run's masking rule; the other evaluate keys do not touch training
     return json.dumps({"model": config["baseline_models"].get(wildcards.baseline, {}),
-                       "training": config["baseline_training"]})
+                       "training": config["baseline_training"],
+                       "evaluate": {"mask_history": config["evaluate"]["mask_history"]}})
 
 
 def baseline_metrics_settings(wildcards):

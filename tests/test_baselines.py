@@ -11,7 +11,7 @@ import torch
 
 from genrec.evaluate.metrics import DEFAULT_KS
 from genrec.evaluate.scoring import item_ranking_records, score
-from genrec.models.baselines.mostpop import most_popular
+from genrec.models.baselines.mostpop import most_popular, most_popular_per_row
 from genrec.models.baselines.registry import SEQUENTIAL, build_model, load_model
 from genrec.models.baselines.sequential import left_pad, rank_all_items, training_sequences, trim_padding
 from genrec.models.baselines.train import BaselineTraining, train_sequential
@@ -79,7 +79,8 @@ def test_padding_positions_are_not_scored():
 def test_training_sequences_padding_and_ranking():
     train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
     assert training_sequences(train, max_length=50) == [[4, 7, 2, 5], [9, 3]]
-    assert training_sequences(train, max_length=2) == [[7, 2, 5], [9, 3]]
+    # windows of max_length + 1 from the end, one shared item: every target (7, 2, 5) is predicted once
+    assert training_sequences(train, max_length=2) == [[7, 2, 5], [4, 7], [9, 3]]
     assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
     assert trim_padding(left_pad([[1, 2], [3]], 5)).tolist() == [[1, 2], [-1, 3]]
     top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8)
@@ -93,6 +94,34 @@ def test_mask_history_removes_history_items_only_when_asked():
     assert top.tolist() == [[N_ITEMS - 1]]
     top, _ = rank_all_items(m, history, k=N_ITEMS, max_length=8)
     assert sorted(top[0].tolist()) == list(range(N_ITEMS))
+
+
+def test_training_sequences_hold_every_train_target_of_a_long_real_user(prepared_sample):
+    """The sample's histories are capped at 50: a user with more than max_length + 1 items must still have every
+    training target predicted, the latest ones included (they were dropped when one capped row was taken)."""
+    from genrec.data.preprocess import read_table
+
+    train = read_table(prepared_sample / "train.parquet")
+    counts = train.groupby("user_id").size()
+    user = int(counts.idxmax())
+    rows = train[train["user_id"] == user]
+    max_length = 8
+    assert len(rows) + 1 > max_length + 1
+    windows = training_sequences(rows, max_length)
+    predicted = [item for window in windows for item in window[1:]]      # every next item a window scores
+    assert predicted == [] or sorted(predicted) == sorted(int(t) for t in rows["target"])
+    assert len(predicted) == len(rows) and windows[0][-1] == int(rows["target"].iloc[-1])
+    assert all(len(w) <= max_length + 1 for w in windows)
+
+
+def test_mostpop_masks_each_rows_history_when_asked():
+    train = pd.DataFrame({"user_id": [0, 1, 1, 2, 2], "history": [[0], [1], [1, 4], [2], [2, 4]],
+                          "target": [4, 4, 3, 3, 4]})
+    histories = [[4, 0], [1], [3, 4, 2]]
+    top = most_popular_per_row(train, 6, 3, histories, mask_history=True)
+    assert top.tolist() == [[3, 1, 2], [4, 3, 0], [0, 1, 5]]
+    assert all(not set(row) & set(h) for row, h in zip(top.tolist(), histories))
+    assert most_popular_per_row(train, 6, 3, histories).tolist() == [[4, 3, 0]] * 3
 
 
 def test_mostpop_metrics_on_a_hand_made_split():

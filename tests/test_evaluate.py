@@ -14,7 +14,7 @@ from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import EvalSettings, check_split, predict_split
-from genrec.evaluate.scoring import score
+from genrec.evaluate.scoring import merge_shards, score, write_predictions
 from genrec.models.backbone import BackboneSpec, build_tiny_backbone
 from genrec.models.baselines.mostpop import most_popular
 from genrec.models.sid_vocab import add_sid_tokens, index_tokens, sid_token_ids
@@ -37,15 +37,15 @@ def setup(prepared_sample, tmp_path_factory):
     return model, tokenizer, items, index, test
 
 
-def records_of(setup, shards: int, batch_size: int = 16) -> list[dict]:
+def records_of(setup, shards: int, batch_size: int = 16, mask_history: bool = False) -> list[dict]:
     model, tokenizer, items, index, test = setup
     trie = SIDTrie(sid_token_ids(tokenizer, index))
-    settings = EvalSettings(num_beams=20, batch_size=batch_size, precision="float32")
+    settings = EvalSettings(num_beams=20, batch_size=batch_size, precision="float32", mask_history=mask_history)
     out = []
     for shard in range(shards):
         out += predict_split(model, tokenizer, test, ItemText.build(items, index), TEMPLATES, trie, settings, 20,
                              shard, shards)
-    return sorted(out, key=lambda r: r["user_id"])
+    return sorted(out, key=lambda r: r["row"])
 
 
 def test_sharded_predictions_equal_the_unsharded_run(setup):
@@ -54,6 +54,66 @@ def test_sharded_predictions_equal_the_unsharded_run(setup):
     assert len(whole) == 150 and all(r["invalid"] == 0 and len(set(r["sids"])) == 20 for r in whole)
     sizes = np.ones(4344, dtype=int)
     assert score(records_of(setup, shards=2), sizes, (1, 5, 10)) == score(whole, sizes, (1, 5, 10))
+
+
+def test_mask_history_keeps_every_history_item_out_of_generated_lists(setup):
+    """With `mask_history` no generated SID is one of the row's history items (the split's whole history, not only
+    what the prompt shows); without it the untrained model does recommend history items (MiniOneRec's default)."""
+    _, _, items, index, test = setup
+    group = {}
+    for item, sid in index.items():
+        group.setdefault(tuple(sid), set()).add(int(item))
+    masked, plain = records_of(setup, 1, mask_history=True), records_of(setup, 1)
+    for record, history in zip(masked, test["history"]):
+        banned = set().union(*(group[tuple(index[int(i)])] for i in history))
+        assert not banned & set(record["items"]) and len(record["sids"]) == 20 and record["invalid"] == 0
+    repeats = sum(bool(set(r["items"]) & set(h)) for r, h in zip(plain, test["history"]))
+    assert repeats > 0
+
+
+@pytest.fixture
+def time_rows():
+    """A test split in time_811's shape: user 7 has three rows, user 3 two, user 5 one."""
+    return pd.DataFrame({"user_id": [7, 3, 7, 5, 7, 3], "history": [[1], [2], [1, 4], [6], [1, 4, 8], [2, 9]],
+                         "target": [4, 9, 8, 0, 2, 1], "timestamp": [1, 2, 3, 4, 5, 6]})
+
+
+def shard_files(tmp_path, rows: pd.DataFrame, shards: list[list[int]]) -> list:
+    paths = []
+    for s, members in enumerate(shards):
+        records = [{"row": r, "user_id": int(rows["user_id"][r]), "target": int(rows["target"][r]),
+                    "target_sid": str(rows["target"][r]), "sids": ["1", "2"], "items": [1, 2], "invalid": 0}
+                   for r in members]
+        write_predictions(records, tmp_path / f"s.shard{s}.jsonl")
+        paths.append(tmp_path / f"s.shard{s}.jsonl")
+    return paths
+
+
+def test_merge_keys_rows_and_counts_rows_and_users_apart(tmp_path, time_rows):
+    merged = merge_shards(shard_files(tmp_path, time_rows, [[0, 2, 4], [1, 3, 5]]), time_rows, "test")
+    assert [r["row"] for r in merged] == list(range(6)) and [r["user_id"] for r in merged] == [7, 3, 7, 5, 7, 3]
+    out = score(merged, np.ones(10, dtype=int), (1, 2))
+    assert (out["n_rows"], out["n_users"]) == (6, 3)
+
+
+def test_merge_names_a_missing_row(tmp_path, time_rows):
+    with pytest.raises(GenrecError, match=r"(?s)1 of the 6 rows of the test split have no prediction: row 4 \(user 7\)"
+                                          r".*re-run every predict_shard job"):
+        merge_shards(shard_files(tmp_path, time_rows, [[0, 2], [1, 3, 5]]), time_rows, "test")
+
+
+def test_merge_names_a_duplicated_row(tmp_path, time_rows):
+    paths = shard_files(tmp_path, time_rows, [[0, 2, 4], [1, 3, 4, 5]])
+    with pytest.raises(GenrecError, match=r"(?s)row 4 of the test split \(user 7\) is predicted twice, in .*shard0.jsonl "
+                                          r"and .*shard1.jsonl.*re-run its predict_shard jobs"):
+        merge_shards(paths, time_rows, "test")
+
+
+def test_merge_refuses_predictions_of_another_split(tmp_path, time_rows):
+    paths = shard_files(tmp_path, time_rows, [[0, 1, 2, 3, 4, 5]])
+    other = time_rows.assign(user_id=[7, 3, 5, 7, 7, 3])
+    with pytest.raises(GenrecError, match="row 2 of .* is for user 7, but the test split has user 5 there"):
+        merge_shards(paths, other, "test")
 
 
 def record(target: int, target_sid: str, sids: list[str]) -> dict:

@@ -134,24 +134,29 @@ class _Seq2SeqSteps:
 
 @torch.inference_mode()
 def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
-                num_beams: int, levels: int | None = None, length_penalty: float = 0.0) -> Beams:
+                num_beams: int, levels: int | None = None, length_penalty: float = 0.0,
+                banned: torch.Tensor | None = None) -> Beams:
     """Beam search of `levels` (= the trie's SID length) tokens per prompt; `trie=None` is unconstrained.
 
     Works for decoder-only LMs and for encoder-decoders (TIGER's T5) alike: only how a step's
-    log-probabilities are computed differs.
+    log-probabilities are computed differs. `banned` (prompts x M trie leaves, -1 padded) are SIDs a prompt
+    may not end on (its history, when evaluation masks it); the search then fills its beams with others.
     """
+    if banned is not None and trie is None:
+        raise ValueError("banned SIDs need the trie (constrained decoding)")
     levels = trie.levels if trie is not None else levels
     device = model.device
     batch = encode_prompts(tokenizer, prompts, device)
     users = batch["input_ids"].shape[0]
     steps = (_Seq2SeqSteps if model.config.is_encoder_decoder else _CausalSteps)(model, batch, num_beams)
     empty = torch.zeros((users, 0), dtype=torch.long, device=device)
-    _, token, scores = _top_continuations(steps.first(), trie.allowed(empty) if trie is not None else None,
+    _, token, scores = _top_continuations(steps.first(), trie.allowed_except(empty, banned) if trie is not None else None,
                                           torch.zeros(users, device=device), users, num_beams)
     generated = token.reshape(-1, 1)                                  # (users x beams) x steps
     for _ in range(1, levels):
         origin, token, scores = _top_continuations(
-            steps.next(generated), trie.allowed(generated) if trie is not None else None, scores.reshape(-1),
+            steps.next(generated), trie.allowed_except(generated, banned) if trie is not None else None,
+            scores.reshape(-1),
             users, num_beams)
         steps.reorder(origin)
         rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)

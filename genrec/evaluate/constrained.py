@@ -66,10 +66,26 @@ class SIDTrie:
 
     def allowed(self, generated: torch.Tensor) -> torch.Tensor:
         """Allowed next token ids per row (rows x width, -1 padded); empty rows once off the trie."""
+        return self.next_states(generated)[0]
+
+    def next_states(self, generated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Allowed next token ids per row and the state each one leads to (both rows x width, -1 padded);
+        after the last level's token that state is the leaf, i.e. the distinct SID."""
         depth = generated.shape[1]
         state = self.walk(generated)
-        table = self.tokens[depth][state.clamp(min=0)]
-        return torch.where((state >= 0)[:, None], table, torch.full_like(table, -1))
+        safe, off = state.clamp(min=0), (state < 0)[:, None]
+        return self.tokens[depth][safe].masked_fill(off, -1), self.children[depth][safe].masked_fill(off, -1)
+
+    def allowed_except(self, generated: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
+        """`allowed`, less the last-level tokens that would complete a banned leaf of the row's user.
+
+        `banned` is users x M leaf ids (-1 padded); `generated` holds the same number of rows per user."""
+        if banned is None or generated.shape[1] != self.levels - 1:
+            return self.allowed(generated)
+        tokens, leaves = self.next_states(generated)
+        per_user = banned.repeat_interleave(len(generated) // len(banned), dim=0)
+        hit = (leaves[:, :, None] == per_user[:, None, :]).any(dim=2) & (leaves >= 0)
+        return tokens.masked_fill(hit, -1)
 
     def sequences(self) -> set[tuple[int, ...]]:
         """Every complete token path (for checking that the trie admits exactly the index)."""

@@ -1,7 +1,9 @@
-"""Top-K ranking metrics with one relevant item per user: HR@K and NDCG@K (IDCG = 1).
+"""Top-K ranking metrics with one relevant item per evaluation row: HR@K and NDCG@K (IDCG = 1).
 
 Every generative model and baseline is scored by these functions, so their numbers are comparable.
-Per-user values are kept so that confidence intervals can be bootstrapped over users.
+The unit of evaluation is the split's row (user + position): under `time_811` a user has several test rows,
+under `loo` exactly one. Per-row values are kept so that confidence intervals can be bootstrapped; the
+bootstrap resamples users with all of their rows (rows of one user are not independent draws).
 
 When SIDs still collide, a generated SID stands for G items; `weights` carries 1/G for the target's
 group, so a hit on a shared SID counts as the chance of picking the right item among the G
@@ -26,9 +28,9 @@ def first_hit_rank(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.where(found, hits.argmax(axis=1), -1)
 
 
-def per_user_metrics(ranks: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
+def per_row_metrics(ranks: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
                      weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """hr@K and ndcg@K for every user from the target ranks (-1 = miss)."""
+    """hr@K and ndcg@K for every row from the target ranks (-1 = miss)."""
     ranks = np.asarray(ranks)
     weight = np.ones(len(ranks)) if weights is None else np.asarray(weights, dtype=float)
     gain = np.where(ranks >= 0, 1.0 / np.log2(np.maximum(ranks, 0) + 2.0), 0.0)
@@ -42,21 +44,41 @@ def per_user_metrics(ranks: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
 
 def ranking_metrics(ranked: np.ndarray, targets: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS,
                     weights: np.ndarray | None = None) -> dict[str, float]:
-    """Mean hr@K and ndcg@K over users. Raises if a list is shorter than the largest K asks for."""
+    """Mean hr@K and ndcg@K over rows. Raises if a list is shorter than the largest K asks for."""
     ranked = np.asarray(ranked)
     if ranked.ndim != 2 or len(ranked) != len(targets):
         raise ValueError(f"ranked must be users x L with one row per target; got {ranked.shape} for {len(targets)}")
     if ranked.shape[1] < max(ks):
         raise ValueError(f"lists hold {ranked.shape[1]} items but metrics ask for K = {max(ks)}")
-    values = per_user_metrics(first_hit_rank(ranked, targets), ks, weights)
+    values = per_row_metrics(first_hit_rank(ranked, targets), ks, weights)
     return {name: float(v.mean()) if len(v) else 0.0 for name, v in values.items()}
 
 
-def bootstrap_interval(per_user: np.ndarray, n_resamples: int = 1000, level: float = 0.95,
-                       seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean over users (resampling users with replacement)."""
-    values = np.asarray(per_user, dtype=float)
+def bootstrap_interval(per_row: np.ndarray, users: np.ndarray | None = None, n_resamples: int = 1000,
+                       level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over rows, resampling users with replacement and all rows of
+    a drawn user together (a cluster bootstrap). `users=None` treats every row as its own user; with one row per
+    user (`loo`) both are the same draw."""
+    values = np.asarray(per_row, dtype=float)
+    if users is None:
+        sums, counts = values, np.ones(len(values))
+    else:
+        _, cluster = np.unique(np.asarray(users), return_inverse=True)
+        sums, counts = np.bincount(cluster, weights=values), np.bincount(cluster).astype(float)
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(n_resamples, len(values)))].mean(axis=1)
+    drawn = rng.integers(0, len(sums), size=(n_resamples, len(sums)))
+    means = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
     tail = (1.0 - level) / 2.0
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, users: np.ndarray | None = None, n_resamples: int = 1000,
+                      level: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Mean of `a - b` over the same rows answered by two runs, with its paired bootstrap interval (users
+    resampled with their rows, as `bootstrap_interval`). Pairing removes the between-user variance that two
+    separate intervals would carry, so small but consistent differences show."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired runs must score the same rows; got {a.shape} and {b.shape}")
+    low, high = bootstrap_interval(a - b, users, n_resamples, level, seed)
+    return {"difference": float((a - b).mean()), "ci_low": low, "ci_high": high, "n_rows": int(len(a))}

@@ -1,6 +1,6 @@
-"""Sharded prediction: every user of a split gets a ranked list of SIDs by constrained beam search.
+"""Sharded prediction: every row of a split gets a ranked list of SIDs by constrained beam search.
 
-Users are sorted by prompt length and cut into fixed batches (little padding); shard s of n takes
+Rows are sorted by prompt length and cut into fixed batches (little padding); shard s of n takes
 batches s, s+n, s+2n, ... Batches are the same whatever the number of shards, so the merged predictions
 -- and the metrics computed from them -- equal an unsharded run's exactly.
 """
@@ -33,10 +33,11 @@ class EvalSettings:
 
     num_beams: int = 20
     length_penalty: float = 0.0
-    batch_size: int = 64           # users per beam search call
+    batch_size: int = 64           # rows per beam search call
     shards: int = 1
     ks: tuple[int, ...] = DEFAULT_KS
-    precision: str = "auto"
+    precision: str = "auto"        # auto: bf16 on a GPU that has it, float32 on CPU (numbers independent of the CPU)
+    mask_history: bool = False     # MiniOneRec's default: repeats allowed, the row's history items stay rankable
 
     def __post_init__(self):
         if self.num_beams < max(self.ks):
@@ -49,14 +50,22 @@ class EvalSettings:
 
 def check_split(split: pd.DataFrame, n_items: int, name: str) -> None:
     if len(split) == 0:
-        raise GenrecError(f"the {name} split is empty: no user to evaluate", path=name)
+        raise GenrecError(f"the {name} split is empty: no row to evaluate", path=name)
     used = np.concatenate([split["target"].to_numpy(), *[np.asarray(h) for h in split["history"]]])
     if used.max() >= n_items or used.min() < 0:
         raise GenrecError(f"the {name} split uses item id {int(used.max())} but the index covers items 0..{n_items - 1}",
                           fix="rebuild the SID index from this dataset's items.parquet")
 
 
-def user_batches(prompt_lengths: list[int], batch_size: int) -> list[np.ndarray]:
+def evaluation_precision(precision: str, device: torch.device) -> str:
+    """`bfloat16` or `float32` for evaluation: `auto` takes bf16 on a GPU only, so CPU numbers do not depend
+    on whether the CPU happens to have native bf16."""
+    if precision == "auto" and device.type != "cuda":
+        return "float32"
+    return "bfloat16" if use_bf16(precision, "evaluate.precision") else "float32"
+
+
+def row_batches(prompt_lengths: list[int], batch_size: int) -> list[np.ndarray]:
     order = np.argsort(np.asarray(prompt_lengths), kind="stable")
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
@@ -70,26 +79,31 @@ def shard_of(batches: list[np.ndarray], shard: int, shards: int) -> list[np.ndar
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
                   templates: dict, trie: SIDTrie, settings: EvalSettings, max_history: int,
                   shard: int = 0, shards: int = 1) -> list[dict]:
-    """Prediction records of this shard's users: ranked SIDs, their items, scores, titles."""
+    """Prediction records of this shard's rows: ranked SIDs, their items, scores, titles.
+
+    With `settings.mask_history` no SID of an item in the row's history (the split's, not only the part the
+    prompt shows) can be generated."""
     histories = [list(h)[-max_history:] for h in split["history"]]
     prompts = [recommendation_prompt(templates, text, h) for h in histories]
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    batches = shard_of(user_batches(lengths, settings.batch_size), shard, shards)
+    batches = shard_of(row_batches(lengths, settings.batch_size), shard, shards)
     leaf_items = trie_groups(trie)
     users, targets = split["user_id"].to_numpy(), split["target"].to_numpy()
-    bf16 = use_bf16(settings.precision, "evaluate.precision") and model.device.type in ("cpu", "cuda")
+    seen = [list(h) for h in split["history"]]
+    bf16 = evaluation_precision(settings.precision, model.device) == "bfloat16"
     records = []
     model.eval()
     for rows in progress(batches, desc=f"beam search (shard {shard + 1}/{shards})", unit="batch"):
+        banned = history_leaves(trie, [seen[i] for i in rows]) if settings.mask_history else None
         with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
             beams = beam_search(model, tokenizer, [prompts[i] for i in rows], trie, settings.num_beams,
-                                length_penalty=settings.length_penalty)
+                                length_penalty=settings.length_penalty, banned=banned)
         for row, leaves, scores in zip(rows, beams.leaves, beams.scores):
             valid = leaves >= 0
             items = [item for leaf in leaves[valid] for item in leaf_items[leaf]]
             target = int(targets[row])
             records.append({
-                "user_id": int(users[row]), "target": target, "target_sid": text.sids[target],
+                "row": int(row), "user_id": int(users[row]), "target": target, "target_sid": text.sids[target],
                 "sids": [text.sids[leaf_items[leaf][0]] for leaf in leaves[valid]],
                 "items": items, "scores": [round(float(s), 5) for s in scores[valid]],
                 "invalid": int((~valid).sum()),
@@ -97,6 +111,17 @@ def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sp
                 "titles": [text.titles[i] for i in items[:TITLES_SHOWN]],
             })
     return records
+
+
+def history_leaves(trie: SIDTrie, histories: list[list[int]]) -> torch.Tensor:
+    """rows x longest history: the trie leaf (distinct SID) of every history item, -1 padded. Where SIDs
+    collide, banning an item's leaf bans the items that share its SID too."""
+    width = max(1, max(len(h) for h in histories))
+    items = torch.full((len(histories), width), -1, dtype=torch.long)
+    for i, history in enumerate(histories):
+        items[i, :len(history)] = torch.as_tensor(history, dtype=torch.long)
+    leaves = trie.leaf_of_item.cpu()[items.clamp(min=0)]
+    return torch.where(items >= 0, leaves, torch.full_like(leaves, -1)).to(trie.leaf_of_item.device)
 
 
 def trie_groups(trie: SIDTrie) -> list[list[int]]:

@@ -1,5 +1,9 @@
 """Merged predictions -> metrics: HR@K / NDCG@K on the generated SIDs, and item-level collision-corrected
-metrics when SIDs of the index still collide (a SID shared by G items counts each of them 1/G)."""
+metrics when SIDs of the index still collide (a SID shared by G items counts each of them 1/G).
+
+A prediction record is keyed by its split row: `row` (the row's index in the split file) and `user_id`. Under
+`time_811` a user has several rows, so a user id alone does not identify what was predicted.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,50 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.evaluate.metrics import bootstrap_interval, per_user_metrics
+from genrec.evaluate.metrics import bootstrap_interval, per_row_metrics
 from genrec.io import atomic_outputs, iter_lines, parse_json_line
 
 TITLES_SHOWN = 10    # recommended titles kept per user in a predictions file (for reading, not scoring)
 
 
 def read_predictions(paths: list[str | Path]) -> list[dict]:
-    """Records of every shard, sorted by user; a user predicted twice is an error."""
+    """Records of every file, sorted by split row (each record also says which file it came from in `_file`)."""
     records = []
     for path in paths:
-        records += [parse_json_line(path, lineno, line) for lineno, line in iter_lines(path)]
-    records.sort(key=lambda r: r["user_id"])
-    users = [r["user_id"] for r in records]
-    if len(set(users)) != len(users):
-        raise GenrecError("a user appears in more than one prediction shard", path=str(paths[0]),
-                          fix="re-run the shards with the same `evaluate.shards`")
+        for lineno, line in iter_lines(path):
+            record = parse_json_line(path, lineno, line)
+            if "row" not in record or "user_id" not in record:
+                raise GenrecError("a prediction record has no `row` / `user_id` key (written by an older genrec?)",
+                                  path=f"{path}:{lineno}", fix="delete the predictions and re-run the predict jobs")
+            records.append({**record, "_file": str(path)})
+    return sorted(records, key=lambda r: r["row"])
+
+
+def merge_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str) -> list[dict]:
+    """The shards' records, one per row of `split` in row order. A row predicted twice, a row no shard holds,
+    or a record whose user is not the row's user is an error that names the row."""
+    records = read_predictions(paths)
+    users = split["user_id"].to_numpy()
+    seen: dict[int, str] = {}
+    for record in records:
+        row, where = int(record["row"]), record.pop("_file")
+        if row in seen:
+            raise GenrecError(f"row {row} of the {split_name} split (user {record['user_id']}) is predicted twice, "
+                              f"in {seen[row]} and {where}", path=where,
+                              fix="the shards come from different runs or shard counts: delete this stage's "
+                                  "*.shard*.jsonl files and re-run its predict_shard jobs")
+        if not 0 <= row < len(users) or int(users[row]) != int(record["user_id"]):
+            expected = f"user {int(users[row])}" if 0 <= row < len(users) else f"only rows 0..{len(users) - 1}"
+            raise GenrecError(f"row {row} of {where} is for user {record['user_id']}, but the {split_name} split has "
+                              f"{expected} there: the predictions were made on another split", path=where,
+                              fix="re-run the predict_shard jobs on the current split")
+        seen[row] = where
+    missing = np.setdiff1d(np.arange(len(users)), np.fromiter(seen, dtype=np.int64, count=len(seen)))
+    if len(missing):
+        named = ", ".join(f"row {r} (user {int(users[r])})" for r in missing[:5])
+        raise GenrecError(f"{len(missing)} of the {len(users)} rows of the {split_name} split have no prediction: "
+                          f"{named}{', ...' if len(missing) > 5 else ''}", path=str(paths[0]),
+                          fix="a shard is missing or was cut short: re-run every predict_shard job of this stage")
     return records
 
 
@@ -50,7 +82,7 @@ def item_ranking_records(split: pd.DataFrame, top_items: np.ndarray, top_scores:
         items = [int(i) for i in top_items[row]]
         target = int(target)
         records.append({
-            "user_id": int(user), "target": target, "target_sid": str(target), "sids": [str(i) for i in items],
+            "row": row, "user_id": int(user), "target": target, "target_sid": str(target), "sids": [str(i) for i in items],
             "items": items, "scores": [] if top_scores is None else [round(float(x), 5) for x in top_scores[row]],
             "invalid": 0, "history": [int(i) for i in list(history)[-max_history:]],
             "target_title": titles[target], "titles": [titles[i] for i in items[:TITLES_SHOWN]],
@@ -59,7 +91,7 @@ def item_ranking_records(split: pd.DataFrame, top_items: np.ndarray, top_scores:
 
 
 def sid_ranks(records: list[dict]) -> np.ndarray:
-    """0-based rank of the target's SID among each user's generated SIDs (-1 = not generated)."""
+    """0-based rank of the target's SID among each row's generated SIDs (-1 = not generated)."""
     ranks = np.full(len(records), -1)
     for i, record in enumerate(records):
         if record["target_sid"] in record["sids"]:
@@ -68,20 +100,29 @@ def sid_ranks(records: list[dict]) -> np.ndarray:
 
 
 def score(records: list[dict], group_size: np.ndarray, ks: tuple[int, ...]) -> dict:
-    """Metrics of merged predictions; `group_size[i]` = number of items sharing item i's SID."""
+    """Metrics of merged predictions (a mean over rows; intervals resample users with their rows);
+    `group_size[i]` = number of items sharing item i's SID."""
     if not records:
         raise GenrecError("no predictions to score")
     ranks = sid_ranks(records)
-    per_user = per_user_metrics(ranks, ks)
+    per_row = per_row_metrics(ranks, ks)
+    users = np.array([r["user_id"] for r in records])
     out = {
-        "n_users": len(records),
-        "metrics": {name: round(float(v.mean()), 6) for name, v in per_user.items()},
-        "ci95": {name: [round(x, 6) for x in bootstrap_interval(per_user[name])] for name in ("hr@10", "ndcg@10")
-                 if name in per_user},
+        "n_rows": len(records),
+        "n_users": len(np.unique(users)),
+        "metrics": {name: round(float(v.mean()), 6) for name, v in per_row.items()},
+        "ci95": {name: [round(x, 6) for x in bootstrap_interval(per_row[name], users)]
+                 for name in ("hr@10", "ndcg@10") if name in per_row},
         "invalid_generations": int(sum(r["invalid"] for r in records)),
     }
     targets = np.array([r["target"] for r in records])
     if (group_size > 1).any():
-        corrected = per_user_metrics(ranks, ks, weights=1.0 / group_size[targets])
+        corrected = per_row_metrics(ranks, ks, weights=1.0 / group_size[targets])
         out["metrics_collision_corrected"] = {name: round(float(v.mean()), 6) for name, v in corrected.items()}
     return out
+
+
+def per_row_values(records: list[dict], metric: str) -> np.ndarray:
+    """`metric` (e.g. `ndcg@10`) of every record, in record order."""
+    name, _, k = metric.partition("@")
+    return per_row_metrics(sid_ranks(records), (int(k),))[metric]

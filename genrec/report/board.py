@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrec.errors import GenrecError
 from genrec.grid import grid_runs
+from genrec.report.compare import paired_runs, predictions_of
 from genrec.report.leaderboard import IDENTITY, collect_leaderboard
 
 METRIC = re.compile(r"^(hr|ndcg)@(\d+)$")
@@ -69,12 +71,19 @@ def filter_board(board: pd.DataFrame, chosen: dict[str, list]) -> pd.DataFrame:
     return board[keep]
 
 
+RUN_KEY = ("dataset", "method", "tokenizer", "backbone", "stage")
+
+
 def ranked(board: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Rows with `metric`, best first within each dataset and split; `best` marks each dataset's top row."""
+    """Rows with `metric`, best first within each dataset and split. `best` marks, per dataset, the reproduced run
+    with the best *valid* `metric`, on its valid and its test row: picking the best run on test would select on
+    the very numbers being reported. A dataset with no valid-split run has no mark."""
     scored = board[board[metric].notna()] if metric in board else board.iloc[0:0]
     scored = scored.sort_values(["dataset", "split", metric], ascending=[True, True, False], kind="stable")
-    best = scored.groupby(["dataset", "split"])[metric].transform("max")
-    return scored.assign(best=scored[metric].eq(best))
+    key = scored[list(RUN_KEY)].fillna("-").astype(str).agg("/".join, axis=1)
+    valid = scored[(scored["split"] == "valid") & (scored["source"] == "reproduced")]
+    chosen = set(key[valid.groupby("dataset")[metric].idxmax()]) if len(valid) else set()
+    return scored.assign(best=key.isin(chosen) & (scored["source"] == "reproduced"))
 
 
 def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -87,6 +96,29 @@ def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
                                                     if c in board]]]
     paired = mine.merge(theirs, on=keys, how="inner")
     return paired.assign(difference=paired[metric] - paired["reported"])
+
+
+def paired_table(results: str | Path, board: pd.DataFrame, reference: str, runs: list[str],
+                 metric: str) -> pd.DataFrame:
+    """Each run's `metric` minus the reference run's on the same rows, with the paired 95 % interval; a run whose
+    predictions are missing or cover other rows says so in `note` instead."""
+    rows = []
+    base = inside(results, predictions_of(reference)) if reference.startswith("metrics/") else None
+    for run in runs:
+        entry = {"run": run, "reference": reference, f"Δ {metric}": None, "ci_low": None, "ci_high": None,
+                 "rows": None, "note": ""}
+        mine = inside(results, predictions_of(run)) if run.startswith("metrics/") else None
+        if base is None or mine is None or not base.exists() or not mine.exists():
+            entry["note"] = "no predictions file (a reported row, or predictions not built)"
+        else:
+            try:
+                paired = paired_runs(mine, base, metric)
+                entry.update({f"Δ {metric}": paired["difference"], "ci_low": paired["ci_low"],
+                              "ci_high": paired["ci_high"], "rows": paired["n_rows"]})
+            except GenrecError:
+                entry["note"] = "not the same rows (another dataset or split)"
+        rows.append(entry)
+    return pd.DataFrame(rows)
 
 
 def heat_map(board: pd.DataFrame, dataset: str, metric: str) -> pd.DataFrame:

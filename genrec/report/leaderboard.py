@@ -1,7 +1,8 @@
 """Every metrics file of a results tree -> one leaderboard table (DESIGN.md: `leaderboard.csv` + `.parquet`).
 
-One row per metrics file with its identity, every HR@K / NDCG@K, the bootstrap intervals the file carries and
-its provenance (config hash, code version, date). A file that is not valid JSON or not a metrics file (it
+One row per metrics file with its identity, every HR@K / NDCG@K, the bootstrap intervals the file carries, its
+provenance (config hash, code version, date) and, for an RL stage, its NDCG@10 gain over its SFT starting point
+on the same rows with a paired bootstrap interval. A file that is not valid JSON or not a metrics file (it
 fails genrec/schemas/metrics.schema.yaml) becomes a row with `source = error` and the reason, so that a
 broken run is listed, never silently dropped and never fatal to the table.
 """
@@ -19,11 +20,12 @@ import yaml
 from genrec.errors import GenrecError
 from genrec.grid import reward_of
 from genrec.io import atomic_outputs, read_json
+from genrec.report.compare import VS_SFT, rl_versus_sft
 
 IDENTITY = ("dataset", "split", "method", "tokenizer", "backbone", "stage", "reward")
-PROVENANCE = ("n_users", "invalid_generations", "num_beams", "seed", "config_hash", "code_version", "created_at",
-              "wall_seconds")
-COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, "error")
+PROVENANCE = ("n_rows", "n_users", "mask_history", "precision", "invalid_generations", "num_beams", "seed",
+              "config_hash", "code_version", "created_at", "wall_seconds")
+COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, *VS_SFT, "error")
 
 
 @cache
@@ -64,6 +66,8 @@ def collect_leaderboard(results: str | Path) -> pd.DataFrame:
     results = Path(results)
     rows = [read_metrics_row(path, results) for path in sorted((results / "metrics").rglob("*.json"))]
     table = pd.DataFrame(rows)
+    if "stage" in table:
+        table = rl_versus_sft(results, table)
     for column in COLUMNS:
         if column not in table:
             table[column] = pd.Series(dtype="object")

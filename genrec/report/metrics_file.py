@@ -33,13 +33,15 @@ def code_version() -> str:
 
 def metrics_record(*, dataset: str, tokenizer: str | None, backbone: str | None, method: str, stage: str,
                    split: str, scored: dict, num_beams: int | None, config: dict, seed: int,
-                   wall_seconds: dict[str, float]) -> dict:
-    """Assemble a metrics file from scored predictions and the resolved configuration."""
+                   wall_seconds: dict[str, float], mask_history: bool, precision: str) -> dict:
+    """Assemble a metrics file from scored predictions and the resolved configuration. `n_rows` is what the
+    means are over (the split's rows), `n_users` how many distinct users those rows belong to."""
     return {
         "dataset": dataset, "tokenizer": tokenizer, "backbone": backbone, "method": method, "stage": stage,
-        "split": split, "n_users": scored["n_users"], "metrics": scored["metrics"],
+        "split": split, "n_rows": scored["n_rows"], "n_users": scored["n_users"], "metrics": scored["metrics"],
         **{k: scored[k] for k in ("metrics_collision_corrected", "ci95") if k in scored},
         "invalid_generations": scored.get("invalid_generations", 0), "num_beams": num_beams,
+        "mask_history": mask_history, "precision": precision,
         "config": config, "config_hash": config_hash(config), "code_version": code_version(), "seed": seed,
         "wall_seconds": {k: round(float(v), 1) for k, v in wall_seconds.items()},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -14,10 +14,10 @@ def results_table(records: list[dict]) -> str:
     for r in rows:
         low, high = r.get("ci95", {}).get("ndcg@10", (None, None))
         body.append([r["dataset"], r["split"], r.get("tokenizer") or "-", r.get("backbone") or "-", r["stage"],
-                     f"{r['n_users']:,}", *(f"{r['metrics'].get(c, float('nan')):.4f}" for c in COLUMNS),
+                     f"{r.get('n_rows', r['n_users']):,}", f"{r['n_users']:,}", *(f"{r['metrics'].get(c, float('nan')):.4f}" for c in COLUMNS),
                      f"[{low:.4f}, {high:.4f}]" if low is not None else "-",
                      str(r.get("invalid_generations", 0)),
                      f"{sum(r.get('wall_seconds', {}).values()):.0f}"])
-    header = ["dataset", "split", "tokenizer", "backbone", "stage", "users", *COLUMNS, "ndcg@10 95% CI",
+    header = ["dataset", "split", "tokenizer", "backbone", "stage", "rows", "users", *COLUMNS, "ndcg@10 95% CI",
               "invalid", "seconds"]
     return "\n".join(_table(header, body))

@@ -47,10 +47,23 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
 
 
 def training_sequences(train: pd.DataFrame, max_length: int) -> list[list[int]]:
-    """Each user's whole training sequence (the last training row's history + target), oldest first,
-    keeping the latest `max_length + 1` items (inputs and next items of `max_length` positions)."""
-    last = train.loc[train.groupby("user_id")["history"].apply(lambda h: h.map(len).idxmax())]
-    return [(list(h) + [int(t)])[-(max_length + 1):] for h, t in zip(last["history"], last["target"])]
+    """Every user's whole training sequence, cut into windows the models can read.
+
+    A user's sequence is the history of their first training row plus the target of every training row, in
+    time order (the split's histories are capped, 10 under `time_811` and 50 under `loo`, so no single row
+    holds it). It is cut from the end into windows of `max_length + 1` items that share one item with the
+    previous window: each window predicts `max_length` next items, and every training target is predicted
+    exactly once, with as much of its past as a window holds.
+    """
+    ordered = train.sort_values(["user_id", "timestamp"], kind="stable") if "timestamp" in train else train
+    windows = []
+    for _, rows in ordered.groupby("user_id", sort=True):
+        sequence = [int(i) for i in rows["history"].iloc[0]] + [int(t) for t in rows["target"]]
+        end = len(sequence)
+        while end > 1:
+            windows.append(sequence[max(0, end - max_length - 1):end])
+            end -= max_length
+    return windows
 
 
 def left_pad(sequences: list[list[int]], length: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from genrec.config import from_settings
-from genrec.evaluate.metrics import first_hit_rank, per_user_metrics
+from genrec.evaluate.metrics import first_hit_rank, per_row_metrics
 from genrec.models.baselines.sequential import (SequentialRecommender, left_pad, rank_all_items, trim_padding,
                                                  training_sequences)
 from genrec.progress import progress
@@ -37,7 +37,6 @@ class BaselineTraining:
     eval_every: int = 1              # epochs between valid evaluations
     patience: int = 5                # evaluations without improvement before stopping
     max_seconds: float | None = None # stop once training has run this long (the best model so far is kept)
-    mask_history: bool = False       # drop history items from the ranking (off: the splits keep repeats)
     seed: int = 42
 
     @classmethod
@@ -52,16 +51,19 @@ def histories(split: pd.DataFrame) -> list[list[int]]:
 def valid_ndcg(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool) -> float:
     top, _ = rank_all_items(model, histories(valid), 10, max_length, mask_history=mask_history)
     ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
-    return float(per_user_metrics(ranks, (10,))["ndcg@10"].mean())
+    return float(per_row_metrics(ranks, (10,))["ndcg@10"].mean())
 
 
 def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: pd.DataFrame,
-                     settings: BaselineTraining) -> dict:
-    """Train `model` in place; it ends holding the weights of its best valid NDCG@10. Returns the log."""
+                     settings: BaselineTraining, mask_history: bool = False) -> dict:
+    """Train `model` in place; it ends holding the weights of its best valid NDCG@10 (ranked under the run's
+    `evaluate.mask_history`, as the test split will be). Returns the log."""
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     max_length = model.config.max_length
     sequences = left_pad(training_sequences(train, max_length), max_length + 1)
+    log.info("%d training windows of up to %d items from %d users", len(sequences), max_length + 1,
+             train["user_id"].nunique())
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best, best_epoch, best_state, waited, history = -1.0, 0, None, 0, []
     epochs = progress(range(1, settings.max_epochs + 1), desc=f"{type(model).__name__} epochs", unit="epoch")
@@ -78,7 +80,7 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
                  "train_seconds": round(time.monotonic() - epoch_start, 2)}
         out_of_time = settings.max_seconds is not None and time.monotonic() - started > settings.max_seconds
         if epoch % settings.eval_every == 0 or epoch == settings.max_epochs or out_of_time:
-            entry["valid_ndcg@10"] = round(valid_ndcg(model, valid, max_length, settings.mask_history), 5)
+            entry["valid_ndcg@10"] = round(valid_ndcg(model, valid, max_length, mask_history), 5)
             if entry["valid_ndcg@10"] > best:
                 best, best_epoch, waited = entry["valid_ndcg@10"], epoch, 0
                 best_state = copy.deepcopy(model.state_dict())

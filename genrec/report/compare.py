@@ -1,0 +1,64 @@
+"""Two runs on the same rows, compared row by row: the mean difference of a metric with its paired bootstrap
+interval (`genrec.evaluate.metrics.paired_difference`). The leaderboard uses it for every RL stage against its
+SFT starting point, the dashboard for any run against a chosen reference run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrec.errors import GenrecError
+from genrec.evaluate.metrics import paired_difference
+from genrec.evaluate.scoring import per_row_values, read_predictions
+
+log = logging.getLogger(__name__)
+
+VS_SFT = ("Δ ndcg@10 vs sft", "Δ vs sft ci_low", "Δ vs sft ci_high")
+
+
+def predictions_of(run: str) -> str:
+    """The predictions file written with a metrics file (`metrics/…/X.json` -> `predictions/…/X.jsonl`)."""
+    if not run.startswith("metrics/") or not run.endswith(".json"):
+        raise ValueError(f"{run} is not a metrics file path under metrics/")
+    return "predictions/" + run[len("metrics/"):] + "l"
+
+
+def row_scores(path: Path, metric: str) -> pd.DataFrame:
+    """row, user_id and `metric` of every record of a predictions file, in row order."""
+    records = read_predictions([path])
+    return pd.DataFrame({"row": [r["row"] for r in records], "user_id": [r["user_id"] for r in records],
+                         metric: per_row_values(records, metric)})
+
+
+def paired_runs(a: Path, b: Path, metric: str = "ndcg@10") -> dict[str, float]:
+    """`metric` of predictions `a` minus that of `b` over their shared rows, with the paired 95 % interval.
+    Refused when the two files did not answer the same rows of the same split."""
+    left, right = row_scores(a, metric), row_scores(b, metric)
+    if len(left) != len(right) or not (left["row"].to_numpy() == right["row"].to_numpy()).all() \
+            or not (left["user_id"].to_numpy() == right["user_id"].to_numpy()).all():
+        raise GenrecError(f"{a} and {b} do not predict the same rows ({len(left)} vs {len(right)} rows): only runs on "
+                          "the same dataset and split can be paired", fix="compare runs of one dataset and split")
+    return paired_difference(left[metric].to_numpy(), right[metric].to_numpy(), left["user_id"].to_numpy())
+
+
+def rl_versus_sft(results: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with the VS_SFT columns filled for every RL row whose predictions and SFT's are both there."""
+    table = table.copy()
+    for column in VS_SFT:
+        table[column] = np.nan
+    for index, row in table[table["stage"].fillna("").str.startswith("rl-")].iterrows():
+        mine = results / predictions_of(row["run"])
+        sft = mine.with_name(mine.name.replace(f"{row['stage']}.", "sft.", 1))
+        if not (mine.exists() and sft.exists()):
+            continue
+        try:
+            paired = paired_runs(mine, sft)
+        except GenrecError as error:        # a stale file must not take the whole board down; the log says which
+            log.warning("%s: no comparison with SFT: %s", row["run"], error)
+            continue
+        table.loc[index, list(VS_SFT)] = [paired["difference"], paired["ci_low"], paired["ci_high"]]
+    return table
