@@ -46,9 +46,9 @@ rule all:
     default_target: True
     input:
         expand(f"{RESULTS}/data/{{dataset}}/stats.json", dataset=config["datasets"]),
-        expand(f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/stats.json", dataset=config["datasets"],
-               tokenizer=config["sid_tokenizers"]),
+        [f"{RESULTS}/sid/{dataset}/{tokenizer}/stats.json" for dataset, grid in GRIDS.items()
+         for tokenizer in grid["sid_tokenizers"]],
         GRID_METRICS,
         f"{RESULTS}/leaderboard.csv",
         # collaborative item embeddings for the RL `cf` reward
-        expand(f"{RESULTS}/embed/{{dataset}}/sasrec.npy", dataset=config["datasets"] if "sasrec" in config["baselines"] else []),
+        [f"{RESULTS}/embed/{dataset}/sasrec.npy" for dataset, grid in GRIDS.items() if "sasrec" in grid["baselines"]],

@@ -96,8 +96,9 @@ def run_detail_page(board: pd.DataFrame) -> None:
     run = st.selectbox("Run", runs, key="detail-run")
     record = lb.read_run(RESULTS, run)
     artifacts = lb.run_artifacts(record)
-    st.write({k: record.get(k) for k in ("dataset", "split", "method", "tokenizer", "backbone", "stage", "n_users",
-                                         "config_hash", "code_version", "created_at")})
+    st.write({k: record.get(k) for k in ("dataset", "split", "method", "tokenizer", "backbone", "stage", "n_rows",
+                                         "n_users", "mask_history", "precision", "config_hash", "code_version",
+                                         "created_at")})
     with st.expander("Resolved configuration"):
         st.json(record.get("config", {}))
     sid = lb.read_if_there(RESULTS, artifacts.get("sid"))

@@ -2,7 +2,8 @@
 
 One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the dashboard's pipeline page:
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
-rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers).
+rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers). `per_dataset` gives a
+dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
 from __future__ import annotations
@@ -13,11 +14,25 @@ def reward_of(stage: str) -> str:
     return stage[3:] if stage.startswith("rl-") else "none"
 
 
+GRID_LISTS = ("sid_tokenizers", "sft_backbones", "baselines")
+GRID_RL = ("rewards", "tokenizers", "compare_on_valid")
+
+
+def dataset_grid(config: dict, dataset: str) -> dict:
+    """The grid keys in force for `dataset`: the top-level values, replaced by those `per_dataset[dataset]` names.
+    Only the grid's keys can differ; every training setting stays the run's one."""
+    override = config.get("per_dataset", {}).get(dataset, {})
+    rl, tiger = config.get("rl", {}), config.get("tiger", {})
+    return {**{key: override.get(key, config.get(key, [])) for key in GRID_LISTS},
+            "rl": {key: override.get("rl", {}).get(key, rl.get(key, default))
+                   for key, default in zip(GRID_RL, ([], [], True))},
+            "tiger": {"backbone": tiger.get("backbone", "tiger"),
+                      "tokenizers": override.get("tiger", {}).get("tokenizers", tiger.get("tokenizers", []))}}
+
+
 def grid_runs(config: dict) -> list[dict]:
     """One dict per metrics file: dataset, method, tokenizer, backbone, stage, reward, split, metrics (path under
     the results root)."""
-    rl = config.get("rl", {})
-    rl_tokenizers = rl.get("tokenizers", []) if rl.get("rewards") else []
     runs = []
 
     def add(dataset, method, tokenizer, backbone, stage, split, path):
@@ -25,21 +40,22 @@ def grid_runs(config: dict) -> list[dict]:
                      "stage": stage, "reward": reward_of(stage), "split": split, "metrics": path})
 
     for dataset in config.get("datasets", []):
-        for tokenizer in config.get("sid_tokenizers", []):
-            for backbone in config.get("sft_backbones", []):
+        grid = dataset_grid(config, dataset)
+        rl = grid["rl"]
+        rl_tokenizers = rl["tokenizers"] if rl["rewards"] else []
+        for tokenizer in grid["sid_tokenizers"]:
+            for backbone in grid["sft_backbones"]:
                 stages = ["sft"] + ([f"rl-{r}" for r in rl["rewards"]] if tokenizer in rl_tokenizers else [])
-                splits = ["test", "valid"] if tokenizer in rl_tokenizers and rl.get("compare_on_valid", True) \
-                    else ["test"]
+                splits = ["test", "valid"] if tokenizer in rl_tokenizers and rl["compare_on_valid"] else ["test"]
                 for stage in stages:
                     for split in splits:
                         suffix = "" if split == "test" else ".valid"
                         add(dataset, "minionerec", tokenizer, backbone, stage, split,
                             f"metrics/{dataset}/{tokenizer}/{backbone}/{stage}{suffix}.json")
-        for baseline in config.get("baselines", []):
+        for baseline in grid["baselines"]:
             if baseline == "tiger":
-                tiger = config.get("tiger", {})
-                backbone = tiger.get("backbone", "tiger")
-                for tokenizer in tiger.get("tokenizers", []):
+                backbone = grid["tiger"]["backbone"]
+                for tokenizer in grid["tiger"]["tokenizers"]:
                     add(dataset, "tiger", tokenizer, backbone, "tiger", "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.json")
             else:

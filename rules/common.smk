@@ -6,6 +6,8 @@ import sys
 import yaml
 from snakemake.exceptions import WorkflowError
 
+from genrec.grid import dataset_grid
+
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]
 with open(DATASETS_FILE) as handle:
@@ -17,7 +19,22 @@ if unknown:
         f"config 'datasets' names unknown dataset(s) {unknown}; {DATASETS_FILE} defines: "
         + ", ".join(sorted(DATASETS["datasets"]))
     )
-unknown = sorted(set(config["sft_backbones"]) - set(config["backbones"]))
+unknown = sorted(set(config["per_dataset"]) - set(DATASETS["datasets"]))
+if unknown:
+    raise ValueError(f"config 'per_dataset' names unknown dataset(s) {unknown}; {DATASETS_FILE} defines: "
+                     + ", ".join(sorted(DATASETS["datasets"])))
+# Each dataset's grid (the top-level keys, or its `per_dataset` entry): every check below covers all of them.
+GRIDS = {dataset: dataset_grid(config, dataset) for dataset in config["datasets"]}
+
+
+def grid_union(key, sub=None):
+    """Every name `key` (or `key.sub`) takes in the top-level grid or in any dataset's grid."""
+    values = [config[key] if sub is None else config[key].get(sub, [])]
+    values += [grid[key] if sub is None else grid[key][sub] for grid in GRIDS.values()]
+    return {name for names in values for name in names}
+
+
+unknown = sorted(grid_union("sft_backbones") - set(config["backbones"]))
 if unknown:
     raise ValueError(f"config 'sft_backbones' names unknown backbone(s) {unknown}; `backbones` defines: "
                      + ", ".join(sorted(config["backbones"])))
@@ -31,7 +48,7 @@ if config["evaluate"]["num_beams"] < max(config["evaluate"]["ks"]):
 GENREC = f"{sys.executable} -m genrec"
 
 
-unknown = sorted(set(config["sid_tokenizers"]) - set(config["tokenizers"]))
+unknown = sorted(grid_union("sid_tokenizers") - set(config["tokenizers"]))
 if unknown:
     raise ValueError(f"config 'sid_tokenizers' names unknown tokenizer(s) {unknown}; `tokenizers` defines: "
                      + ", ".join(sorted(config["tokenizers"])))
@@ -42,25 +59,25 @@ clash = sorted(set(config["encoders"]) & {"sasrec", "gru4rec", "caser"})
 if clash:
     raise ValueError(f"encoder name(s) {clash} are taken by the baselines' item embeddings (embed/{{dataset}}/NAME.npy)")
 causal = {name for name, b in config["backbones"].items() if b.get("kind", "tiny") != "t5"}
-unknown = sorted(set(config["sft_backbones"]) - causal)
+unknown = sorted(grid_union("sft_backbones") - causal)
 if unknown:
     raise ValueError(f"config 'sft_backbones' names t5 backbone(s) {unknown}: an encoder-decoder trains as the "
                      "TIGER baseline (`baselines: [tiger]`, `tiger.backbone`), not by LLM SFT")
 TIGER = config["tiger"]
-if "tiger" in config["baselines"]:
+if "tiger" in grid_union("baselines"):
     if config["backbones"].get(TIGER["backbone"], {}).get("kind") != "t5":
         raise ValueError(f"tiger.backbone '{TIGER['backbone']}' must name a `kind: t5` entry of `backbones`")
-    unknown = sorted(set(TIGER["tokenizers"]) - set(config["tokenizers"]))
-    if unknown or not TIGER["tokenizers"]:
+    unknown = sorted(grid_union("tiger", "tokenizers") - set(config["tokenizers"]))
+    if unknown or not grid_union("tiger", "tokenizers"):
         raise ValueError(f"tiger.tokenizers must name tokenizers of `tokenizers`; unknown: {unknown or '(empty list)'}")
 RL = config["rl"]
-unknown = sorted(set(RL["tokenizers"]) - set(config["tokenizers"]))
-if RL["rewards"] and (unknown or not RL["tokenizers"]):
+unknown = sorted(grid_union("rl", "tokenizers") - set(config["tokenizers"]))
+if grid_union("rl", "rewards") and (unknown or not grid_union("rl", "tokenizers")):
     raise ValueError(f"rl.tokenizers must name tokenizers of `tokenizers`; unknown: {unknown or '(empty list)'}")
-if RL["rewards"] and RL.get("batch_size", 256) % RL.get("num_generations", 16):
+if grid_union("rl", "rewards") and RL.get("batch_size", 256) % RL.get("num_generations", 16):
     raise ValueError(f"rl.batch_size {RL.get('batch_size', 256)} is not divisible by rl.num_generations "
                      f"{RL.get('num_generations', 16)}: a batch must hold whole groups of completions")
-if "semantic" in RL["rewards"] and RL["encoder"] not in config["encoders"]:
+if "semantic" in grid_union("rl", "rewards") and RL["encoder"] not in config["encoders"]:
     raise ValueError(f"rl.encoder '{RL['encoder']}' (the semantic reward's embeddings) is not in `encoders`")
 
 

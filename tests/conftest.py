@@ -111,7 +111,8 @@ def short_templates() -> dict:
 
 
 # --- The workflow in a scratch copy (tests never touch the checkout's results/) ------------------------------
-WORKFLOW_PARTS = ("Snakefile", "rules", "config", "profiles", "genrec/schemas", "data/sample", "tests/fast.yaml",
+WORKFLOW_PARTS = ("Snakefile", "rules", "config", "profiles", "genrec/schemas", "data/sample", "data/sample_dated",
+                  "tests/fast.yaml",
                   "dvc.yaml", ".dvcignore",
                   "scripts/pull_artifacts.sh")
 

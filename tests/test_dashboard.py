@@ -82,6 +82,54 @@ def test_a_malformed_or_foreign_file_is_an_error_row(results, tmp_path):
     assert sorted(errors["run"]) == ["metrics/sample/foreign.json", "metrics/sample/truncated.json"]
 
 
+@PIPELINE_TIMEOUT
+def test_best_run_is_chosen_on_valid_never_on_test(results):
+    """The ✓ goes to the run with the best valid NDCG@10, on its valid and test rows, even when another run has the
+    higher test number; runs scored only on test are never marked."""
+    board = lb.collect_leaderboard(results)
+    sample = board[board["dataset"] == "sample"]
+    valid = sample[sample["split"] == "valid"]
+    winner = valid.loc[valid["ndcg@10"].idxmax(), "stage"]
+    marked = lb.ranked(sample, "ndcg@10")
+    chosen = marked[marked["best"]]
+    assert set(chosen["stage"]) == {winner} and set(chosen["split"]) == {"valid", "test"}
+    flipped = sample.copy()
+    test_rows = (flipped["split"] == "test") & (flipped["stage"] != winner)
+    flipped.loc[test_rows, "ndcg@10"] = 0.99                 # every other run now "wins" on test
+    again = lb.ranked(flipped, "ndcg@10")
+    assert set(again[again["best"]]["stage"]) == {winner}
+    assert not lb.ranked(sample[sample["split"] == "test"], "ndcg@10")["best"].any()
+
+
+@PIPELINE_TIMEOUT
+def test_rl_rows_carry_their_paired_gain_over_sft(results):
+    from genrec.report.compare import VS_SFT, paired_runs
+
+    board = lb.collect_leaderboard(results)
+    rl = board[board["stage"].fillna("").str.startswith("rl-")]
+    assert len(rl) and rl[list(VS_SFT)].notna().all().all()
+    assert board[~board["stage"].fillna("").str.startswith("rl-")][VS_SFT[0]].isna().all()
+    row = rl.iloc[0]
+    assert row[VS_SFT[1]] <= row[VS_SFT[0]] <= row[VS_SFT[2]]
+    predictions = results / "predictions" / row["run"][len("metrics/"):]
+    same = paired_runs(predictions.with_suffix(".jsonl"), predictions.with_suffix(".jsonl"))
+    assert (same["difference"], same["ci_low"], same["ci_high"]) == (0.0, 0.0, 0.0)
+
+
+@PIPELINE_TIMEOUT
+def test_compare_page_pairs_runs_with_a_reference(results):
+    runs = ["metrics/sample/rqkmeans/tiny/sft.json", "metrics/sample/rqkmeans/tiny/rl-ranking.json",
+            "metrics/sample/baselines/sasrec.json"]
+    table = lb.paired_table(results, lb.collect_leaderboard(results), runs[0], runs[1:], "ndcg@10")
+    assert table["rows"].tolist() == [8_317, 8_317] and table["note"].eq("").all()
+    assert (table["ci_low"] <= table["Δ ndcg@10"]).all() and (table["Δ ndcg@10"] <= table["ci_high"]).all()
+    other = lb.paired_table(results, None, runs[0], ["metrics/sample_dated/baselines/mostpop.json"], "ndcg@10")
+    assert other["note"].tolist() == ["not the same rows (another dataset or split)"]
+    at = app(results, "Compare")
+    at.multiselect(key="compare-runs").set_value(runs).run()
+    assert not at.exception and "Against a reference run (paired)" in [s.value for s in at.subheader]
+
+
 def test_reported_rows_sit_beside_reproduced_ones_with_the_difference(tmp_path):
     reported = load_reported(ROOT / "config/reported_results.yaml")
     ours = reported.assign(source="reproduced", run="ours", **{"ndcg@10": reported["ndcg@10"] + 0.001})

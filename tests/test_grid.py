@@ -51,3 +51,29 @@ def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(w
         "preprocess": 1, "embed": 1, "tokenize": 2, "sft": 2, "rl": 1, "predict_shard": 3 * 2, "evaluate": 3,
         "mostpop": 1, "train_baseline": 1, "evaluate_baseline": 1, "item_embeddings": 1, "leaderboard": 1,
         "all": 1}
+
+
+def test_per_dataset_grid_replaces_only_the_keys_it_names():
+    from genrec.grid import dataset_grid, grid_runs
+
+    config = {"datasets": ["a", "b"], "sid_tokenizers": ["t1", "t2"], "sft_backbones": ["tiny"],
+              "baselines": ["mostpop", "tiger"], "rl": {"rewards": ["ranking"], "tokenizers": ["t1", "t2"]},
+              "tiger": {"tokenizers": ["t1", "t2"]},
+              "per_dataset": {"b": {"sid_tokenizers": ["t1"], "rl": {"tokenizers": ["t1"]},
+                                    "tiger": {"tokenizers": ["t1"]}}}}
+    assert dataset_grid(config, "b")["rl"] == {"rewards": ["ranking"], "tokenizers": ["t1"], "compare_on_valid": True}
+    runs = grid_runs(config)
+    per = {d: sorted(r["metrics"] for r in runs if r["dataset"] == d) for d in ("a", "b")}
+    assert len(per["a"]) == 2 * 2 * 2 + 1 + 2          # sft + rl on test and valid per tokenizer, mostpop, tiger x2
+    assert per["b"] == ["metrics/b/baselines/mostpop.json", "metrics/b/t1/tiger/tiger.json",
+                        "metrics/b/t1/tiny/rl-ranking.json", "metrics/b/t1/tiny/rl-ranking.valid.json",
+                        "metrics/b/t1/tiny/sft.json", "metrics/b/t1/tiny/sft.valid.json"]
+
+
+def test_per_dataset_names_are_checked_before_any_job(workdir):
+    (workdir / "typo.yaml").write_text("per_dataset: {sampel: {sid_tokenizers: [rqkmeans]}}\n")
+    plan = snakemake(workdir, "-n", "--configfile", "typo.yaml")
+    assert plan.returncode != 0 and "per_dataset' names unknown dataset(s) ['sampel']" in plan.stdout + plan.stderr
+    (workdir / "tok.yaml").write_text("per_dataset: {sample: {sid_tokenizers: [rqvea]}}\n")
+    plan = snakemake(workdir, "-n", "--configfile", "tok.yaml")
+    assert plan.returncode != 0 and "unknown tokenizer(s) ['rqvea']" in plan.stdout + plan.stderr

@@ -42,7 +42,9 @@ def test_bundled_sample_through_snakemake(pipeline):
         metrics = json.loads((workdir / f"results/metrics/sample/{tokenizer}/tiny/sft.json").read_text())
         assert (metrics["dataset"], metrics["tokenizer"], metrics["backbone"], metrics["stage"]) == \
             ("sample", tokenizer, "tiny", "sft")
-        assert metrics["n_users"] == 8_317 and metrics["invalid_generations"] == 0 and metrics["num_beams"] == 20
+        assert metrics["n_users"] == metrics["n_rows"] == 8_317      # loo: one test row per user
+        assert metrics["invalid_generations"] == 0 and metrics["num_beams"] == 20
+        assert (metrics["mask_history"], metrics["precision"]) == (False, "float32")
         assert set(metrics["metrics"]) >= {f"{m}@{k}" for m in ("hr", "ndcg") for k in (1, 3, 5, 10, 20)}
         assert metrics["config"]["tokenizer"]["method"] == tokenizer and metrics["wall_seconds"]["sft"] > 0
         lines = (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.jsonl").read_text().splitlines()
@@ -53,7 +55,7 @@ def test_bundled_sample_through_snakemake(pipeline):
             assert (workdir / f"results/logs/predict/sample/{tokenizer}/tiny/sft.test.shard{shard}.log").exists()
             assert not (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.test.shard{shard}.jsonl").exists()
     mostpop = json.loads((workdir / "results/metrics/sample/baselines/mostpop.json").read_text())
-    assert mostpop["n_users"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
+    assert mostpop["n_users"] == mostpop["n_rows"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
     for baseline in ("sasrec", "gru4rec", "caser"):
         metrics = json.loads((workdir / f"results/metrics/sample/baselines/{baseline}.json").read_text())
         assert (metrics["method"], metrics["n_users"], metrics["invalid_generations"]) == (baseline, 8_317, 0)
@@ -80,6 +82,40 @@ def test_bundled_sample_through_snakemake(pipeline):
     assert set(board["source"]) == {"reproduced"}
     again = snakemake(workdir, "-n", *FAST)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.timeout(1500)
+def test_time_811_dataset_through_every_stage(pipeline):
+    """MiniOneRec's protocol end to end on `sample_dated` (real items and orders, synthetic dates): raw Amazon 2018
+    files -> title filter, window, 5-core -> time_811 rows -> SIDs -> SFT, RL, every baseline -> evaluation keyed
+    by row (users hold several test rows) -> leaderboard rows."""
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = workdir / "results/data/sample_dated"
+    stats = json.loads((data / "stats.json").read_text())
+    assert stats["protocol"] == "time_811"
+    test = pd.read_parquet(data / "test.parquet")
+    rows_per_user = test.groupby("user_id").size()
+    assert (rows_per_user >= 2).sum() >= 100
+    runs = [("rqkmeans/tiny", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
+           [(f"{t}/tiny", "sft") for t in ALL_TOKENIZERS[1:]] + [("rqkmeans/tiger", "tiger")] + \
+           [("baselines", b) for b in ("mostpop", "sasrec", "gru4rec", "caser")]
+    for where, stage in runs:
+        metrics = json.loads((workdir / f"results/metrics/sample_dated/{where}/{stage}.json").read_text())
+        assert (metrics["split"], metrics["n_rows"], metrics["n_users"]) == ("test", len(test), len(rows_per_user))
+        assert metrics["n_rows"] > metrics["n_users"] and metrics["invalid_generations"] == 0
+        records = [json.loads(line) for line in
+                   (workdir / f"results/predictions/sample_dated/{where}/{stage}.jsonl").read_text().splitlines()]
+        assert [r["row"] for r in records] == list(range(len(test)))
+        assert [r["user_id"] for r in records] == test["user_id"].tolist()
+        assert [r["target"] for r in records] == test["target"].tolist()
+    for stage in ("sft", "rl-ranking", "rl-cf"):
+        valid = json.loads((workdir / f"results/metrics/sample_dated/rqkmeans/tiny/{stage}.valid.json").read_text())
+        assert valid["n_rows"] == len(pd.read_parquet(data / "valid.parquet")) > valid["n_users"]
+    board = pd.read_csv(workdir / "results/leaderboard.csv")
+    dated = board[board["dataset"] == "sample_dated"]
+    assert len(dated) == len(list((workdir / "results/metrics/sample_dated").rglob("*.json")))
+    assert (dated["n_rows"] > dated["n_users"]).all() and set(dated["source"]) == {"reproduced"}
 
 
 def test_paper_dataset_plans_downloads_then_preprocess(workdir):
