@@ -191,6 +191,17 @@ def test_cli_trains_evaluates_and_exports_embeddings(prepared_sample, tmp_path):
     assert metrics["method"] == "gru4rec" and metrics["n_users"] == 8_317 and metrics["invalid_generations"] == 0
     first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
     assert len(first["items"]) == 20 and len(first["titles"]) == 10
+    assert metrics["mask_history"] is False and metrics["n_rows"] == 8_317
+    # the run's one masking rule: no ranked item of any row is in that row's whole history (GRU4Rec and MostPop)
+    test = pd.read_parquet(prepared_sample / "test.parquet")
+    masked = {**metrics_settings, "evaluate": {"ks": list(DEFAULT_KS), "mask_history": True}}
+    for command in (["evaluate-baseline", "--name", "gru4rec", "--model", str(model_dir)], ["mostpop"]):
+        assert main([*command, "--data", str(prepared_sample), "--settings", json.dumps(masked),
+                     "--out-predictions", str(tmp_path / "pm.jsonl"), "--out-metrics", str(tmp_path / "mm.json")]) == 0
+        assert json.loads((tmp_path / "mm.json").read_text())["mask_history"] is True
+        records = [json.loads(line) for line in (tmp_path / "pm.jsonl").read_text().splitlines()]
+        assert [r["row"] for r in records] == list(range(len(test)))
+        assert not any(set(r["items"]) & set(h) for r, h in zip(records, test["history"])), command[0]
     assert main(["item-embeddings", "--name", "gru4rec", "--model", str(model_dir), "--out",
                  str(tmp_path / "gru4rec.npy")]) == 0
     vectors = np.load(tmp_path / "gru4rec.npy")

@@ -71,6 +71,37 @@ def test_mask_history_keeps_every_history_item_out_of_generated_lists(setup):
     assert repeats > 0
 
 
+def test_predict_and_evaluate_commands_mask_history_and_record_it(setup, prepared_sample, tmp_path):
+    """The rules' commands with `evaluate.mask_history: true`: two shards, then the merge, on 300 real users."""
+    from conftest import first_users
+
+    from genrec.cli import main
+
+    model, tokenizer, _, index, _ = setup
+    model.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    data = first_users(prepared_sample, tmp_path / "data")
+    index_path = tmp_path / "index.json"
+    index_path.write_text(json.dumps({str(k): v for k, v in index.items()}))
+    evaluate = {"num_beams": 20, "batch_size": 64, "shards": 2, "mask_history": True}
+    shards = [tmp_path / f"sft.test.shard{s}.jsonl" for s in (0, 1)]
+    for shard, out in enumerate(shards):
+        settings = {"evaluate": evaluate, "prompts": TEMPLATES, "max_history": 20}
+        assert main(["predict", "--model", str(tmp_path / "ckpt"), "--data", str(data), "--index", str(index_path),
+                     "--settings", json.dumps(settings), "--shard", str(shard), "--shards", "2",
+                     "--out", str(out)]) == 0
+    settings = {"evaluate": evaluate, "dataset": "sample", "tokenizer": "rqvae", "backbone": "tiny", "stage": "sft",
+                "config": {}}
+    assert main(["evaluate", "--predictions", *map(str, shards), "--data", str(data), "--index", str(index_path),
+                 "--settings", json.dumps(settings), "--out-predictions", str(tmp_path / "sft.jsonl"),
+                 "--out-metrics", str(tmp_path / "sft.json")]) == 0
+    metrics = json.loads((tmp_path / "sft.json").read_text())
+    test = read_table(data / "test.parquet")
+    assert (metrics["mask_history"], metrics["precision"], metrics["n_rows"]) == (True, "float32", len(test))
+    records = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert not any(set(r["items"]) & set(h) for r, h in zip(records, test["history"]))
+
+
 @pytest.fixture
 def time_rows():
     """A test split in time_811's shape: user 7 has three rows, user 3 two, user 5 one."""
