@@ -35,7 +35,7 @@ system-deps:
 	    --no-install-recommends $$missing >/dev/null; fi
 
 test: $(STAMP) system-deps
-	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest
+	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest --durations=15
 
 test-slurm: $(STAMP) system-deps
 	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest tests/test_slurm.py
