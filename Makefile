@@ -35,6 +35,7 @@ system-deps:
 	    --no-install-recommends $$missing >/dev/null; fi
 
 test: $(STAMP) system-deps
+	$(BIN)/lint-imports    # the layers of pyproject.toml [tool.importlinter]
 	GENREC_REQUIRE_SYSTEM_DEPS=1 $(BIN)/python -m pytest --durations=15
 
 test-slurm: $(STAMP) system-deps

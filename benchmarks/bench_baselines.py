@@ -19,15 +19,15 @@ from pathlib import Path
 import torch
 import yaml
 
-from genrec.data.preprocess import read_table
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import EvalSettings, predict_split
+from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.baselines.registry import SEQUENTIAL, load_model
 from genrec.models.baselines.sequential import rank_all_items
 from genrec.models.baselines.train import histories
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.sft.tasks import ItemText
+from genrec.prompts import ItemText
 from genrec.tokenize.index import read_index
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,13 +23,13 @@ import numpy as np
 import torch
 import yaml
 
-from genrec.data.preprocess import read_table
 from genrec.evaluate.beam_search import beam_search, generate_beams
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import row_batches
+from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.sft.tasks import ItemText, recommendation_prompt
+from genrec.prompts import ItemText, recommendation_prompt
 from genrec.tokenize.index import read_index
 
 ROOT = Path(__file__).resolve().parents[1]

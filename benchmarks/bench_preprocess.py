@@ -19,10 +19,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from genrec.config import load_datasets
 from genrec.data.filters import month_start_utc
 from genrec.data.loaders import load_raw
-from genrec.data.preprocess import Prepared, assign_ids, dataset_stats, filter_reviews, item_table
+from genrec.data.prepared import Prepared, dataset_stats
+from genrec.data.preprocess import assign_ids, filter_reviews, item_table
+from genrec.data.spec import load_datasets
 from genrec.data.splits import make_splits
 from genrec.io import read_json
 

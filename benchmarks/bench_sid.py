@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from genrec.config import load_datasets, validate
+from genrec.config import validate
 from genrec.data.preprocess import preprocess
+from genrec.data.spec import load_datasets
 from genrec.embed.encode import EncoderSpec, encode_texts, item_texts
 from genrec.tokenize.build import TokenizerSpec, build_sid
 from genrec.tokenize.index import index_to_codes, read_index

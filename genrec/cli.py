@@ -25,8 +25,8 @@ def _raw_files(args: argparse.Namespace, spec) -> dict[str, Path]:
 
 
 def cmd_preprocess(args: argparse.Namespace) -> None:
-    from genrec.config import dataset_spec
     from genrec.data.preprocess import run_preprocess
+    from genrec.data.spec import dataset_spec
 
     spec = dataset_spec(args.dataset, args.datasets)
     stats = run_preprocess(spec, _raw_files(args, spec), args.out)
@@ -36,8 +36,8 @@ def cmd_preprocess(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from genrec.config import dataset_spec
     from genrec.data.download import download
+    from genrec.data.spec import dataset_spec
 
     spec = dataset_spec(args.dataset, args.datasets)
     if args.role not in spec.raw or not spec.raw[args.role].url:
@@ -49,7 +49,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from genrec.data.export import export_lcrec, export_minionerec
-    from genrec.data.preprocess import read_prepared
+    from genrec.data.prepared import read_prepared
     from genrec.tokenize.index import read_index
 
     prepared = read_prepared(args.data)
@@ -74,8 +74,8 @@ def _settings(text: str, what: str) -> dict:
 def cmd_embed(args: argparse.Namespace) -> None:
     import torch
 
-    from genrec.data.preprocess import read_table
     from genrec.embed.encode import EncoderSpec, check_embeddings, encode_texts, item_texts, write_embeddings
+    from genrec.io import read_table
 
     torch.set_num_threads(args.threads)
     settings = _settings(args.settings, f"encoder {args.name}")
@@ -95,9 +95,9 @@ def cmd_embed(args: argparse.Namespace) -> None:
 def cmd_tokenize(args: argparse.Namespace) -> None:
     import torch
 
-    from genrec.data.preprocess import read_table
     from genrec.embed.encode import load_embeddings
     from genrec.io import atomic_outputs
+    from genrec.io import read_table
     from genrec.tokenize.build import TokenizerSpec, build_sid
 
     torch.set_num_threads(args.threads)
@@ -168,14 +168,14 @@ def _eval_settings(settings: dict):
 def cmd_predict(args: argparse.Namespace) -> None:
     import time
 
-    from genrec.data.preprocess import read_table
     from genrec.evaluate.constrained import SIDTrie
     from genrec.evaluate.predict import check_split, evaluation_precision, predict_split
     from genrec.evaluate.scoring import write_predictions
     from genrec.io import atomic_outputs
+    from genrec.io import read_table
     from genrec.models.backbone import load_backbone
     from genrec.models.sid_vocab import sid_token_ids
-    from genrec.sft.tasks import ItemText
+    from genrec.prompts import ItemText
     from genrec.tokenize.index import read_index
 
     import torch
@@ -207,9 +207,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from genrec.data.preprocess import read_table
     from genrec.evaluate.scoring import merge_shards, score, write_evaluation
     from genrec.io import read_json
+    from genrec.io import read_table
     from genrec.report.metrics_file import metrics_record
     from genrec.tokenize.index import format_sid, read_index
 
@@ -246,8 +246,8 @@ def _write_item_ranking(args: argparse.Namespace, settings: dict, top_items, top
     """Score an item-id ranking of a split; write its predictions JSONL and metrics JSON (MostPop, baselines)."""
     import numpy as np
 
-    from genrec.data.preprocess import read_table
     from genrec.evaluate.scoring import item_ranking_records, score, write_evaluation
+    from genrec.io import read_table
     from genrec.report.metrics_file import metrics_record
 
     data = Path(args.data)
@@ -278,9 +278,7 @@ def _ks(settings: dict) -> tuple[int, ...]:
 def cmd_mostpop(args: argparse.Namespace) -> None:
     import time
 
-    import numpy as np
-
-    from genrec.data.preprocess import read_table
+    from genrec.io import read_table
     from genrec.models.baselines.mostpop import most_popular_per_row
     from genrec.models.baselines.train import histories
 
@@ -297,8 +295,8 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
 def cmd_train_baseline(args: argparse.Namespace) -> None:
     import torch
 
-    from genrec.data.preprocess import read_table
     from genrec.io import atomic_outputs
+    from genrec.io import read_table
     from genrec.models.baselines.registry import build_model
     from genrec.models.baselines.train import BaselineTraining, train_sequential
 
@@ -323,8 +321,8 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
 
     import torch
 
-    from genrec.data.preprocess import read_table
     from genrec.io import read_json
+    from genrec.io import read_table
     from genrec.models.baselines.registry import load_model
     from genrec.models.baselines.sequential import rank_all_items
     from genrec.models.baselines.train import BaselineTraining, histories

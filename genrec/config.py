@@ -1,8 +1,7 @@
-"""Schema-validated configuration: YAML in, typed specs out, defaults filled from the schema."""
+"""Schema-validated configuration: YAML in, defaults filled from the schema, settings dataclasses built from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from genrec.data.filters import TimeWindow
 from genrec.errors import GenrecError
-
-DEFAULT_MAX_HISTORY = {"time_811": 10, "loo": 50}
-
 
 def load_schema(name: str) -> dict:
     return yaml.safe_load(resources.files("genrec.schemas").joinpath(name).read_text())
@@ -57,76 +52,6 @@ def read_yaml(path: str | Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         raise GenrecError(f"not valid YAML ({getattr(exc, 'problem', exc)})", path=path,
                           line=mark.line + 1 if mark else None) from None
-
-
-@dataclass(frozen=True)
-class RawFile:
-    path: str | None = None
-    url: str | None = None
-    file: str | None = None
-    sha256: str | None = None
-
-    def local_path(self, raw_dir: Path) -> Path:
-        """Where this file is read from: its own path, or the download rule's output."""
-        return Path(self.path) if self.path else raw_dir / str(self.file)
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    window: TimeWindow
-    min_items: int
-    earliest_start_year: int
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    source: str
-    raw: dict[str, RawFile]
-    protocol: str
-    max_history: int
-    title_filter: bool = True
-    window: WindowSpec | None = None
-    kcore: int = 5
-    dedup: bool = False
-    description: str = ""
-    settings: dict = field(default_factory=dict, compare=False)
-
-
-def _spec(name: str, entry: dict) -> DatasetSpec:
-    filters = entry["filters"]
-    window = None
-    if filters["window"]:
-        w = filters["window"]
-        window = WindowSpec(TimeWindow.parse(w["start"], w["end"]), w["min_items"], w["earliest_start_year"])
-    split = entry["split"]
-    return DatasetSpec(
-        name=name,
-        source=entry["source"],
-        raw={role: RawFile(**f) for role, f in entry["raw"].items()},
-        protocol=split["protocol"],
-        max_history=split.get("max_history", DEFAULT_MAX_HISTORY[split["protocol"]]),
-        title_filter=filters["title"],
-        window=window,
-        kcore=filters["kcore"],
-        dedup=filters["dedup"],
-        description=entry["description"],
-        settings=entry,
-    )
-
-
-def load_datasets(path: str | Path = "config/datasets.yaml") -> dict[str, DatasetSpec]:
-    """Read and validate config/datasets.yaml."""
-    document = validate(read_yaml(path), "datasets.schema.yaml", path)
-    return {name: _spec(name, entry) for name, entry in document["datasets"].items()}
-
-
-def dataset_spec(name: str, path: str | Path = "config/datasets.yaml") -> DatasetSpec:
-    specs = load_datasets(path)
-    if name not in specs:
-        raise GenrecError(f"unknown dataset '{name}'", path=path, key=f"datasets.{name}",
-                          fix=f"add it to {path} or use one of: {', '.join(sorted(specs))}")
-    return specs[name]
 
 
 def from_settings(config_class, settings: dict, key: str, what: str = "setting", context: str = "", **fixed):

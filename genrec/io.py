@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow.parquet as pq
+
 from genrec.errors import GenrecError
 
 
@@ -103,3 +106,11 @@ def atomic_outputs(*targets: str | Path) -> Iterator[list[Path]]:
                 else:
                     tmp.unlink()
 
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a canonical parquet table (list columns come back as Python lists)."""
+    frame = pq.read_table(path).to_pandas()
+    for column in ("history", "categories"):
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: [] if v is None else v.tolist())
+    return frame

@@ -59,8 +59,8 @@ def sample_files() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def prepared_sample(tmp_path_factory) -> Path:
     """The bundled sample preprocessed (loo splits) into a scratch directory."""
-    from genrec.config import dataset_spec
     from genrec.data.preprocess import run_preprocess
+    from genrec.data.spec import dataset_spec
 
     out = tmp_path_factory.mktemp("prepared") / "sample"
     files = {"inter": SAMPLE / "Scientific.inter.json.gz", "item": SAMPLE / "Scientific.item.json.gz"}
@@ -75,7 +75,7 @@ SAMPLE_INDEX = SAMPLE / "indexes" / "rqvae_native.index.json.gz"
 @pytest.fixture(scope="module")
 def sample(prepared_sample):
     """The prepared sample's items, the bundled rqvae index and the training split."""
-    from genrec.data.preprocess import read_table
+    from genrec.io import read_table
     from genrec.tokenize.index import read_index
 
     items = read_table(prepared_sample / "items.parquet")
@@ -84,7 +84,7 @@ def sample(prepared_sample):
 
 def first_users(prepared: Path, out: Path, users: int = 300) -> Path:
     """A copy of a prepared dataset with the rows of its first `users` users only (short real runs)."""
-    from genrec.data.preprocess import read_table
+    from genrec.io import read_table
 
     out.mkdir(parents=True)
     for name in ("items", "train", "valid", "test"):

@@ -9,9 +9,9 @@ from conftest import ROOT, meta18, review18, write_lines
 from test_preprocess import toy_files, toy_spec
 
 from genrec.cli import main
-from genrec.config import dataset_spec, load_datasets
 from genrec.data.loaders import load_amazon18
 from genrec.data.preprocess import preprocess
+from genrec.data.spec import dataset_spec, load_datasets
 from genrec.errors import GenrecError
 
 

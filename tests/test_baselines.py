@@ -99,7 +99,7 @@ def test_mask_history_removes_history_items_only_when_asked():
 def test_training_sequences_hold_every_train_target_of_a_long_real_user(prepared_sample):
     """The sample's histories are capped at 50: a user with more than max_length + 1 items must still have every
     training target predicted, the latest ones included (they were dropped when one capped row was taken)."""
-    from genrec.data.preprocess import read_table
+    from genrec.io import read_table
 
     train = read_table(prepared_sample / "train.parquet")
     counts = train.groupby("user_id").size()

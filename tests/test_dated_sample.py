@@ -8,9 +8,10 @@ import time
 import pytest
 
 from conftest import ROOT
-from genrec.config import dataset_spec
 from genrec.data.filters import month_start_utc
-from genrec.data.preprocess import read_table, run_preprocess
+from genrec.data.preprocess import run_preprocess
+from genrec.data.spec import dataset_spec
+from genrec.io import read_table
 
 SPLITS = ("train", "valid", "test")
 

@@ -10,15 +10,15 @@ import pytest
 from conftest import ROOT, SAMPLE_INDEX
 
 from genrec.config import read_yaml
-from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import EvalSettings, check_split, predict_split
 from genrec.evaluate.scoring import merge_shards, score, write_predictions
+from genrec.io import read_table
 from genrec.models.backbone import BackboneSpec, build_tiny_backbone
 from genrec.models.baselines.mostpop import most_popular
 from genrec.models.sid_vocab import add_sid_tokens, index_tokens, sid_token_ids
-from genrec.sft.tasks import ItemText
+from genrec.prompts import ItemText
 from genrec.tokenize.index import read_index
 
 TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]

@@ -4,10 +4,10 @@ is exactly our split."""
 import pytest
 from conftest import ROOT, SAMPLE
 
-from genrec.config import DatasetSpec, load_datasets
 from genrec.data.export import export_lcrec, export_minionerec
 from genrec.data.minionerec_release import release_to_prepared
 from genrec.data.preprocess import preprocess
+from genrec.data.spec import DatasetSpec, load_datasets
 from genrec.errors import GenrecError
 from genrec.tokenize.index import read_index
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 import pytest
 from conftest import meta18, review18, write_lines
 
-from genrec.config import DatasetSpec, WindowSpec
 from genrec.data.cleaning import clean_title
 from genrec.data.filters import TimeWindow, month_start_utc
 from genrec.data.preprocess import preprocess
+from genrec.data.spec import DatasetSpec, WindowSpec
 
 
 def reference_rows(reviews, meta, k, start, end, min_items, earliest_year, start_year, start_month):

@@ -4,9 +4,10 @@ and the bundled real sample through the leave-one-out protocol."""
 import pytest
 from conftest import ROOT, meta18, review18, write_lines
 
-from genrec.config import DatasetSpec, WindowSpec, load_datasets
 from genrec.data.filters import TimeWindow, month_start_utc
-from genrec.data.preprocess import preprocess, read_prepared, write_prepared
+from genrec.data.prepared import read_prepared, write_prepared
+from genrec.data.preprocess import preprocess
+from genrec.data.spec import DatasetSpec, WindowSpec, load_datasets
 
 DAY = 86_400
 T0 = month_start_utc(2017, 1)

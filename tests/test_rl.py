@@ -17,9 +17,9 @@ from genrec.models.sid_vocab import sid_token_ids
 from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import (cf_reward, group_hit, rank_penalties, ranking_reward, rule_reward, semantic_reward,
                                trl_reward_functions)
+from genrec.prompts import ItemText, recommendation_prompt
 from genrec.rl.rollout import SIDRollout
 from genrec.rl.train import RLSettings, run_rl
-from genrec.sft.tasks import ItemText, recommendation_prompt
 from genrec.sft.train import SFTSettings, run_sft
 from genrec.tokenize.index import read_index
 

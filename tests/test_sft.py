@@ -8,14 +8,16 @@ import torch
 from conftest import SAMPLE_INDEX, first_users, short_templates, tiny_backbone
 from transformers import TrainerCallback
 
-from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
+from genrec.io import read_table
 from genrec.models.backbone import build_tiny_backbone, load_backbone
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens, sid_token_ids
+from genrec.prompts import ItemText
 from genrec.sft.dataset import IGNORE, SFTDataset
-from genrec.sft.tasks import ItemText, build_examples
-from genrec.sft.train import SFTSettings, gradient_accumulation, run_sft
+from genrec.sft.tasks import build_examples
+from genrec.sft.train import SFTSettings, run_sft
 from genrec.tokenize.index import read_index
+from genrec.training import gradient_accumulation
 
 TEMPLATES = short_templates()
 TINY = tiny_backbone()

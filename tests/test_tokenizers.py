@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from genrec.config import load_datasets
 from genrec.data.preprocess import preprocess
+from genrec.data.spec import load_datasets
 from genrec.embed.encode import EncoderSpec, check_embeddings, encode_texts, item_texts
 from genrec.errors import GenrecError
 from genrec.tokenize.build import TokenizerSpec, build_sid
@@ -31,7 +31,7 @@ def write_items(items, path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from genrec.data.preprocess import SCHEMAS
+    from genrec.data.prepared import SCHEMAS
 
     pq.write_table(pa.Table.from_pandas(items, schema=SCHEMAS["items"], preserve_index=False), path)
     return path

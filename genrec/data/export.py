@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genrec.data.preprocess import Prepared
+from genrec.data.prepared import Prepared
 from genrec.data.splits import SPLITS
 from genrec.errors import GenrecError
 from genrec.io import atomic_outputs

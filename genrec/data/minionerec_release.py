@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from genrec.config import DatasetSpec
 from genrec.data.cleaning import clean_brand, clean_categories, clean_text, unwrap_list_literal
+from genrec.data.prepared import Prepared, dataset_stats
+from genrec.data.spec import DatasetSpec
 from genrec.data.splits import SPLITS
 from genrec.errors import GenrecError
 from genrec.io import open_text, read_json
@@ -155,8 +156,6 @@ def _user_ids(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
 def release_to_prepared(spec: DatasetSpec, files: dict[str, Path]):
     """A release as canonical tables. Rows keep the release's order; since the CSVs carry no times,
     `timestamp` is the row's position over train, valid, test (the order the release was cut in)."""
-    from genrec.data.preprocess import Prepared, dataset_stats
-
     missing = [s for s in SPLITS if s not in files]
     if missing:
         raise GenrecError(f"dataset '{spec.name}': the release lacks {missing}; training needs all three splits",

@@ -20,9 +20,9 @@ from genrec.evaluate.beam_search import beam_search
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.metrics import DEFAULT_KS
 from genrec.evaluate.scoring import TITLES_SHOWN
-from genrec.models.backbone import use_bf16
+from genrec.precision import use_bf16
 from genrec.progress import progress
-from genrec.sft.tasks import ItemText, recommendation_prompt
+from genrec.prompts import ItemText, recommendation_prompt
 
 log = logging.getLogger(__name__)
 

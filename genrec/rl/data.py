@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.sft.tasks import Example, ItemText, recent_history, task_examples
+from genrec.prompts import ItemText
+from genrec.sft.tasks import Example, recent_history, task_examples
 
 RL_TASKS = ("seq_rec", "title2sid", "title_hist2sid")
 

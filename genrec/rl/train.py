@@ -22,20 +22,22 @@ from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.config import from_settings
-from genrec.data.preprocess import read_table
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import trie_groups
 from genrec.io import read_json
-from genrec.models.backbone import load_backbone, use_bf16
+from genrec.io import read_table
+from genrec.models.backbone import load_backbone
 from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import sid_token_ids
+from genrec.precision import use_bf16
+from genrec.prompts import ItemText
 from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import REWARDS, trl_reward_functions
 from genrec.rl.rollout import ROLLOUTS, SIDRollout
-from genrec.sft.tasks import ItemText, check_templates
-from genrec.sft.train import TimeLimit, gradient_accumulation, world_size
+from genrec.sft.tasks import check_templates
 from genrec.tokenize.index import read_index
+from genrec.training import TimeLimit, gradient_accumulation, world_size
 
 log = logging.getLogger(__name__)
 # TRL marks `rollout_func` experimental and warns on every trainer; the pinned TRL version is the one tested

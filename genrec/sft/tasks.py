@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.tokenize.index import format_sid
+from genrec.prompts import ItemText, render
 
 TASKS = ("seq_rec", "title2sid", "sid2title", "hist2text", "title_hist2sid")
 TEMPLATES = {"seq_rec": ["seq_rec"], "title2sid": ["title2sid"], "sid2title": ["sid2title"],
@@ -34,28 +34,6 @@ class Example:
     history: tuple[int, ...] = ()     # the user's items the prompt shows (empty for item tasks)
 
 
-@dataclass(frozen=True)
-class ItemText:
-    """What the templates can say about items: SID string, title and description by item id."""
-
-    sids: list[str]
-    titles: list[str]
-    descriptions: list[str]
-    title_separator: str = ", "
-
-    @classmethod
-    def build(cls, items: pd.DataFrame, index: dict[int, list[str]], max_description_chars: int = 300) -> ItemText:
-        titles = items["title"].fillna("").astype(str).str.strip().tolist()
-        descriptions = items["description"].fillna("").astype(str).str.strip().str.slice(0, max_description_chars).tolist()
-        return cls([format_sid(index[i]) for i in range(len(items))], titles, descriptions)
-
-    def history_sids(self, history: list[int] | np.ndarray) -> str:
-        return "".join(self.sids[i] for i in history)
-
-    def history_titles(self, history: list[int] | np.ndarray) -> str:
-        return self.title_separator.join(f'"{self.titles[i]}"' for i in history)
-
-
 def check_templates(templates: dict[str, dict], tasks: list[str], where: str) -> None:
     for task in tasks:
         for name in TEMPLATES[task]:
@@ -63,15 +41,6 @@ def check_templates(templates: dict[str, dict], tasks: list[str], where: str) ->
             if not isinstance(entry, dict) or not {"prompt", "response"} <= set(entry):
                 raise GenrecError(f"prompt template '{name}' (task {task}) is missing or lacks prompt/response",
                                   key=f"{where}.{name}", fix="add `prompt:` and `response:` strings")
-
-
-def render(template: dict, **fields) -> tuple[str, str]:
-    return template["prompt"].format(**fields), template["response"].format(**fields)
-
-
-def recommendation_prompt(templates: dict, text: ItemText, history: list[int] | np.ndarray) -> str:
-    """The `seq_rec` prompt for a history: what SFT trains on and what evaluation decodes from."""
-    return templates["seq_rec"]["prompt"].format(history=text.history_sids(history))
 
 
 def task_examples(task: str, templates: dict, text: ItemText, rows: pd.DataFrame,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,18 @@ from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, Train
 from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.config import from_settings
-from genrec.data.preprocess import read_table
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
-from genrec.models.backbone import BackboneSpec, create_backbone, use_bf16
+from genrec.io import read_table
+from genrec.models.backbone import BackboneSpec, create_backbone
 from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
+from genrec.precision import use_bf16
+from genrec.prompts import ItemText
 from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
-from genrec.sft.tasks import TASKS, ItemText, build_examples, check_templates
+from genrec.sft.tasks import TASKS, build_examples, check_templates
 from genrec.tokenize.index import read_index
+from genrec.training import TimeLimit, gradient_accumulation, world_size
 
 log = logging.getLogger(__name__)
 
@@ -57,34 +59,6 @@ class SFTSettings:
     @classmethod
     def from_config(cls, settings: dict) -> SFTSettings:
         return from_settings(cls, settings, "sft", "SFT setting")
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def gradient_accumulation(batch_size: int, micro_batch_size: int, devices: int) -> int:
-    """Steps to accumulate so that one optimizer step sees `batch_size` examples on `devices` devices."""
-    per_step = micro_batch_size * devices
-    if batch_size % per_step:
-        raise GenrecError(f"global batch_size {batch_size} is not a multiple of micro_batch_size x devices "
-                          f"= {micro_batch_size} x {devices}", key="sft.batch_size",
-                          fix="choose a batch_size divisible by micro_batch_size times the number of devices")
-    return batch_size // per_step
-
-
-class TimeLimit(TrainerCallback):
-    """Ends training once `seconds` have passed, saving a checkpoint first (so the run can resume)."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.start = seconds, time.monotonic()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() - self.start > self.seconds:
-            log.info("time limit of %.0f s reached at step %d", self.seconds, state.global_step)
-            control.should_training_stop = True
-            control.should_save = True
-        return control
 
 
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,

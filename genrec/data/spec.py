@@ -1,0 +1,82 @@
+"""Every dataset the pipeline knows (config/datasets.yaml, validated) as typed specs: raw files, filters, protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genrec.config import read_yaml, validate
+from genrec.data.filters import TimeWindow
+from genrec.errors import GenrecError
+
+DEFAULT_MAX_HISTORY = {"time_811": 10, "loo": 50}
+
+
+@dataclass(frozen=True)
+class RawFile:
+    path: str | None = None
+    url: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+
+    def local_path(self, raw_dir: Path) -> Path:
+        """Where this file is read from: its own path, or the download rule's output."""
+        return Path(self.path) if self.path else raw_dir / str(self.file)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    window: TimeWindow
+    min_items: int
+    earliest_start_year: int
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    source: str
+    raw: dict[str, RawFile]
+    protocol: str
+    max_history: int
+    title_filter: bool = True
+    window: WindowSpec | None = None
+    kcore: int = 5
+    dedup: bool = False
+    description: str = ""
+    settings: dict = field(default_factory=dict, compare=False)
+
+
+def _spec(name: str, entry: dict) -> DatasetSpec:
+    filters = entry["filters"]
+    window = None
+    if filters["window"]:
+        w = filters["window"]
+        window = WindowSpec(TimeWindow.parse(w["start"], w["end"]), w["min_items"], w["earliest_start_year"])
+    split = entry["split"]
+    return DatasetSpec(
+        name=name,
+        source=entry["source"],
+        raw={role: RawFile(**f) for role, f in entry["raw"].items()},
+        protocol=split["protocol"],
+        max_history=split.get("max_history", DEFAULT_MAX_HISTORY[split["protocol"]]),
+        title_filter=filters["title"],
+        window=window,
+        kcore=filters["kcore"],
+        dedup=filters["dedup"],
+        description=entry["description"],
+        settings=entry,
+    )
+
+
+def load_datasets(path: str | Path = "config/datasets.yaml") -> dict[str, DatasetSpec]:
+    """Read and validate config/datasets.yaml."""
+    document = validate(read_yaml(path), "datasets.schema.yaml", path)
+    return {name: _spec(name, entry) for name, entry in document["datasets"].items()}
+
+
+def dataset_spec(name: str, path: str | Path = "config/datasets.yaml") -> DatasetSpec:
+    specs = load_datasets(path)
+    if name not in specs:
+        raise GenrecError(f"unknown dataset '{name}'", path=path, key=f"datasets.{name}",
+                          fix=f"add it to {path} or use one of: {', '.join(sorted(specs))}")
+    return specs[name]

@@ -1,0 +1,41 @@
+"""What the HF-Trainer stages (SFT, RL) share: the global batch as accumulation steps, and a wall-clock limit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from transformers import TrainerCallback
+
+from genrec.errors import GenrecError
+
+log = logging.getLogger(__name__)
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def gradient_accumulation(batch_size: int, micro_batch_size: int, devices: int) -> int:
+    """Steps to accumulate so that one optimizer step sees `batch_size` examples on `devices` devices."""
+    per_step = micro_batch_size * devices
+    if batch_size % per_step:
+        raise GenrecError(f"global batch_size {batch_size} is not a multiple of micro_batch_size x devices "
+                          f"= {micro_batch_size} x {devices}", key="sft.batch_size",
+                          fix="choose a batch_size divisible by micro_batch_size times the number of devices")
+    return batch_size // per_step
+
+
+class TimeLimit(TrainerCallback):
+    """Ends training once `seconds` have passed, saving a checkpoint first (so the run can resume)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.start > self.seconds:
+            log.info("time limit of %.0f s reached at step %d", self.seconds, state.global_step)
+            control.should_training_stop = True
+            control.should_save = True
+        return control
