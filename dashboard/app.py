@@ -164,7 +164,7 @@ def paired_page_section(runs: pd.DataFrame, chosen: list[str]) -> None:
         return
     reference = st.selectbox("Reference run", chosen, key="compare-reference")
     metric = pick_metric(runs, "paired")
-    table = lb.paired_table(RESULTS, runs, reference, [r for r in chosen if r != reference], metric)
+    table = lb.paired_table(RESULTS, reference, [r for r in chosen if r != reference], metric)
     st.caption(f"Mean {metric} of each run minus the reference's over the rows both answered, with a 95 % paired "
                "bootstrap interval (users resampled with all their rows). An interval that excludes 0 is a "
                "difference beyond resampling noise.")

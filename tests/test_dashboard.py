@@ -123,10 +123,10 @@ def test_rl_rows_carry_their_paired_gain_over_sft(results):
 def test_compare_page_pairs_runs_with_a_reference(results):
     runs = ["metrics/sample/rqkmeans/tiny/sft.json", "metrics/sample/rqkmeans/tiny/rl-ranking.json",
             "metrics/sample/baselines/sasrec.json"]
-    table = lb.paired_table(results, lb.collect_leaderboard(results), runs[0], runs[1:], "ndcg@10")
+    table = lb.paired_table(results, runs[0], runs[1:], "ndcg@10")
     assert table["rows"].tolist() == [8_317, 8_317] and table["note"].eq("").all()
     assert (table["ci_low"] <= table["Δ ndcg@10"]).all() and (table["Δ ndcg@10"] <= table["ci_high"]).all()
-    other = lb.paired_table(results, None, runs[0], ["metrics/sample_dated/baselines/mostpop.json"], "ndcg@10")
+    other = lb.paired_table(results, runs[0], ["metrics/sample_dated/baselines/mostpop.json"], "ndcg@10")
     assert other["note"].tolist() == ["not the same rows (another dataset or split)"]
     at = app(results, "Compare")
     at.multiselect(key="compare-runs").set_value(runs).run()

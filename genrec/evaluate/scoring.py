@@ -8,6 +8,7 @@ A prediction record is keyed by its split row: `row` (the row's index in the spl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +21,30 @@ from genrec.io import atomic_outputs, iter_lines, parse_json_line
 TITLES_SHOWN = 10    # recommended titles kept per user in a predictions file (for reading, not scoring)
 
 
-def read_predictions(paths: list[str | Path]) -> list[dict]:
-    """Records of every file, sorted by split row (each record also says which file it came from in `_file`)."""
-    records = []
+def _records_of(paths: list[str | Path]) -> Iterator[tuple[str, dict]]:
+    """(file, record) for every line of every predictions file; a record without its row key is an error."""
     for path in paths:
         for lineno, line in iter_lines(path):
             record = parse_json_line(path, lineno, line)
             if "row" not in record or "user_id" not in record:
                 raise GenrecError("a prediction record has no `row` / `user_id` key (written by an older genrec?)",
                                   path=f"{path}:{lineno}", fix="delete the predictions and re-run the predict jobs")
-            records.append({**record, "_file": str(path)})
-    return sorted(records, key=lambda r: r["row"])
+            yield str(path), record
+
+
+def read_predictions(paths: list[str | Path]) -> list[dict]:
+    """Records of every file, sorted by split row."""
+    return sorted((record for _, record in _records_of(paths)), key=lambda r: r["row"])
 
 
 def merge_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str) -> list[dict]:
     """The shards' records, one per row of `split` in row order. A row predicted twice, a row no shard holds,
     or a record whose user is not the row's user is an error that names the row."""
-    records = read_predictions(paths)
     users = split["user_id"].to_numpy()
     seen: dict[int, str] = {}
-    for record in records:
-        row, where = int(record["row"]), record.pop("_file")
+    records = []
+    for where, record in _records_of(paths):
+        row = int(record["row"])
         if row in seen:
             raise GenrecError(f"row {row} of the {split_name} split (user {record['user_id']}) is predicted twice, "
                               f"in {seen[row]} and {where}", path=where,
@@ -52,13 +56,14 @@ def merge_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str) 
                               f"{expected} there: the predictions were made on another split", path=where,
                               fix="re-run the predict_shard jobs on the current split")
         seen[row] = where
+        records.append(record)
     missing = np.setdiff1d(np.arange(len(users)), np.fromiter(seen, dtype=np.int64, count=len(seen)))
     if len(missing):
         named = ", ".join(f"row {r} (user {int(users[r])})" for r in missing[:5])
         raise GenrecError(f"{len(missing)} of the {len(users)} rows of the {split_name} split have no prediction: "
                           f"{named}{', ...' if len(missing) > 5 else ''}", path=str(paths[0]),
                           fix="a shard is missing or was cut short: re-run every predict_shard job of this stage")
-    return records
+    return sorted(records, key=lambda r: r["row"])
 
 
 def write_predictions(records: list[dict], path: str | Path) -> None:
@@ -124,5 +129,5 @@ def score(records: list[dict], group_size: np.ndarray, ks: tuple[int, ...]) -> d
 
 def per_row_values(records: list[dict], metric: str) -> np.ndarray:
     """`metric` (e.g. `ndcg@10`) of every record, in record order."""
-    name, _, k = metric.partition("@")
+    k = metric.partition("@")[2]
     return per_row_metrics(sid_ranks(records), (int(k),))[metric]

@@ -98,8 +98,7 @@ def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
     return paired.assign(difference=paired[metric] - paired["reported"])
 
 
-def paired_table(results: str | Path, board: pd.DataFrame, reference: str, runs: list[str],
-                 metric: str) -> pd.DataFrame:
+def paired_table(results: str | Path, reference: str, runs: list[str], metric: str) -> pd.DataFrame:
     """Each run's `metric` minus the reference run's on the same rows, with the paired 95 % interval; a run whose
     predictions are missing or cover other rows says so in `note` instead."""
     rows = []
