@@ -17,17 +17,19 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 from genrec.evaluate.constrained import SIDTrie
-from genrec.evaluate.predict import EvalSettings, predict_split
+from genrec.config import load_config
+from genrec.evaluate.predict import predict_split
 from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.baselines.registry import SEQUENTIAL, load_model
+from genrec.models.checkpoint import trained_with
 from genrec.models.baselines.sequential import rank_all_items
 from genrec.models.baselines.train import histories
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.prompts import ItemText
+from genrec.settings import evaluation
 from genrec.tokenize.index import read_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +49,7 @@ def sequential_row(name: str, results: Path, dataset: str, test) -> dict | None:
 
 
 def tiger_row(results: Path, dataset: str, tokenizer: str, backbone: str, config: dict, items, test) -> dict | None:
+    """TIGER decoded as the evaluate rule decodes it: the checkpoint's prompts and SID index, the config's beams."""
     model_dir = results / "models" / dataset / tokenizer / backbone / "tiger"
     if not model_dir.is_dir():
         return None
@@ -55,13 +58,12 @@ def tiger_row(results: Path, dataset: str, tokenizer: str, backbone: str, config
     evaluating = sum(e.get("eval_runtime", 0.0) for e in log)
     runtime = next(e["train_runtime"] for e in log if "train_runtime" in e)
     model, tokenizer_ = load_backbone(str(model_dir))
-    index = read_index(results / "sid" / dataset / tokenizer / "index.json", n_items=len(items))
+    trained, index_path = trained_with(model_dir)
+    index = read_index(index_path, n_items=len(items))
     trie = SIDTrie(sid_token_ids(tokenizer_, index))
-    settings = EvalSettings(**{k: v for k, v in config["evaluate"].items() if k in ("num_beams", "batch_size")})
-    templates = config["prompts"][config["backbones"][backbone]["prompts"]]
     started = time.perf_counter()
-    predict_split(model, tokenizer_, test, ItemText.build(items, index), templates, trie, settings,
-                  {**config["sft"], **config["tiger"]["sft"]}.get("max_history", 20))
+    predict_split(model, tokenizer_, test, ItemText.build(items, index), trained.templates, trie,
+                  evaluation(config), trained.prompt_history)
     return {"train_s_per_epoch": (runtime - evaluating) / training["epochs_run"], "epochs": training["epochs_run"],
             "train_s": training["seconds"], "eval_users_per_s": len(test) / (time.perf_counter() - started),
             "metrics": results / "metrics" / dataset / tokenizer / backbone / "tiger.json"}
@@ -75,14 +77,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results, config = Path(args.results), yaml.safe_load(Path(args.config).read_text())
+    results, config = Path(args.results), load_config(args.config)
     data = results / "data" / args.dataset
     items, test = read_table(data / "items.parquet"), read_table(data / "test.parquet")
 
     rows = {name: sequential_row(name, results, args.dataset, test) for name in SEQUENTIAL}
-    tiger = config.get("tiger", {})
-    for tokenizer in tiger.get("tokenizers", []):
-        rows[f"tiger ({tokenizer})"] = tiger_row(results, args.dataset, tokenizer, tiger.get("backbone", "tiger"),
+    for tokenizer in config["tiger"]["tokenizers"]:
+        rows[f"tiger ({tokenizer})"] = tiger_row(results, args.dataset, tokenizer, config["tiger"]["backbone"],
                                                  config, items, test)
     rows = {name: row for name, row in rows.items() if row is not None}
     if not rows:

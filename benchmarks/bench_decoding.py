@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from genrec.evaluate.beam_search import beam_search, generate_beams
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import row_batches
 from genrec.io import read_table
 from genrec.models.backbone import load_backbone
+from genrec.models.checkpoint import trained_with
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.prompts import ItemText, recommendation_prompt
 from genrec.tokenize.index import read_index
@@ -55,7 +55,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="results/models/sample/rqvae/tiny/sft")
     parser.add_argument("--data", default="results/data/sample")
-    parser.add_argument("--index", default="results/sid/sample/rqvae/index.json")
     parser.add_argument("--users", type=int, default=1024, help="test users for the fast methods")
     parser.add_argument("--reference-users", type=int, default=128, help="users for the per-beam reference")
     parser.add_argument("--beams", type=int, default=20)
@@ -63,17 +62,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    templates = config["prompts"][config["backbones"]["tiny"]["prompts"]]
+    trained, index_path = trained_with(args.model)      # the prompts and SID index the model was trained on
     model, tokenizer = load_backbone(args.model)
     model.eval()
     items = read_table(Path(args.data) / "items.parquet")
     test = read_table(Path(args.data) / "test.parquet")
-    index = read_index(args.index, n_items=len(items))
+    index = read_index(index_path, n_items=len(items))
     text = ItemText.build(items, index)
     ids = sid_token_ids(tokenizer, index)
     trie = SIDTrie(ids)
-    prompts = [recommendation_prompt(templates, text, list(h)[-config["sft"]["max_history"]:]) for h in test["history"]]
+    prompts = [recommendation_prompt(trained.templates, text, list(h)[-trained.prompt_history:]) for h in test["history"]]
     chosen = np.random.default_rng(0).permutation(len(prompts))[:args.users]
     prompts = [prompts[i] for i in chosen]
     lengths = [len(x) for x in tokenizer(prompts, add_special_tokens=False)["input_ids"]]

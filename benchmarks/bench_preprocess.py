@@ -62,7 +62,7 @@ def timed(spec, files) -> dict[str, float]:
     indexed = assign_ids(reviews, raw.id_order)
     interactions = indexed[["user_id", "item_id", "rating", "timestamp"]]
     prepared = Prepared(item_table(indexed, titles, raw.meta), interactions,
-                        make_splits(interactions, spec.protocol, spec.max_history))
+                        make_splits(interactions, spec.protocol, spec.split_history))
     dataset_stats(spec, prepared, steps, raw.has_timestamps)
     phases["ids+split+stats"] = time.perf_counter() - mark
     phases["total"] = time.perf_counter() - start
@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cases = {
             "lcrec (bundled files)": (sample, {r: ROOT / f.path for r, f in sample.raw.items()}),
-            "amazon18-jsonl (.gz lines)": (replace(sample, source="amazon18", protocol="time_811", max_history=10),
+            "amazon18-jsonl (.gz lines)": (replace(sample, source="amazon18", protocol="time_811", split_history=10),
                                            as_amazon18(sample, Path(tmp))),
         }
         print(f"{'path':28} {'interactions':>12} {'load s':>8} {'filter s':>9} {'split s':>8} {'total s':>8} "

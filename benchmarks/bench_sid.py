@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from genrec.config import validate
+from genrec.config import load_config
 from genrec.data.preprocess import preprocess
 from genrec.data.spec import load_datasets
-from genrec.embed.encode import EncoderSpec, encode_texts, item_texts
-from genrec.tokenize.build import TokenizerSpec, build_sid
+from genrec.embed.encode import encode_texts, item_texts
+from genrec.settings import encoder
+from genrec.settings import tokenizer as tokenizer_settings
+from genrec.tokenize.build import build_sid
 from genrec.tokenize.index import index_to_codes, read_index
 from genrec.tokenize.stats import index_stats
 
@@ -34,8 +35,7 @@ def main() -> None:
     parser.add_argument("--tokenizers", nargs="*", help="default: every tokenizer in config/config.yaml")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    config = validate(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), "config.schema.yaml",
-                      "config/config.yaml")
+    config = load_config(ROOT / "config" / "config.yaml")
     spec = load_datasets(ROOT / "config" / "datasets.yaml")["sample"]
     items = preprocess(spec, {role: ROOT / raw.path for role, raw in spec.raw.items()}).items
 
@@ -43,7 +43,7 @@ def main() -> None:
         x = np.load(args.embeddings)
         print(f"embeddings: reused {args.embeddings} ({x.shape[0]:,} x {x.shape[1]})")
     else:
-        x, info = encode_texts(item_texts(items), EncoderSpec(**config["encoders"]["minilm"]))
+        x, info = encode_texts(item_texts(items), encoder(config, "minilm"))
         print(f"embedding {info['items']:,} items with {info['model']} ({info['device']}, {info['precision']}, "
               f"max {info['max_seq_length']} tokens): {info['seconds']:.1f} s ({info['items_per_second']:.0f} items/s)")
 
@@ -55,7 +55,7 @@ def main() -> None:
         print(f"{name:22} {'-':>7} {s['collision_rate_before']:>15.4f} {s['duplicate_rate_before']:>9.4f} "
               f"{s['largest_group_before']:>14} {s['usage_entropy_normalised_mean']:>14.3f}")
     for name in args.tokenizers or list(config["tokenizers"]):
-        tokenizer = TokenizerSpec.from_config(name, dict(config["tokenizers"][name]))
+        tokenizer = tokenizer_settings(config, name)
         started = time.perf_counter()
         _, s = build_sid(tokenizer, x)
         total = time.perf_counter() - started

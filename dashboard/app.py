@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-import yaml
 
+from genrec.config import load_config
 from genrec.report import board as lb
 from genrec.report.compare import VS_SFT
 from genrec.report.reported import load_reported
@@ -173,7 +173,7 @@ def paired_page_section(runs: pd.DataFrame, chosen: list[str]) -> None:
 
 def pipeline_page() -> None:
     st.header("Pipeline")
-    config = yaml.safe_load(CONFIG.read_text()) if CONFIG.exists() else {}
+    config = load_config(*([CONFIG] if CONFIG.exists() else []))
     st.caption(f"The grid of {CONFIG.name}: which artifacts exist under {RESULTS}, and how to build the rest.")
     status = lb.pipeline_status(RESULTS, config, results_arg=str(RESULTS))
     if status.empty:

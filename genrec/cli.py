@@ -61,16 +61,6 @@ def cmd_export(args: argparse.Namespace) -> None:
         export_minionerec(prepared, read_index(args.index, n_items=len(prepared.items)), args.out, args.name)
 
 
-def _settings(text: str, what: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GenrecError(f"--settings for {what} is not JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise GenrecError(f"--settings for {what} must be a JSON object")
-    return value
-
-
 def cmd_embed(args: argparse.Namespace) -> None:
     import torch
 
@@ -78,11 +68,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
     from genrec.io import read_table
 
     torch.set_num_threads(args.threads)
-    settings = _settings(args.settings, f"encoder {args.name}")
-    try:
-        spec = EncoderSpec(**settings)
-    except TypeError as exc:
-        raise GenrecError(f"bad encoder settings ({exc})", key=f"encoders.{args.name}") from None
+    spec = EncoderSpec.from_json(args.settings, key=f"encoders.{args.name}")
     items = read_table(args.items)
     vectors, info = encode_texts(item_texts(items), spec)
     check_embeddings(vectors, len(items), args.out)
@@ -96,17 +82,17 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
     import torch
 
     from genrec.embed.encode import load_embeddings
-    from genrec.io import atomic_outputs
-    from genrec.io import read_table
+    from genrec.io import atomic_outputs, read_table
     from genrec.tokenize.build import TokenizerSpec, build_sid
+    from genrec.tokenize.index import index_json
 
     torch.set_num_threads(args.threads)
-    spec = TokenizerSpec.from_config(args.name, _settings(args.settings, f"tokenizer {args.name}"))
+    spec = TokenizerSpec.from_json(args.settings)
     n_items = len(read_table(args.items))
     index, stats = build_sid(spec, load_embeddings(args.embeddings, n_items))
     out = Path(args.out_dir)
     with atomic_outputs(out / "index.json", out / "stats.json") as (tmp_index, tmp_stats):
-        tmp_index.write_text(json.dumps({str(k): v for k, v in index.items()}))
+        tmp_index.write_text(index_json(index))
         tmp_stats.write_text(json.dumps(stats, indent=2) + "\n")
 
 
@@ -130,71 +116,56 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_sft(args: argparse.Namespace) -> None:
-    from genrec.models.backbone import BackboneSpec
-    from genrec.sft.train import SFTSettings, run_sft
+    from genrec.settings import SFTJob
+    from genrec.sft.train import run_sft
 
-    settings = _settings(args.settings, f"SFT of backbone {args.backbone}")
-    backbone = BackboneSpec.from_config(args.backbone, settings["backbone"])
-    templates = settings["prompts"].get(backbone.prompts)
-    if templates is None:
-        raise GenrecError(f"backbone '{args.backbone}' uses prompt set '{backbone.prompts}', which config "
-                          "`prompts` does not define", key=f"backbones.{args.backbone}.prompts")
-    info = run_sft(backbone, SFTSettings.from_config(settings["sft"]), templates, args.data, args.index,
-                   args.out, args.work, threads=args.threads)
+    job = SFTJob.from_json(args.settings)
+    info = run_sft(job.backbone, job.sft, job.prompts.templates, args.data, args.index, args.out, args.work,
+                   threads=args.threads)
     log.info("SFT done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", info["steps"], info["epochs_run"],
              info["best_eval_loss"] or float("nan"), info["seconds"])
 
 
 def cmd_rl(args: argparse.Namespace) -> None:
-    from genrec.rl.train import RLSettings, run_rl
+    from genrec.rl.settings import RLSettings
+    from genrec.rl.train import run_rl
 
-    settings = _settings(args.settings, f"RL with reward {args.reward}")
-    info = run_rl(args.sft_model, args.reward, RLSettings.from_config(settings["rl"]), settings["prompts"],
-                  settings["max_history"], args.data, args.index, args.out, args.work, embeddings=args.embeddings,
-                  scorer_dir=args.scorer, threads=args.threads)
+    info = run_rl(args.sft_model, args.reward, RLSettings.from_json(args.settings), args.data, args.out, args.work,
+                  embeddings=args.embeddings, scorer_dir=args.scorer, threads=args.threads)
     log.info("RL (%s) done: %d steps, %.0f s", args.reward, info["steps"], info["seconds"])
-
-
-def _eval_settings(settings: dict):
-    from genrec.evaluate.predict import EvalSettings
-
-    known = {"num_beams", "length_penalty", "batch_size", "shards", "ks", "precision", "mask_history"}
-    values = {k: v for k, v in settings["evaluate"].items() if k in known}
-    if "ks" in values:
-        values["ks"] = tuple(values["ks"])
-    return EvalSettings(**values)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     import time
 
+    import torch
+
     from genrec.evaluate.constrained import SIDTrie
     from genrec.evaluate.predict import check_split, evaluation_precision, predict_split
     from genrec.evaluate.scoring import write_predictions
-    from genrec.io import atomic_outputs
-    from genrec.io import read_table
+    from genrec.evaluate.settings import EvalSettings
+    from genrec.io import atomic_outputs, read_table
     from genrec.models.backbone import load_backbone
+    from genrec.models.checkpoint import trained_with
     from genrec.models.sid_vocab import sid_token_ids
     from genrec.prompts import ItemText
     from genrec.tokenize.index import read_index
 
-    import torch
-
     started = time.monotonic()
     torch.set_num_threads(args.threads)
-    settings = _settings(args.settings, "evaluation")
-    evaluation = _eval_settings(settings)
+    evaluation = EvalSettings.from_json(args.settings)
+    trained, index_path = trained_with(args.model)       # decode from the prompts the model was trained on
     data = Path(args.data)
     items = read_table(data / "items.parquet")
     split = read_table(data / f"{args.split}.parquet")
     check_split(split, len(items), str(data / f"{args.split}.parquet"))
-    index = read_index(args.index, n_items=len(items))
+    index = read_index(index_path, n_items=len(items))
     model, tokenizer = load_backbone(args.model)
     trie = SIDTrie(sid_token_ids(tokenizer, index, source=args.model))
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     trie.to(model.device)
-    records = predict_split(model, tokenizer, split, ItemText.build(items, index), settings["prompts"], trie,
-                            evaluation, settings["max_history"], args.shard, args.shards)
+    records = predict_split(model, tokenizer, split, ItemText.build(items, index), trained.templates, trie,
+                            evaluation, trained.prompt_history, args.shard, args.shards)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
@@ -204,75 +175,58 @@ def cmd_predict(args: argparse.Namespace) -> None:
     log.info("shard %d/%d: %d rows in %.1f s", args.shard + 1, args.shards, len(records), time.monotonic() - started)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> None:
-    import numpy as np
-
-    from genrec.evaluate.scoring import merge_shards, score, write_evaluation
-    from genrec.io import read_json
-    from genrec.io import read_table
+def _write_metrics(job, split: str, records: list[dict], scored: dict, num_beams: int | None,
+                   wall_seconds: dict[str, float], precision: str, out_predictions: str, out_metrics: str) -> None:
+    """The predictions JSONL and metrics JSON of a scored split, recording the job's run and provenance."""
+    from genrec.evaluate.scoring import write_evaluation
     from genrec.report.metrics_file import metrics_record
-    from genrec.tokenize.index import format_sid, read_index
 
-    settings = _settings(args.settings, "evaluation")
-    evaluation = _eval_settings(settings)
-    data = Path(args.data)
-    split = read_table(data / f"{args.split}.parquet")
-    index = read_index(args.index, n_items=len(read_table(data / "items.parquet")))
-    records = merge_shards(args.predictions, split, args.split)
-    sids = [format_sid(index[i]) for i in range(len(index))]
-    shared = {sid: n for sid, n in zip(*np.unique(sids, return_counts=True))}
-    scored = score(records, np.array([shared[s] for s in sids]), evaluation.ks)
-    training = read_json(Path(args.model) / "training.json") if args.model else {}
-    shard_info = [read_json(Path(p).with_suffix(".json")) for p in args.predictions]
-    shard_seconds = sum(info["seconds"] for info in shard_info)
-    precisions = sorted({info.get("precision", "unknown") for info in shard_info})
-    if "reward" in training:                      # an RL checkpoint: its SFT came first
-        walls = {"sft": training["sft_seconds"], "rl": training["seconds"], "eval": shard_seconds}
-    else:
-        walls = {"sft": training.get("seconds", 0.0), "eval": shard_seconds}
-    record = metrics_record(dataset=settings["dataset"], tokenizer=settings.get("tokenizer"),
-                            backbone=settings.get("backbone"), method=settings.get("method", "minionerec"),
-                            stage=settings["stage"], split=args.split, scored=scored,
-                            num_beams=evaluation.num_beams, config=settings["config"],
-                            seed=settings.get("seed", 42), wall_seconds=walls,
-                            mask_history=evaluation.mask_history, precision="+".join(precisions))
-    write_evaluation(records, record, args.out_predictions, args.out_metrics)
-    log.info("%s %s: %s (invalid generations %d)", settings["stage"], args.split,
+    run = job.run
+    record = metrics_record(dataset=run.dataset, tokenizer=run.tokenizer, backbone=run.backbone, method=run.method,
+                            stage=run.stage, split=split, scored=scored, num_beams=num_beams, config=job.provenance,
+                            seed=run.seed, wall_seconds=wall_seconds, mask_history=job.evaluate.mask_history,
+                            precision=precision)
+    write_evaluation(records, record, out_predictions, out_metrics)
+    log.info("%s %s: %s (invalid generations %d)", run.stage, split,
              {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
 
 
-def _write_item_ranking(args: argparse.Namespace, settings: dict, top_items, top_scores, method: str,
-                        walls: dict[str, float]) -> None:
-    """Score an item-id ranking of a split; write its predictions JSONL and metrics JSON (MostPop, baselines)."""
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genrec.evaluate.scoring import (merge_shards, score, shard_timings, shards_precision, sid_group_sizes,
+                                         wall_seconds)
+    from genrec.io import read_json, read_table
+    from genrec.models.checkpoint import trained_with
+    from genrec.settings import EvaluateJob
+    from genrec.tokenize.index import read_index
+
+    job = EvaluateJob.from_json(args.settings)
+    data = Path(args.data)
+    split = read_table(data / f"{args.split}.parquet")
+    _, index_path = trained_with(args.model)
+    index = read_index(index_path, n_items=len(read_table(data / "items.parquet")))
+    records = merge_shards(args.predictions, split, args.split)
+    scored = score(records, sid_group_sizes(index), job.evaluate.ks)
+    shards = shard_timings(args.predictions)
+    _write_metrics(job, args.split, records, scored, job.evaluate.num_beams,
+                   wall_seconds(read_json(Path(args.model) / "training.json"), shards), shards_precision(shards),
+                   args.out_predictions, args.out_metrics)
+
+
+def _score_item_ranking(args: argparse.Namespace, job, top_items, top_scores, wall: dict[str, float],
+                        history_shown: int | None) -> None:
+    """Score an item-id ranking of a split and write its predictions and metrics (MostPop, the baselines)."""
     import numpy as np
 
-    from genrec.evaluate.scoring import item_ranking_records, score, write_evaluation
+    from genrec.evaluate.scoring import item_ranking_records, score
     from genrec.io import read_table
-    from genrec.report.metrics_file import metrics_record
 
     data = Path(args.data)
     items = read_table(data / "items.parquet")
     split = read_table(data / f"{args.split}.parquet")
     titles = items["title"].fillna("").astype(str).tolist()
-    records = item_ranking_records(split, top_items, top_scores, titles, settings.get("max_history", 50))
-    scored = score(records, np.ones(len(items), dtype=int), _ks(settings))
-    record = metrics_record(dataset=settings["dataset"], tokenizer=None, backbone=None, method=method, stage=method,
-                            split=args.split, scored=scored, num_beams=None, config=settings["config"],
-                            seed=settings.get("seed", 0), wall_seconds=walls, mask_history=mask_history(settings),
-                            precision="float32")
-    write_evaluation(records, record, args.out_predictions, args.out_metrics)
-    log.info("%s %s: %s", method, args.split, {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")})
-
-
-def mask_history(settings: dict) -> bool:
-    """The run's one history-masking rule (`evaluate.mask_history`), the same for every model."""
-    return bool(settings.get("evaluate", {}).get("mask_history", False))
-
-
-def _ks(settings: dict) -> tuple[int, ...]:
-    from genrec.evaluate.metrics import DEFAULT_KS
-
-    return tuple(settings["evaluate"].get("ks", DEFAULT_KS))
+    records = item_ranking_records(split, top_items, top_scores, titles, history_shown)
+    scored = score(records, np.ones(len(items), dtype=int), job.evaluate.ks)
+    _write_metrics(job, args.split, records, scored, None, wall, "float32", args.out_predictions, args.out_metrics)
 
 
 def cmd_mostpop(args: argparse.Namespace) -> None:
@@ -281,33 +235,31 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
     from genrec.io import read_table
     from genrec.models.baselines.mostpop import most_popular_per_row
     from genrec.models.baselines.train import histories
+    from genrec.settings import EvaluateJob
 
     started = time.monotonic()
-    settings = _settings(args.settings, "mostpop")
+    job = EvaluateJob.from_json(args.settings)
     data = Path(args.data)
     n_items = len(read_table(data / "items.parquet"))
     split = read_table(data / f"{args.split}.parquet")
-    top = most_popular_per_row(read_table(data / "train.parquet"), n_items, max(_ks(settings)), histories(split),
-                               mask_history=mask_history(settings))
-    _write_item_ranking(args, settings, top, None, "mostpop", {"eval": time.monotonic() - started})
+    top = most_popular_per_row(read_table(data / "train.parquet"), n_items, max(job.evaluate.ks), histories(split),
+                               mask_history=job.evaluate.mask_history)
+    _score_item_ranking(args, job, top, None, {"eval": time.monotonic() - started}, history_shown=None)
 
 
 def cmd_train_baseline(args: argparse.Namespace) -> None:
     import torch
 
-    from genrec.io import atomic_outputs
-    from genrec.io import read_table
-    from genrec.models.baselines.registry import build_model
-    from genrec.models.baselines.train import BaselineTraining, train_sequential
+    from genrec.io import atomic_outputs, read_table
+    from genrec.models.baselines.train import train_baseline
+    from genrec.settings import BaselineJob
 
     torch.set_num_threads(args.threads)
-    settings = _settings(args.settings, f"baseline {args.name}")
-    training = BaselineTraining.from_config(settings["training"])
+    job = BaselineJob.from_json(args.settings)
     data = Path(args.data)
-    n_items = len(read_table(data / "items.parquet"))
-    model = build_model(args.name, settings["model"], n_items)
-    info = train_sequential(model, read_table(data / "train.parquet"), read_table(data / "valid.parquet"), training,
-                            mask_history=mask_history(settings))
+    model, info = train_baseline(args.name, job.model, len(read_table(data / "items.parquet")),
+                                 read_table(data / "train.parquet"), read_table(data / "valid.parquet"), job.training,
+                                 mask_history=job.mask_history)
     with atomic_outputs(args.out) as (tmp,):
         tmp.unlink()
         model.save_pretrained(tmp)
@@ -321,24 +273,23 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
 
     import torch
 
-    from genrec.io import read_json
-    from genrec.io import read_table
+    from genrec.io import read_json, read_table
     from genrec.models.baselines.registry import load_model
     from genrec.models.baselines.sequential import rank_all_items
-    from genrec.models.baselines.train import BaselineTraining, histories
+    from genrec.models.baselines.train import histories
+    from genrec.settings import EvaluateJob
 
     started = time.monotonic()
     torch.set_num_threads(args.threads)
-    settings = _settings(args.settings, f"baseline {args.name}")
-    training = BaselineTraining.from_config(settings["training"])
+    job = EvaluateJob.from_json(args.settings)
     model = load_model(args.name, args.model)
     split = read_table(Path(args.data) / f"{args.split}.parquet")
     max_length = model.config.max_length
-    top, scores = rank_all_items(model, histories(split), max(_ks(settings)), max_length,
-                                 mask_history=mask_history(settings))
+    top, scores = rank_all_items(model, histories(split), max(job.evaluate.ks), max_length,
+                                 mask_history=job.evaluate.mask_history)
     trained = read_json(Path(args.model) / "training.json")
-    _write_item_ranking(args, {**settings, "max_history": max_length, "seed": training.seed}, top.numpy(),
-                        scores.numpy(), args.name, {"train": trained["seconds"], "eval": time.monotonic() - started})
+    _score_item_ranking(args, job, top.numpy(), scores.numpy(),
+                        {"train": trained["seconds"], "eval": time.monotonic() - started}, history_shown=max_length)
 
 
 def cmd_item_embeddings(args: argparse.Namespace) -> None:
@@ -373,6 +324,18 @@ def _training_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2)
 
 
+def _fields(module: str, name: str) -> str:
+    """A settings class with its fields and defaults, for --help (imported only to build the help text)."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name).describe()
+
+
+def _evaluate_job_help() -> str:
+    return (f"JSON of {_fields('genrec.settings', 'EvaluateJob')}, with "
+            f"{_fields('genrec.evaluate.settings', 'EvalSettings')} and {_fields('genrec.settings', 'Run')}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrec", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -404,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="item text -> float32 embeddings (.npy, row i = item i) + provenance .json")
     p.add_argument("--items", required=True, help="items.parquet")
     p.add_argument("--name", required=True, help="encoder name (a key of the config's `encoders`)")
-    p.add_argument("--settings", required=True, help="the encoder's settings as JSON")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.embed.encode', 'EncoderSpec')}")
     p.add_argument("--out", required=True, help="output .npy")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_embed)
@@ -412,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tokenize", help="embeddings -> SID index.json + stats.json")
     p.add_argument("--items", required=True, help="items.parquet")
     p.add_argument("--embeddings", required=True)
-    p.add_argument("--name", required=True, help="tokenizer name (a key of the config's `tokenizers`)")
-    p.add_argument("--settings", required=True, help="the tokenizer's settings as JSON")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.tokenize.build', 'TokenizerSpec')}")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_tokenize)
@@ -438,8 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
     p.add_argument("--index", required=True, help="SID index.json")
-    p.add_argument("--backbone", required=True, help="backbone name (a key of the config's `backbones`)")
-    p.add_argument("--settings", required=True, help='JSON: {"backbone": {...}, "sft": {...}, "prompts": {...}}')
+    p.add_argument("--settings", required=True,
+                   help=f"JSON of {_fields('genrec.settings', 'SFTJob')}, with "
+                        f"{_fields('genrec.models.settings', 'BackboneSpec')}, {_fields('genrec.sft.settings', 'SFTSettings')}"
+                        f" and {_fields('genrec.settings', 'PromptSet')}")
     _training_outputs(p)
     p.set_defaults(func=cmd_sft)
 
@@ -447,8 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sft-model", required=True, help="the SFT checkpoint (policy start and KL reference)")
     p.add_argument("--reward", required=True, help="rule, ranking, semantic or cf")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train)")
-    p.add_argument("--index", required=True, help="SID index.json")
-    p.add_argument("--settings", required=True, help='JSON: {"rl": {...}, "prompts": {...}, "max_history": N}')
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.rl.settings', 'RLSettings')}")
     p.add_argument("--embeddings", help="item embeddings .npy (semantic reward)")
     p.add_argument("--scorer", help="the trained SASRec model directory (cf reward)")
     _training_outputs(p)
@@ -458,8 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a checkpoint directory (save_pretrained layout)")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test", choices=["valid", "test"])
-    p.add_argument("--index", required=True)
-    p.add_argument("--settings", required=True, help='JSON: {"evaluate": {...}, "prompts": {...}, "max_history": N}')
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.evaluate.settings', 'EvalSettings')}")
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--out", required=True, help="predictions .jsonl of this shard (+ a .json with its timing)")
@@ -470,10 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", nargs="+", required=True, help="the shards' .jsonl files")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test", choices=["valid", "test"])
-    p.add_argument("--index", required=True)
-    p.add_argument("--model", help="the evaluated checkpoint (its training.json gives the SFT wall time)")
-    p.add_argument("--settings", required=True,
-                   help='JSON: {"evaluate", "dataset", "tokenizer", "backbone", "stage", "config", "seed"}')
+    p.add_argument("--model", required=True,
+                   help="the evaluated checkpoint (its SID index, and its training.json for the wall times)")
+    p.add_argument("--settings", required=True, help=_evaluate_job_help())
     p.add_argument("--out-predictions", required=True)
     p.add_argument("--out-metrics", required=True)
     p.set_defaults(func=cmd_evaluate)
@@ -481,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mostpop", help="the most-popular baseline -> predictions JSONL + metrics JSON")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test", choices=["valid", "test"])
-    p.add_argument("--settings", required=True, help='JSON: {"evaluate", "dataset", "config"}')
+    p.add_argument("--settings", required=True, help=_evaluate_job_help())
     p.add_argument("--out-predictions", required=True)
     p.add_argument("--out-metrics", required=True)
     p.set_defaults(func=cmd_mostpop)
@@ -489,7 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-baseline", help="SASRec / GRU4Rec / Caser: full-softmax training with early stopping")
     p.add_argument("--name", required=True, help="sasrec, gru4rec or caser")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
-    p.add_argument("--settings", required=True, help='JSON: {"model": {...}, "training": {...}}')
+    p.add_argument("--settings", required=True,
+                   help=f"JSON of {_fields('genrec.settings', 'BaselineJob')}; model: the fields of "
+                        f"{_fields('genrec.models.baselines.settings', 'SASRecConfig')} (or GRU4RecConfig, CaserConfig) "
+                        f"less n_items; training: {_fields('genrec.models.baselines.settings', 'BaselineTraining')}")
     p.add_argument("--out", required=True, help="model directory (save_pretrained layout + training.json)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_train_baseline)
@@ -499,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="test", choices=["valid", "test"])
-    p.add_argument("--settings", required=True, help='JSON: {"training", "evaluate", "dataset", "config"}')
+    p.add_argument("--settings", required=True, help=_evaluate_job_help())
     p.add_argument("--out-predictions", required=True)
     p.add_argument("--out-metrics", required=True)
     p.add_argument("--threads", type=int, default=2)

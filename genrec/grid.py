@@ -20,14 +20,20 @@ GRID_RL = ("rewards", "tokenizers", "compare_on_valid")
 
 def dataset_grid(config: dict, dataset: str) -> dict:
     """The grid keys in force for `dataset`: the top-level values, replaced by those `per_dataset[dataset]` names.
-    Only the grid's keys can differ; every training setting stays the run's one."""
-    override = config.get("per_dataset", {}).get(dataset, {})
-    rl, tiger = config.get("rl", {}), config.get("tiger", {})
-    return {**{key: override.get(key, config.get(key, [])) for key in GRID_LISTS},
-            "rl": {key: override.get("rl", {}).get(key, rl.get(key, default))
-                   for key, default in zip(GRID_RL, ([], [], True))},
-            "tiger": {"backbone": tiger.get("backbone", "tiger"),
-                      "tokenizers": override.get("tiger", {}).get("tokenizers", tiger.get("tokenizers", []))}}
+    Only the grid's keys can differ; every training setting stays the run's one. `config` is validated (the
+    schema fills the grid's keys)."""
+    override = config["per_dataset"].get(dataset, {})
+    return {**{key: override.get(key, config[key]) for key in GRID_LISTS},
+            "rl": {key: override.get("rl", {}).get(key, config["rl"][key]) for key in GRID_RL},
+            "tiger": {"backbone": config["tiger"]["backbone"],
+                      "tokenizers": override.get("tiger", {}).get("tokenizers", config["tiger"]["tokenizers"])}}
+
+
+def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
+    """Every name `key` (or `key.sub`) takes in the top-level grid or in any of `grids` (the datasets' grids)."""
+    values = [config[key] if sub is None else config[key][sub]]
+    values += [grid[key] if sub is None else grid[key][sub] for grid in grids]
+    return {name for names in values for name in names}
 
 
 def grid_runs(config: dict) -> list[dict]:
@@ -39,7 +45,7 @@ def grid_runs(config: dict) -> list[dict]:
         runs.append({"dataset": dataset, "method": method, "tokenizer": tokenizer, "backbone": backbone,
                      "stage": stage, "reward": reward_of(stage), "split": split, "metrics": path})
 
-    for dataset in config.get("datasets", []):
+    for dataset in config["datasets"]:
         grid = dataset_grid(config, dataset)
         rl = grid["rl"]
         rl_tokenizers = rl["tokenizers"] if rl["rewards"] else []

@@ -4,37 +4,28 @@
 # and decoded by the constrained beam-search rules (rules/evaluate.smk) like the LLMs.
 # SASRec's item embeddings are also an `embed/` artifact: the RL `cf` reward scores with them.
 
-SEQUENTIAL_BASELINES = ["sasrec", "gru4rec", "caser"]
+SEQUENTIAL_BASELINES = genrec_settings.SEQUENTIAL_BASELINES
+BASELINE_PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/baselines/{{baseline}}.jsonl"
+BASELINE_METRICS = f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json"
 
 
-def baseline_settings(wildcards):
-    # early stopping ranks the valid split under the run's masking rule; the other evaluate keys do not touch training
-    return json.dumps({"model": config["baseline_models"].get(wildcards.baseline, {}),
-                       "training": config["baseline_training"],
-                       "evaluate": {"mask_history": config["evaluate"]["mask_history"]}})
-
-
-def baseline_metrics_settings(wildcards):
-    """Identity and resolved configuration recorded in a baseline's metrics file."""
-    baseline = getattr(wildcards, "baseline", "mostpop")
-    model = {"model": config["baseline_models"].get(baseline, {}), "training": config["baseline_training"]}
-    return json.dumps({
-        "evaluate": config["evaluate"], "dataset": wildcards.dataset, "training": config["baseline_training"],
-        "config": {"dataset": DATASETS["datasets"][wildcards.dataset], "evaluate": config["evaluate"],
-                   **(model if baseline in SEQUENTIAL_BASELINES else {})},
-    })
+def baseline_evaluation(baseline=None):
+    def settings(wildcards):
+        return genrec_settings.baseline_evaluate_job(config, DATASETS, wildcards.dataset,
+                                                     baseline or wildcards.baseline).to_json()
+    return settings
 
 
 rule train_baseline:
     input:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
-        valid=f"{RESULTS}/data/{{dataset}}/valid.parquet",
+        item_table=ITEMS,
+        train=split_table("train"),
+        valid=split_table("valid"),
     output:
-        model=directory(f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"),
+        model=directory(BASELINE_MODEL),
     params:
-        settings=baseline_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
+        settings=lambda wildcards: genrec_settings.baseline_job(config, wildcards.baseline).to_json(),
+        data=data_dir,
     log:
         f"{RESULTS}/logs/train_baseline/{{dataset}}/{{baseline}}.log",
     benchmark:
@@ -52,15 +43,15 @@ rule train_baseline:
 
 rule evaluate_baseline:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}",
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        split=f"{RESULTS}/data/{{dataset}}/test.parquet",
+        model=BASELINE_MODEL,
+        item_table=ITEMS,
+        split=split_table("test"),
     output:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/baselines/{{baseline}}.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json",
+        predictions=BASELINE_PREDICTIONS,
+        metrics=BASELINE_METRICS,
     params:
-        settings=baseline_metrics_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
+        settings=baseline_evaluation(),
+        data=data_dir,
     log:
         f"{RESULTS}/logs/evaluate_baseline/{{dataset}}/{{baseline}}.log",
     benchmark:
@@ -79,10 +70,10 @@ rule evaluate_baseline:
 
 rule item_embeddings:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}",
+        model=BASELINE_MODEL,
     output:
-        vectors=f"{RESULTS}/embed/{{dataset}}/{{baseline}}.npy",
-        info=f"{RESULTS}/embed/{{dataset}}/{{baseline}}.json",
+        vectors=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".npy",
+        info=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".json",
     log:
         f"{RESULTS}/logs/item_embeddings/{{dataset}}/{{baseline}}.log",
     benchmark:
@@ -99,15 +90,15 @@ rule item_embeddings:
 
 rule mostpop:
     input:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
-        split=f"{RESULTS}/data/{{dataset}}/test.parquet",
+        item_table=ITEMS,
+        train=split_table("train"),
+        split=split_table("test"),
     output:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/baselines/mostpop.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/baselines/mostpop.json",
+        predictions=BASELINE_PREDICTIONS.replace("{baseline}", "mostpop"),
+        metrics=BASELINE_METRICS.replace("{baseline}", "mostpop"),
     params:
-        settings=baseline_metrics_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
+        settings=baseline_evaluation("mostpop"),
+        data=data_dir,
     log:
         f"{RESULTS}/logs/mostpop/{{dataset}}.log",
     benchmark:

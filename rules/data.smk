@@ -1,21 +1,19 @@
 # Data stage: download raw files, then raw -> items / interactions / splits / stats (DESIGN.md contracts).
+from pathlib import Path
 
 # shipped in data/ (a few MB): the quickstart's sample and the time-stamped test copy of it
 BUNDLED_DATASETS = {"sample", "sample_dated"}
 
 
-def raw_inputs(wildcards):
+def raw_files(wildcards):
     """Each raw role of the dataset: its local path, or where the download rule puts it."""
-    raw = DATASETS["datasets"][wildcards.dataset]["raw"]
-    return {
-        role: entry["path"] if "path" in entry else f"{RESULTS}/data/raw/{wildcards.dataset}/{entry['file']}"
-        for role, entry in raw.items()
-    }
+    spec = genrec_settings.dataset(DATASETS, wildcards.dataset)
+    return {role: str(raw.local_path(Path(f"{RESULTS}/data/raw/{wildcards.dataset}"))) for role, raw in spec.raw.items()}
 
 
 def raw_role(wildcards):
-    for role, entry in DATASETS["datasets"][wildcards.dataset]["raw"].items():
-        if entry.get("file") == wildcards.file:
+    for role, raw in genrec_settings.dataset(DATASETS, wildcards.dataset).raw.items():
+        if raw.file == wildcards.file:
             return role
     raise ValueError(f"dataset {wildcards.dataset} declares no downloadable raw file named {wildcards.file}")
 
@@ -41,14 +39,14 @@ rule download:
 
 rule preprocess:
     input:
-        unpack(raw_inputs),
+        unpack(raw_files),
     output:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        interaction_table=f"{RESULTS}/data/{{dataset}}/interactions.parquet",
-        train=f"{RESULTS}/data/{{dataset}}/train.parquet",
-        valid=f"{RESULTS}/data/{{dataset}}/valid.parquet",
-        test=f"{RESULTS}/data/{{dataset}}/test.parquet",
-        stats=f"{RESULTS}/data/{{dataset}}/stats.json",
+        item_table=ITEMS,
+        interaction_table=f"{DATA}/interactions.parquet",
+        train=split_table("train"),
+        valid=split_table("valid"),
+        test=split_table("test"),
+        stats=f"{DATA}/stats.json",
     params:
         raw=lambda wildcards, input: " ".join(f"--raw {role}={path}" for role, path in input.items()),
         out=lambda wildcards, output: os.path.dirname(output.stats),

@@ -1,45 +1,34 @@
 # Evaluation stage: constrained beam search over every item, scattered over shards and gathered into
-# predictions + a metrics file (DESIGN.md). Merged metrics equal an unsharded run's exactly.
+# predictions + a metrics file (DESIGN.md). Merged metrics equal an unsharded run's exactly. The test split's
+# files are {stage}.json, the valid split's {stage}.valid.json (where RL is compared with SFT without touching
+# the test users): one rule, whose `split_suffix` wildcard is empty or `.valid`.
 
-SHARDS = config["evaluate"]["shards"]
-
-
-def eval_settings(wildcards):
-    backbone = config["backbones"][wildcards.backbone]
-    prompts = config["prompts"][backbone.get("prompts", "short")]
-    return json.dumps({"evaluate": config["evaluate"], "prompts": prompts,
-                       "max_history": training_of(wildcards.stage).get("max_history", 20)})
+SHARDS = genrec_settings.evaluation(config).shards
+PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 
 
-def metrics_settings(wildcards):
-    """Identity and the resolved configuration of every upstream stage, recorded in the metrics file."""
-    dataset = DATASETS["datasets"][wildcards.dataset]
-    tokenizer = config["tokenizers"][wildcards.tokenizer]
-    return json.dumps({
-        "evaluate": config["evaluate"], "dataset": wildcards.dataset, "tokenizer": wildcards.tokenizer,
-        "backbone": wildcards.backbone, "stage": wildcards.stage, "method": method_of(wildcards.stage),
-        "seed": training_of(wildcards.stage).get("seed", 42),
-        "config": {"dataset": dataset, "encoder": config["encoders"][tokenizer.get("encoder", "minilm")],
-                   "tokenizer": tokenizer, "backbone": config["backbones"][wildcards.backbone],
-                   "sft": training_of(wildcards.stage),
-                   **({"rl": {**rl_training_settings(), "reward": wildcards.stage[3:]}} if wildcards.stage.startswith("rl-") else {}),
-                   "prompts": config["prompts"][config["backbones"][wildcards.backbone].get("prompts", "short")],
-                   "evaluate": config["evaluate"]},
-    })
+def split_of(wildcards):
+    return "valid" if wildcards.split_suffix else "test"
+
+
+def prediction_shards(extension):
+    def shards(wildcards):
+        return [concrete(f"{PREDICTIONS}.{{split}}.shard{shard}.{extension}", wildcards, split=split_of(wildcards))
+                for shard in range(SHARDS)]
+    return shards
 
 
 rule predict_shard:
     input:
-        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        split=f"{RESULTS}/data/{{dataset}}/{{split}}.parquet",
-        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+        model=MODEL,
+        item_table=ITEMS,
+        split=split_table(),
     output:
-        predictions=temp(f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.jsonl"),
-        timing=temp(f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.json"),
+        predictions=temp(f"{PREDICTIONS}.{{split}}.shard{{shard}}.jsonl"),
+        timing=temp(f"{PREDICTIONS}.{{split}}.shard{{shard}}.json"),
     params:
-        settings=eval_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
+        settings=lambda wildcards: genrec_settings.evaluation(config).to_json(),
+        data=data_dir,
     log:
         f"{RESULTS}/logs/predict/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.log",
     benchmark:
@@ -50,60 +39,36 @@ rule predict_shard:
         runtime=60,
         gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
-        "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split} --index {input.index}"
+        "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split}"
         " --settings {params.settings:q} --shard {wildcards.shard} --shards {SHARDS} --out {output.predictions}"
         " --threads {threads} 2> {log}"
 
 
 rule evaluate:
     input:
-        shards=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.test.shard{{shard}}.jsonl",
-                      shard=range(SHARDS)),
-        timings=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.test.shard{{shard}}.json",
-                       shard=range(SHARDS)),
-        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+        shards=prediction_shards("jsonl"),
+        timings=prediction_shards("json"),
+        model=MODEL,
+        item_table=ITEMS,
     output:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.json",
+        predictions=f"{PREDICTIONS}{{split_suffix}}.jsonl",
+        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split_suffix}}.json",
     params:
-        settings=metrics_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
-        split="test",
+        settings=lambda wildcards: genrec_settings.evaluate_job(config, DATASETS, wildcards.dataset, wildcards.tokenizer,
+                                                                wildcards.backbone, wildcards.stage).to_json(),
+        data=data_dir,
+        split=split_of,
     log:
-        f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.log",
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split_suffix}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split_suffix}}.tsv"
+    wildcard_constraints:
+        split_suffix=r"|\.valid",
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{GENREC} evaluate --predictions {input.shards} --data {params.data} --split {params.split} --index {input.index}"
+        "{GENREC} evaluate --predictions {input.shards} --data {params.data} --split {params.split}"
         " --model {input.model} --settings {params.settings:q} --out-predictions {output.predictions}"
         " --out-metrics {output.metrics} 2> {log}"
-
-
-# The same on the valid split ({stage}.valid.json): where RL is compared with SFT without touching the test users.
-use rule evaluate as evaluate_valid with:
-    input:
-        shards=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.valid.shard{{shard}}.jsonl",
-                      shard=range(SHARDS)),
-        timings=expand(f"{RESULTS}/predictions/{{{{dataset}}}}/{{{{tokenizer}}}}/{{{{backbone}}}}/{{{{stage}}}}.valid.shard{{shard}}.json",
-                       shard=range(SHARDS)),
-        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}",
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
-    output:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.json",
-    params:
-        settings=metrics_settings,
-        data=lambda wildcards, input: os.path.dirname(input.item_table),
-        split="valid",
-    log:
-        f"{RESULTS}/logs/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.valid.tsv"
-

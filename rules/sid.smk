@@ -1,22 +1,15 @@
 # SID stage: item text -> embeddings -> Semantic-ID index per tokenizer (DESIGN.md contracts).
-import json
 import re
-
-
-def tokenizer_settings(name):
-    if name not in config["tokenizers"]:
-        raise ValueError(f"unknown tokenizer '{name}'; config `tokenizers` defines: {sorted(config['tokenizers'])}")
-    return config["tokenizers"][name]
 
 
 rule embed:
     input:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
+        item_table=ITEMS,
     output:
-        vectors=f"{RESULTS}/embed/{{dataset}}/{{encoder}}.npy",
-        info=f"{RESULTS}/embed/{{dataset}}/{{encoder}}.json",
+        vectors=f"{EMBEDDINGS}.npy",
+        info=f"{EMBEDDINGS}.json",
     params:
-        settings=lambda wildcards: json.dumps(config["encoders"][wildcards.encoder]),
+        settings=lambda wildcards: genrec_settings.encoder(config, wildcards.encoder).to_json(),
     log:
         f"{RESULTS}/logs/embed/{{dataset}}/{{encoder}}.log",
     benchmark:
@@ -34,14 +27,14 @@ rule embed:
 
 rule tokenize:
     input:
-        item_table=f"{RESULTS}/data/{{dataset}}/items.parquet",
-        vectors=lambda wildcards: f"{RESULTS}/embed/{wildcards.dataset}/"
-        f"{tokenizer_settings(wildcards.tokenizer).get('encoder', 'minilm')}.npy",
+        item_table=ITEMS,
+        vectors=lambda wildcards: concrete(f"{EMBEDDINGS}.npy", wildcards,
+                                           encoder=genrec_settings.tokenizer(config, wildcards.tokenizer).encoder),
     output:
-        index=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json",
+        index=SID_INDEX,
         stats=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/stats.json",
     params:
-        settings=lambda wildcards: json.dumps(tokenizer_settings(wildcards.tokenizer)),
+        settings=lambda wildcards: genrec_settings.tokenizer(config, wildcards.tokenizer).to_json(),
         out=lambda wildcards, output: os.path.dirname(output.index),
     log:
         f"{RESULTS}/logs/tokenize/{{dataset}}/{{tokenizer}}.log",
@@ -52,5 +45,5 @@ rule tokenize:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{GENREC} tokenize --items {input.item_table} --embeddings {input.vectors} --name {wildcards.tokenizer}"
+        "{GENREC} tokenize --items {input.item_table} --embeddings {input.vectors}"
         " --settings {params.settings:q} --out-dir {params.out} --threads {threads} 2> {log}"

@@ -99,8 +99,21 @@ def tiny_backbone():
     """A one-layer d32 `tiny` backbone spec: the smallest model the SFT and RL tests train."""
     from genrec.models.backbone import BackboneSpec
 
-    return BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
+    return BackboneSpec.named("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
                                              "intermediate_size": 64, "text_vocab_size": 400})
+
+
+def as_trained(model_dir: Path, index_path: Path, templates: dict, prompt_history: int = 20) -> Path:
+    """Record in a hand-built checkpoint what a training rule records: its prompts and its SID index."""
+    import json
+
+    from genrec.models.checkpoint import SID_INDEX, TrainedWith
+    from genrec.tokenize.index import index_json, read_index
+
+    info = {"seconds": 0.0, **TrainedWith("short", templates, prompt_history).record()}
+    (model_dir / "training.json").write_text(json.dumps(info))
+    (model_dir / SID_INDEX).write_text(index_json(read_index(index_path)))
+    return model_dir
 
 
 def short_templates() -> dict:

@@ -2,6 +2,7 @@
 lowering the loss, early stopping keeping the best model, save/load; MostPop's ranking and metrics on a
 hand-made split; the CLI's predictions, metrics and item-embedding artifacts."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from genrec.evaluate.metrics import DEFAULT_KS
 from genrec.evaluate.scoring import item_ranking_records, score
 from genrec.models.baselines.mostpop import most_popular, most_popular_per_row
 from genrec.models.baselines.registry import SEQUENTIAL, build_model, load_model
@@ -130,7 +130,7 @@ def test_mostpop_metrics_on_a_hand_made_split():
     test = pd.DataFrame({"user_id": [0, 1, 2], "history": [[0, 4], [1, 4, 3], [2, 4, 4]], "target": [3, 0, 2]})
     top = most_popular(train, 5, 3)
     assert top.tolist() == [4, 3, 0]
-    records = item_ranking_records(test, np.tile(top, (3, 1)), None, [f"t{i}" for i in range(5)], max_history=50)
+    records = item_ranking_records(test, np.tile(top, (3, 1)), None, [f"t{i}" for i in range(5)], history_shown=50)
     metrics = score(records, np.ones(5, dtype=int), (1, 2, 3))["metrics"]
     assert metrics["hr@1"] == 0 and metrics["hr@2"] == pytest.approx(1 / 3) and metrics["hr@3"] == pytest.approx(2 / 3)
     assert metrics["ndcg@3"] == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3, abs=1e-6)   # rounded
@@ -164,6 +164,20 @@ def test_training_keeps_the_best_valid_model_and_stops_early():
 
 
 @pytest.mark.parametrize("name", SEQUENTIAL)
+def test_one_seed_gives_one_model_from_initialisation_to_the_trained_weights(name):
+    from genrec.models.baselines.train import train_baseline
+
+    train, valid = synthetic_split(50, seed=1)
+    settings = BaselineTraining(batch_size=32, max_epochs=2, seed=3)
+    (a, log_a), (b, log_b) = [train_baseline(name, {**SMALL[name], "max_length": 8}, N_ITEMS, train, valid, settings)
+                               for _ in range(2)]
+    for (key, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=key)
+    losses = [[e["loss"] for e in run["log_history"]] for run in (log_a, log_b)]
+    assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
 def test_save_pretrained_round_trip(name, tmp_path):
     m = model(name)
     m.save_pretrained(tmp_path / name)
@@ -177,15 +191,18 @@ def test_cli_trains_evaluates_and_exports_embeddings(prepared_sample, tmp_path):
     """The commands the rules run, on the real sample: a two-epoch GRU4Rec, test metrics, item embeddings."""
     from genrec.cli import main
 
-    settings = {"model": {"hidden_size": 16, "max_length": 20}, "training": {"max_epochs": 2, "batch_size": 512}}
+    from genrec.evaluate.settings import EvalSettings
+    from genrec.settings import BaselineJob, EvaluateJob, Run
+
+    settings = BaselineJob({"hidden_size": 16, "max_length": 20}, BaselineTraining(max_epochs=2, batch_size=512), False)
     model_dir = tmp_path / "gru4rec"
     assert main(["train-baseline", "--name", "gru4rec", "--data", str(prepared_sample), "--settings",
-                 json.dumps(settings), "--out", str(model_dir), "--threads", "2"]) == 0
+                 settings.to_json(), "--out", str(model_dir), "--threads", "2"]) == 0
     training = json.loads((model_dir / "training.json").read_text())
     assert training["epochs_run"] == 2 and len(training["log_history"]) == 2
-    metrics_settings = {**settings, "evaluate": {"ks": list(DEFAULT_KS)}, "dataset": "sample", "config": {}}
+    metrics_settings = EvaluateJob(EvalSettings(), Run(dataset="sample", stage="gru4rec", method="gru4rec", seed=42), {})
     assert main(["evaluate-baseline", "--name", "gru4rec", "--model", str(model_dir), "--data", str(prepared_sample),
-                 "--settings", json.dumps(metrics_settings), "--out-predictions", str(tmp_path / "p.jsonl"),
+                 "--settings", metrics_settings.to_json(), "--out-predictions", str(tmp_path / "p.jsonl"),
                  "--out-metrics", str(tmp_path / "m.json")]) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["method"] == "gru4rec" and metrics["n_users"] == 8_317 and metrics["invalid_generations"] == 0
@@ -194,9 +211,9 @@ def test_cli_trains_evaluates_and_exports_embeddings(prepared_sample, tmp_path):
     assert metrics["mask_history"] is False and metrics["n_rows"] == 8_317
     # the run's one masking rule: no ranked item of any row is in that row's whole history (GRU4Rec and MostPop)
     test = pd.read_parquet(prepared_sample / "test.parquet")
-    masked = {**metrics_settings, "evaluate": {"ks": list(DEFAULT_KS), "mask_history": True}}
+    masked = dataclasses.replace(metrics_settings, evaluate=EvalSettings(mask_history=True))
     for command in (["evaluate-baseline", "--name", "gru4rec", "--model", str(model_dir)], ["mostpop"]):
-        assert main([*command, "--data", str(prepared_sample), "--settings", json.dumps(masked),
+        assert main([*command, "--data", str(prepared_sample), "--settings", masked.to_json(),
                      "--out-predictions", str(tmp_path / "pm.jsonl"), "--out-metrics", str(tmp_path / "mm.json")]) == 0
         assert json.loads((tmp_path / "mm.json").read_text())["mask_history"] is True
         records = [json.loads(line) for line in (tmp_path / "pm.jsonl").read_text().splitlines()]
@@ -213,5 +230,5 @@ def test_unknown_baseline_and_model_setting_are_refused():
 
     with pytest.raises(GenrecError, match="unknown sequential baseline 'bert4rec'"):
         build_model("bert4rec", {}, N_ITEMS)
-    with pytest.raises(GenrecError, match=r"unknown model setting\(s\) \['layers'\]"):
+    with pytest.raises(GenrecError, match=r"unknown .*setting\(s\) \['layers'\]"):
         build_model("sasrec", {"layers": 2}, N_ITEMS)

@@ -21,7 +21,7 @@ def model_and_index():
     rng = np.random.default_rng(0)
     codes = np.unique(rng.integers(0, 6, size=(90, 3)), axis=0)
     index = codes_to_index(codes)
-    spec = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+    spec = BackboneSpec.named("tiny", {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
                                              "intermediate_size": 64, "text_vocab_size": 300})
     model, tokenizer = build_tiny_backbone(spec, TEXTS, seed=0)
     add_sid_tokens(model, tokenizer, sorted({t for sid in index.values() for t in sid}), init="random")
@@ -100,7 +100,7 @@ def tiger_and_index():
 
     rng = np.random.default_rng(1)
     index = codes_to_index(np.unique(rng.integers(0, 6, size=(90, 3)), axis=0))
-    spec = BackboneSpec.from_config("tiger", {"kind": "t5", "hidden_size": 32, "num_layers": 2, "num_heads": 4,
+    spec = BackboneSpec.named("tiger", {"kind": "t5", "hidden_size": 32, "num_layers": 2, "num_heads": 4,
                                               "intermediate_size": 64})
     model, tokenizer = build_tiger(spec, sorted({t for sid in index.values() for t in sid}), seed=0)
     with torch.no_grad():

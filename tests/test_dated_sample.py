@@ -31,7 +31,7 @@ def dated(tmp_path_factory):
 
 def test_spec_is_time_811_and_labelled_synthetic(dated):
     spec, stats, _, _ = dated
-    assert spec.source == "amazon18" and spec.protocol == "time_811" and spec.max_history == 10
+    assert spec.source == "amazon18" and spec.protocol == "time_811" and spec.split_history == 10
     assert spec.title_filter and spec.kcore == 5 and str(spec.window.window) == "2016-10 .. 2018-11"
     assert "synthetic" in spec.description.lower()
     assert stats["protocol"] == "time_811" and stats["timestamps"].startswith("unix seconds")

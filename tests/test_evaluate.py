@@ -28,7 +28,7 @@ TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
 def setup(prepared_sample, tmp_path_factory):
     items = read_table(prepared_sample / "items.parquet")
     index = read_index(SAMPLE_INDEX, n_items=len(items))
-    spec = BackboneSpec.from_config("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
+    spec = BackboneSpec.named("tiny", {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 2,
                                              "intermediate_size": 64, "text_vocab_size": 400})
     model, tokenizer = build_tiny_backbone(spec, items["title"].tolist(), seed=0)
     add_sid_tokens(model, tokenizer, index_tokens(index), init="random")
@@ -73,9 +73,10 @@ def test_mask_history_keeps_every_history_item_out_of_generated_lists(setup):
 
 def test_predict_and_evaluate_commands_mask_history_and_record_it(setup, prepared_sample, tmp_path):
     """The rules' commands with `evaluate.mask_history: true`: two shards, then the merge, on 300 real users."""
-    from conftest import first_users
+    from conftest import as_trained, first_users
 
     from genrec.cli import main
+    from genrec.settings import EvaluateJob, Run
 
     model, tokenizer, _, index, _ = setup
     model.save_pretrained(tmp_path / "ckpt")
@@ -83,17 +84,16 @@ def test_predict_and_evaluate_commands_mask_history_and_record_it(setup, prepare
     data = first_users(prepared_sample, tmp_path / "data")
     index_path = tmp_path / "index.json"
     index_path.write_text(json.dumps({str(k): v for k, v in index.items()}))
-    evaluate = {"num_beams": 20, "batch_size": 64, "shards": 2, "mask_history": True}
+    checkpoint = as_trained(tmp_path / "ckpt", index_path, TEMPLATES)
+    evaluate = EvalSettings(num_beams=20, batch_size=64, shards=2, mask_history=True)
     shards = [tmp_path / f"sft.test.shard{s}.jsonl" for s in (0, 1)]
     for shard, out in enumerate(shards):
-        settings = {"evaluate": evaluate, "prompts": TEMPLATES, "max_history": 20}
-        assert main(["predict", "--model", str(tmp_path / "ckpt"), "--data", str(data), "--index", str(index_path),
-                     "--settings", json.dumps(settings), "--shard", str(shard), "--shards", "2",
-                     "--out", str(out)]) == 0
-    settings = {"evaluate": evaluate, "dataset": "sample", "tokenizer": "rqvae", "backbone": "tiny", "stage": "sft",
-                "config": {}}
-    assert main(["evaluate", "--predictions", *map(str, shards), "--data", str(data), "--index", str(index_path),
-                 "--settings", json.dumps(settings), "--out-predictions", str(tmp_path / "sft.jsonl"),
+        assert main(["predict", "--model", str(checkpoint), "--data", str(data), "--settings", evaluate.to_json(),
+                     "--shard", str(shard), "--shards", "2", "--out", str(out)]) == 0
+    job = EvaluateJob(evaluate, Run(dataset="sample", stage="sft", method="minionerec", seed=42, tokenizer="rqvae",
+                                    backbone="tiny"), provenance={})
+    assert main(["evaluate", "--predictions", *map(str, shards), "--data", str(data), "--model", str(checkpoint),
+                 "--settings", job.to_json(), "--out-predictions", str(tmp_path / "sft.jsonl"),
                  "--out-metrics", str(tmp_path / "sft.json")]) == 0
     metrics = json.loads((tmp_path / "sft.json").read_text())
     test = read_table(data / "test.parquet")
@@ -192,15 +192,17 @@ def test_split_outside_the_index_or_empty_is_refused(setup):
 
 def test_predict_with_a_checkpoint_lacking_sid_tokens_fails_cleanly(setup, prepared_sample, tmp_path):
     _, tokenizer, items, _, _ = setup
-    model, plain = build_tiny_backbone(BackboneSpec.from_config("tiny", {"hidden_size": 16, "num_layers": 1,
+    model, plain = build_tiny_backbone(BackboneSpec.named("tiny", {"hidden_size": 16, "num_layers": 1,
                                        "num_heads": 2, "num_kv_heads": 2, "intermediate_size": 32,
                                        "text_vocab_size": 300}), items["title"].tolist(), seed=0)
+    from conftest import as_trained
+
     model.save_pretrained(tmp_path / "ckpt")
     plain.save_pretrained(tmp_path / "ckpt")
+    as_trained(tmp_path / "ckpt", SAMPLE_INDEX, TEMPLATES)
     out = tmp_path / "pred.jsonl"
-    settings = json.dumps({"evaluate": {"num_beams": 20}, "prompts": TEMPLATES, "max_history": 20})
     run = subprocess.run([sys.executable, "-m", "genrec", "predict", "--model", str(tmp_path / "ckpt"), "--data",
-                          str(prepared_sample), "--index", str(SAMPLE_INDEX), "--settings", settings, "--out", str(out)],
+                          str(prepared_sample), "--settings", EvalSettings().to_json(), "--out", str(out)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 2
     assert "vocabulary lacks" in run.stderr and "Traceback" not in run.stderr

@@ -24,7 +24,8 @@ def test_minionerec_layout_round_trip(sample, tmp_path):
     export_minionerec(prepared, index, tmp_path, "Scientific")
     files = {s: tmp_path / f"{s}.csv" for s in ("train", "valid", "test")}
     files |= {"item": tmp_path / "Scientific.item.json", "index": tmp_path / "Scientific.index.json"}
-    spec = DatasetSpec(name="back", source="minionerec_release", raw={}, protocol="loo", max_history=50)
+    spec = DatasetSpec(name="back", source="minionerec_release", raw={}, protocol="loo", split_history=50,
+                       title_filter=True, window=None, kcore=5, dedup=False, description="")
     back = release_to_prepared(spec, files)
     for name in ("train", "valid", "test"):
         ours, theirs = prepared.splits[name], back.splits[name]

@@ -13,8 +13,7 @@ PAPER_JOBS = {
     "tokenize": 2 * 4,
     "sft": 2 * 4 * 3 + 2 * 2,           # SFT per dataset x tokenizer x backbone, + TIGER
     "rl": 2 * 4 * 3 * 2,
-    "evaluate": 2 * 4 * 3 * 3 + 2 * 2,  # SFT and the two RL stages on test, + TIGER
-    "evaluate_valid": 2 * 4 * 3 * 3,
+    "evaluate": 2 * 4 * 3 * 3 * 2 + 2 * 2,   # SFT and the two RL stages on test and valid, + TIGER on test
     "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2) * 8,
     "mostpop": 2,
     "train_baseline": 2 * 3,            # SASRec, GRU4Rec, Caser
@@ -54,6 +53,7 @@ def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(w
 
 
 def test_per_dataset_grid_replaces_only_the_keys_it_names():
+    from genrec.config import validate
     from genrec.grid import dataset_grid, grid_runs
 
     config = {"datasets": ["a", "b"], "sid_tokenizers": ["t1", "t2"], "sft_backbones": ["tiny"],
@@ -61,6 +61,7 @@ def test_per_dataset_grid_replaces_only_the_keys_it_names():
               "tiger": {"tokenizers": ["t1", "t2"]},
               "per_dataset": {"b": {"sid_tokenizers": ["t1"], "rl": {"tokenizers": ["t1"]},
                                     "tiger": {"tokenizers": ["t1"]}}}}
+    validate(config, "config.schema.yaml", "test")
     assert dataset_grid(config, "b")["rl"] == {"rewards": ["ranking"], "tokenizers": ["t1"], "compare_on_valid": True}
     runs = grid_runs(config)
     per = {d: sorted(r["metrics"] for r in runs if r["dataset"] == d) for d in ("a", "b")}
@@ -73,7 +74,7 @@ def test_per_dataset_grid_replaces_only_the_keys_it_names():
 def test_per_dataset_names_are_checked_before_any_job(workdir):
     (workdir / "typo.yaml").write_text("per_dataset: {sampel: {sid_tokenizers: [rqkmeans]}}\n")
     plan = snakemake(workdir, "-n", "--configfile", "typo.yaml")
-    assert plan.returncode != 0 and "per_dataset' names unknown dataset(s) ['sampel']" in plan.stdout + plan.stderr
+    assert plan.returncode != 0 and "unknown dataset(s) ['sampel']" in plan.stdout + plan.stderr
     (workdir / "tok.yaml").write_text("per_dataset: {sample: {sid_tokenizers: [rqvea]}}\n")
     plan = snakemake(workdir, "-n", "--configfile", "tok.yaml")
     assert plan.returncode != 0 and "unknown tokenizer(s) ['rqvea']" in plan.stdout + plan.stderr

@@ -82,8 +82,9 @@ def test_matches_the_reference_row_for_row(tmp_path, seed):
     files = {"reviews": write_lines(tmp_path / "r.json.gz", reviews), "meta": write_lines(tmp_path / "m.json", meta)}
     window = TimeWindow.parse("2017-01", "2017-04")
     min_items = 45
-    spec = DatasetSpec(name="random", source="amazon18", raw={}, protocol="time_811", max_history=10,
-                       window=WindowSpec(window, min_items=min_items, earliest_start_year=2015), kcore=3)
+    spec = DatasetSpec(name="random", source="amazon18", raw={}, protocol="time_811", split_history=10,
+                       window=WindowSpec(window, min_items=min_items, earliest_start_year=2015), kcore=3,
+                       title_filter=True, dedup=False, description="")
     ours = preprocess(spec, files)
     start, end = window.bounds
     expected = reference_rows(reviews, meta, 3, start, end, min_items, 2015, 2017, 1)

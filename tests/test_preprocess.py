@@ -14,9 +14,9 @@ T0 = month_start_utc(2017, 1)
 
 
 def toy_spec(**overrides) -> DatasetSpec:
-    settings = dict(name="toy", source="amazon18", raw={}, protocol="time_811", max_history=10, title_filter=True,
+    settings = dict(name="toy", source="amazon18", raw={}, protocol="time_811", split_history=10, title_filter=True,
                     window=WindowSpec(TimeWindow.parse("2017-01", "2017-03"), min_items=0, earliest_start_year=1996),
-                    kcore=2)
+                    kcore=2, dedup=False, description="")
     settings.update(overrides)
     return DatasetSpec(**settings)
 

@@ -192,8 +192,7 @@ def test_a_group_split_over_two_processes_is_decoded_alike(sft_model):
 def test_two_grpo_steps_change_the_weights_and_log_every_step(sft_model, small_data, tmp_path):
     settings = RLSettings(max_samples=16, num_generations=4, batch_size=32, micro_batch_size=16, epochs=1,
                           learning_rate=1e-2, precision="float32", beta=1e-3)
-    info = run_rl(sft_model, "ranking", settings, TEMPLATES, 20, small_data, SAMPLE_INDEX, tmp_path / "rl",
-                  tmp_path / "work", threads=1)
+    info = run_rl(sft_model, "ranking", settings, small_data, tmp_path / "rl", tmp_path / "work", threads=1)
     assert info["steps"] == 2 and info["stage"] == "rl-ranking"
     before, _ = load_backbone(sft_model)
     after, _ = load_backbone(tmp_path / "rl")
@@ -213,21 +212,21 @@ def test_two_grpo_steps_change_the_weights_and_log_every_step(sft_model, small_d
     ({"batch_size": 30, "micro_batch_size": 30}, "not divisible by num_generations"),
     ({"rollout": "greedy"}, "unknown rollout"),
 ])
-def test_bad_rl_settings_fail_before_training(change, message, tmp_path):
-    settings = RLSettings(**{"num_generations": 4, "batch_size": 32, "micro_batch_size": 16, **change})
+def test_bad_rl_settings_are_refused_when_read(change, message):
     with pytest.raises(GenrecError, match=message):
-        run_rl(tmp_path / "no-model", "ranking", settings, TEMPLATES, 20, tmp_path, SAMPLE_INDEX,
-               tmp_path / "out", tmp_path / "work")
-    assert not (tmp_path / "out").exists()
+        RLSettings.from_config({"num_generations": 4, "batch_size": 32, "micro_batch_size": 16, **change})
 
 
 def test_unknown_reward_and_cf_without_sasrec_fail_before_training(tmp_path):
     settings = RLSettings(num_generations=4, batch_size=32, micro_batch_size=16)
     with pytest.raises(GenrecError, match="unknown reward 'hit'"):
-        run_rl(tmp_path / "no-model", "hit", settings, TEMPLATES, 20, tmp_path, SAMPLE_INDEX, tmp_path / "o", tmp_path / "w")
+        run_rl(tmp_path / "no-model", "hit", settings, tmp_path, tmp_path / "o", tmp_path / "w")
     with pytest.raises(GenrecError, match="needs a trained SASRec"):
-        run_rl(tmp_path / "no-model", "cf", settings, TEMPLATES, 20, tmp_path, SAMPLE_INDEX, tmp_path / "o",
-               tmp_path / "w", scorer_dir=tmp_path / "sasrec")
+        run_rl(tmp_path / "no-model", "cf", settings, tmp_path, tmp_path / "o", tmp_path / "w",
+               scorer_dir=tmp_path / "sasrec")
+    with pytest.raises(GenrecError, match="not a trained checkpoint"):
+        run_rl(tmp_path / "no-model", "ranking", settings, tmp_path, tmp_path / "o", tmp_path / "w")
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_rl_setting_is_named():

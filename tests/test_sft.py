@@ -27,7 +27,7 @@ def test_tasks_are_mixed_by_weight(sample):
     items, index, train = sample
     text = ItemText.build(items, index)
     examples = build_examples({"seq_rec": 1.0, "title2sid": 0.5, "hist2text": 1.0, "title_hist2sid": 2.0},
-                              TEMPLATES, text, train, max_history=5, seed=0)
+                              TEMPLATES, text, train, prompt_history=5, seed=0)
     counts = pd.Series([e.task for e in examples]).value_counts().to_dict()
     titled = sum(bool(t) for t in text.titles)
     assert counts == {"seq_rec": len(train), "title2sid": round(0.5 * titled), "hist2text": len(train),
@@ -35,7 +35,7 @@ def test_tasks_are_mixed_by_weight(sample):
     hist2text = [e for e in examples if e.task == "hist2text"]
     assert {e.prompt.split("\n")[1] for e in hist2text} == {"next title:", "next description:"}  # both branches
     seq = next(e for e in examples if e.task == "seq_rec")
-    assert seq.prompt.count("<a_") <= 5 and seq.response in text.sids          # history cut to max_history
+    assert seq.prompt.count("<a_") <= 5 and seq.response in text.sids          # history cut to prompt_history
 
 
 def test_loss_is_on_the_response_only():

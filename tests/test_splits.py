@@ -38,7 +38,7 @@ def test_time_811_sliding_window_global_sort_and_cut():
 
 def test_time_811_uses_int_cuts_like_the_original():
     data = interactions({0: [(i, i) for i in range(6)]})  # 5 rows: int(4.0)=4, int(4.5)=4
-    splits = split_time_811(data)
+    splits = split_time_811(data, max_history=10)
     assert [len(splits[s]) for s in ("train", "valid", "test")] == [4, 0, 1]
 
 

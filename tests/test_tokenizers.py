@@ -67,7 +67,7 @@ def test_row_i_is_item_i(items, embeddings):
 
 @pytest.mark.parametrize("name", list(FAST))
 def test_tokenizer_is_collision_free_and_deterministic(name, embeddings):
-    spec = TokenizerSpec.from_config(name, FAST[name])
+    spec = TokenizerSpec.named(name, FAST[name])
     index, stats = build_sid(spec, embeddings)
     again, _ = build_sid(spec, embeddings)
     assert index == again                                      # same seed -> same index, bit for bit
@@ -82,15 +82,15 @@ def test_tokenizer_is_collision_free_and_deterministic(name, embeddings):
 
 
 def test_reassign_last_keeps_three_levels(embeddings):
-    spec = TokenizerSpec.from_config("r", {"method": "rqkmeans", "codebook_size": 64, "collision": "reassign_last"})
+    spec = TokenizerSpec.named("r", {"method": "rqkmeans", "codebook_size": 64, "collision": "reassign_last"})
     index, stats = build_sid(spec, embeddings)
     assert stats["levels"] == 3 and stats["collision_rate_after"] == 0.0
     assert stats["collision_rate_before"] > 0
 
 
 def test_different_seed_gives_a_different_index(embeddings):
-    a, _ = build_sid(TokenizerSpec.from_config("a", FAST["rqkmeans"]), embeddings)
-    b, _ = build_sid(TokenizerSpec.from_config("b", FAST["rqkmeans"] | {"seed": 7}), embeddings)
+    a, _ = build_sid(TokenizerSpec.named("a", FAST["rqkmeans"]), embeddings)
+    b, _ = build_sid(TokenizerSpec.named("b", FAST["rqkmeans"] | {"seed": 7}), embeddings)
     assert a != b
 
 
@@ -105,15 +105,15 @@ def test_bad_embeddings_are_refused(tmp_path):
 
 
 def test_codebook_larger_than_item_count_is_refused():
-    spec = TokenizerSpec.from_config("t", {"method": "rqkmeans", "codebook_size": 256})
+    spec = TokenizerSpec.named("t", {"method": "rqkmeans", "codebook_size": 256})
     with pytest.raises(GenrecError, match="codebook size 256 is larger than the 100 items"):
         build_sid(spec, np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32))
 
 
 def test_unknown_method_or_parameter_is_named():
     with pytest.raises(GenrecError, match="unknown tokenizer method 'rqvea'"):
-        TokenizerSpec.from_config("t", {"method": "rqvea"})
-    spec = TokenizerSpec.from_config("t", {"method": "rqvae", "params": {"latent": 8}})
+        TokenizerSpec.named("t", {"method": "rqvea"})
+    spec = TokenizerSpec.named("t", {"method": "rqvae", "params": {"latent": 8}})
     with pytest.raises(GenrecError, match=r"unknown parameter\(s\) \['latent'\] for method rqvae"):
         build_sid(spec, np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32))
 
@@ -123,8 +123,8 @@ def test_tokenize_cli_with_mismatched_embeddings_writes_nothing(tmp_path, items)
     np.save(tmp_path / "e.npy", np.ones((N_ITEMS - 1, 8), dtype=np.float32))
     out = tmp_path / "sid"
     result = subprocess.run([sys.executable, "-m", "genrec", "tokenize", "--items", str(item_path), "--embeddings",
-                             str(tmp_path / "e.npy"), "--name", "rqkmeans", "--settings",
-                             json.dumps(FAST["rqkmeans"]), "--out-dir", str(out)], capture_output=True, text=True)
+                             str(tmp_path / "e.npy"), "--settings",
+                             json.dumps({"name": "rqkmeans", **FAST["rqkmeans"]}), "--out-dir", str(out)], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"{N_ITEMS - 1} embedding rows but {N_ITEMS} items" in result.stderr
     assert not out.exists()
@@ -137,7 +137,7 @@ def test_same_seed_same_index_across_processes(tmp_path, items, embeddings):
     outputs = []
     for run in ("a", "b"):
         subprocess.run([sys.executable, "-m", "genrec", "tokenize", "--items", str(item_path), "--embeddings",
-                        str(tmp_path / "e.npy"), "--name", "rqvae", "--settings", json.dumps(FAST["rqvae"]),
+                        str(tmp_path / "e.npy"), "--settings", json.dumps({"name": "rqvae", **FAST["rqvae"]}),
                         "--out-dir", str(tmp_path / run)], check=True, capture_output=True)
         outputs.append((tmp_path / run / "index.json").read_bytes())
     assert outputs[0] == outputs[1]

@@ -146,34 +146,11 @@ def test_config_schema_rejects_a_wrong_key(workdir):
 
 
 def test_unknown_backbone_fails_before_any_job(workdir):
+    """The Snakefile runs genrec.settings.check_config before any job (its checks: tests/test_settings.py)."""
     plan = snakemake(workdir, "-n", "--config", "sft_backbones=[qwen9]")
     assert plan.returncode != 0
     assert "unknown backbone(s) ['qwen9']" in plan.stdout + plan.stderr
     assert not (workdir / "results").exists()
-
-
-def test_beam_width_below_largest_k_fails_before_any_job(workdir):
-    (workdir / "narrow.yaml").write_text("evaluate: {num_beams: 5}\n")
-    plan = snakemake(workdir, "-n", "--configfile", "narrow.yaml")
-    assert plan.returncode != 0
-    assert "num_beams 5 is below the largest K 20" in plan.stdout + plan.stderr
-
-
-def test_tiger_backbone_must_be_an_encoder_decoder(workdir):
-    plan = snakemake(workdir, "-n", "--config", "baselines=[tiger]",
-                     "tiger={'backbone': 'tiny', 'tokenizers': ['rqkmeans']}")
-    assert plan.returncode != 0
-    assert "tiger.backbone 'tiny' must name a `kind: t5` entry" in plan.stdout + plan.stderr
-    plan = snakemake(workdir, "-n", "--config", "sft_backbones=[tiny,tiger]")
-    assert plan.returncode != 0
-    assert "names t5 backbone(s) ['tiger']" in plan.stdout + plan.stderr
-
-
-def test_rl_batch_must_hold_whole_groups(workdir):
-    (workdir / "uneven.yaml").write_text("rl: {num_generations: 16, batch_size: 100}\n")
-    plan = snakemake(workdir, "-n", "--configfile", "uneven.yaml")
-    assert plan.returncode != 0
-    assert "rl.batch_size 100 is not divisible by rl.num_generations 16" in plan.stdout + plan.stderr
 
 
 def dvc(workdir: Path, *args: str) -> subprocess.CompletedProcess:

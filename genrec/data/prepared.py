@@ -48,7 +48,7 @@ def dataset_stats(spec: DatasetSpec, prepared: Prepared, steps: list[dict], has_
         "dataset": spec.name,
         "source": spec.source,
         "protocol": spec.protocol,
-        "max_history": spec.max_history,
+        "max_history": spec.split_history,
         "timestamps": "unix seconds (UTC)" if has_timestamps else "ordinal: the source gives order only",
         "users": n_users,
         "items": n_items,

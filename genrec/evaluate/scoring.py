@@ -16,7 +16,8 @@ import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.evaluate.metrics import bootstrap_interval, per_row_metrics
-from genrec.io import atomic_outputs, iter_lines, parse_json_line
+from genrec.io import atomic_outputs, iter_lines, parse_json_line, read_json
+from genrec.tokenize.index import format_sid
 
 TITLES_SHOWN = 10    # recommended titles kept per user in a predictions file (for reading, not scoring)
 
@@ -80,8 +81,9 @@ def write_evaluation(records: list[dict], metrics: dict, predictions_path: str |
 
 
 def item_ranking_records(split: pd.DataFrame, top_items: np.ndarray, top_scores: np.ndarray | None,
-                         titles: list[str], max_history: int) -> list[dict]:
-    """Prediction records of a model that ranks item ids (the baselines): an item is its own SID here."""
+                         titles: list[str], history_shown: int | None) -> list[dict]:
+    """Prediction records of a model that ranks item ids (the baselines): an item is its own SID here. A record
+    shows the latest `history_shown` history items (what the model read; None: the whole split history)."""
     records = []
     for row, (user, history, target) in enumerate(zip(split["user_id"], split["history"], split["target"])):
         items = [int(i) for i in top_items[row]]
@@ -89,7 +91,7 @@ def item_ranking_records(split: pd.DataFrame, top_items: np.ndarray, top_scores:
         records.append({
             "row": row, "user_id": int(user), "target": target, "target_sid": str(target), "sids": [str(i) for i in items],
             "items": items, "scores": [] if top_scores is None else [round(float(x), 5) for x in top_scores[row]],
-            "invalid": 0, "history": [int(i) for i in list(history)[-max_history:]],
+            "invalid": 0, "history": [int(i) for i in list(history)[-(history_shown or len(history)):]],
             "target_title": titles[target], "titles": [titles[i] for i in items[:TITLES_SHOWN]],
         })
     return records
@@ -131,3 +133,29 @@ def per_row_values(records: list[dict], metric: str) -> np.ndarray:
     """`metric` (e.g. `ndcg@10`) of every record, in record order."""
     k = metric.partition("@")[2]
     return per_row_metrics(sid_ranks(records), (int(k),))[metric]
+
+
+def sid_group_sizes(index: dict[int, list]) -> np.ndarray:
+    """For each item, how many items share its SID (1 for a unique SID): the collision correction of `score`."""
+    sids = [format_sid(index[i]) for i in range(len(index))]
+    _, inverse, counts = np.unique(sids, return_inverse=True, return_counts=True)
+    return counts[inverse]
+
+
+def shard_timings(prediction_paths: list[str | Path]) -> list[dict]:
+    """The timing file (`.json`, written beside each shard's `.jsonl`) of every prediction shard."""
+    return [read_json(Path(p).with_suffix(".json")) for p in prediction_paths]
+
+
+def wall_seconds(training: dict, shards: list[dict]) -> dict[str, float]:
+    """The run's wall time per stage: training (SFT, and RL after it for an RL checkpoint) and the shards'
+    prediction time summed (the CPU-seconds of evaluation, whatever the shards ran on)."""
+    evaluation = sum(shard["seconds"] for shard in shards)
+    if "reward" in training:                      # an RL checkpoint: its SFT came first
+        return {"sft": training["sft_seconds"], "rl": training["seconds"], "eval": evaluation}
+    return {"sft": training["seconds"], "eval": evaluation}
+
+
+def shards_precision(shards: list[dict]) -> str:
+    """The precision the shards decoded in (`a+b` if they differed, e.g. GPU and CPU shards)."""
+    return "+".join(sorted({shard["precision"] for shard in shards}))

@@ -7,59 +7,19 @@ text, so nothing is downloaded. Both kinds save and load with `save_pretrained` 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel,
                           PreTrainedTokenizerBase)
 
-from genrec.config import from_settings
 from genrec.errors import GenrecError
+from genrec.models.settings import BackboneSpec
 
 log = logging.getLogger(__name__)
 
 EOS, PAD = "<|endoftext|>", "<|pad|>"
-ARCHITECTURES = ("qwen2", "qwen3")
-KINDS = ("tiny", "hf", "t5")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """A backbone of the grid (config `backbones.<name>`)."""
-
-    name: str
-    kind: str = "tiny"                  # tiny | hf | t5 (TIGER's encoder-decoder over SIDs)
-    path: str | None = None             # hf: local directory or hub id
-    prompts: str = "short"              # key of config `prompts`
-    dtype: str = "float32"              # weights of an hf model; tiny trains in float32 (bf16 autocast on CPU)
-    architecture: str = "qwen2"
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    num_kv_heads: int = 4
-    intermediate_size: int = 1024
-    text_vocab_size: int = 4000
-    max_position_embeddings: int = 1024
-    attention_dropout: float = 0.0
-    head_dim: int | None = None         # t5: d_kv (default hidden_size / num_heads)
-
-    @classmethod
-    def from_config(cls, name: str, settings: dict) -> BackboneSpec:
-        spec = from_settings(cls, settings, f"backbones.{name}", "backbone setting", name=name)
-        if spec.kind == "hf" and not spec.path:
-            raise GenrecError("an `hf` backbone needs `path` (a local directory or hub id)",
-                              key=f"backbones.{name}.path")
-        if spec.kind not in KINDS:
-            raise GenrecError(f"unknown backbone kind {spec.kind!r}", key=f"backbones.{name}.kind",
-                              fix=f"use one of {list(KINDS)}")
-        if spec.architecture not in ARCHITECTURES:
-            raise GenrecError(f"unknown tiny architecture {spec.architecture!r}",
-                              key=f"backbones.{name}.architecture", fix=f"use one of {list(ARCHITECTURES)}")
-        if spec.dtype not in DTYPES:
-            raise GenrecError(f"unknown dtype {spec.dtype!r}", key=f"backbones.{name}.dtype", fix=f"use one of {list(DTYPES)}")
-        return spec
 
 
 def train_text_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerBase:

@@ -18,7 +18,7 @@ RL_TASKS = ("seq_rec", "title2sid", "title_hist2sid")
 
 
 def rl_examples(tasks: dict[str, float], max_samples: int, templates: dict, text: ItemText, rows: pd.DataFrame,
-                max_history: int, seed: int) -> list[Example]:
+                prompt_history: int, seed: int) -> list[Example]:
     """`max_samples` prompts split over `tasks` by their shares (each at most its natural set), shuffled."""
     unknown = sorted(set(tasks) - set(RL_TASKS))
     if unknown:
@@ -28,7 +28,7 @@ def rl_examples(tasks: dict[str, float], max_samples: int, templates: dict, text
     if not shares or max_samples < 1:
         raise GenrecError("no RL prompts: every task share is 0 or max_samples < 1", key="rl.tasks")
     rng = np.random.default_rng(seed)
-    rows = recent_history(rows, max_history)
+    rows = recent_history(rows, prompt_history)
     total = sum(shares.values())
     examples: list[Example] = []
     for task, share in shares.items():

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from genrec.errors import GenrecError
+from genrec.rl.settings import REWARDS
 
-REWARDS = ("rule", "ranking", "semantic", "cf")
 
 
 def rule_reward(candidates: Sequence[int], targets: Sequence[int]) -> list[float]:

@@ -26,10 +26,10 @@ import torch
 from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 
 from genrec.errors import GenrecError
+from genrec.rl.settings import ROLLOUTS
 from genrec.evaluate.beam_search import beam_search, encode_prompts, explicit_generation, generation_config
 from genrec.evaluate.constrained import SIDConstraint, SIDTrie
 
-ROLLOUTS = ("beam", "sample")
 
 
 class SIDRollout:

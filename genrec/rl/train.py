@@ -14,27 +14,26 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from genrec.config import from_settings
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import trie_groups
 from genrec.io import read_json
 from genrec.io import read_table
 from genrec.models.backbone import load_backbone
-from genrec.models.checkpoint import save_final_model
+from genrec.models.checkpoint import SID_INDEX, save_final_model, trained_with
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.precision import use_bf16
 from genrec.prompts import ItemText
 from genrec.rl.data import rl_examples, unique_prompts
-from genrec.rl.rewards import REWARDS, trl_reward_functions
-from genrec.rl.rollout import ROLLOUTS, SIDRollout
+from genrec.rl.rewards import trl_reward_functions
+from genrec.rl.rollout import SIDRollout
+from genrec.rl.settings import RLSettings
 from genrec.sft.tasks import check_templates
 from genrec.tokenize.index import read_index
 from genrec.training import TimeLimit, gradient_accumulation, world_size
@@ -45,61 +44,6 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 STEP_FIELDS = ("reward", "reward_std", "rewards/group_hit/mean", "frac_reward_zero_std", "kl", "loss",
                "grad_norm", "learning_rate", "entropy")
-
-
-@dataclass(frozen=True)
-class RLSettings:
-    """Config `rl` (defaults: the CPU quickstart; MiniOneRec's values in config/experiments)."""
-
-    rewards: tuple[str, ...] = ("ranking", "rule")   # the grid's rl-{reward} stages (Snakemake reads it)
-    tokenizers: tuple[str, ...] = ("rqkmeans",)      # SID tokenizers whose SFT models get RL (Snakemake reads it)
-    compare_on_valid: bool = True                    # also score on valid (Snakemake reads it)
-    encoder: str = "minilm"                          # embeddings of the semantic reward (Snakemake reads it)
-    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
-    max_samples: int = 1024
-    num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
-    rollout: str = "beam"            # beam | sample
-    include_target: bool = False     # a group the decoder missed gets the target as its last candidate
-    temperature: float = 1.0         # sampling rollouts only
-    batch_size: int = 512            # completions per optimizer step, global
-    micro_batch_size: int = 256
-    learning_rate: float = 1e-5       # MiniOneRec's
-    epochs: float = 1.0
-    warmup_ratio: float = 0.0
-    lr_scheduler: str = "constant"
-    weight_decay: float = 0.0
-    beta: float = 1e-3               # KL penalty against the reference (the SFT model)
-    sync_ref_model: bool = False
-    ref_model_sync_steps: int = 64
-    ref_model_mixup_alpha: float = 1.0
-    loss_type: str = "grpo"
-    scale_rewards: str = "group"
-    epsilon: float = 0.2
-    precision: str = "auto"
-    gradient_checkpointing: bool = False   # TRL turns it on by default; a tiny model on CPU only pays the recompute
-    save_every_steps: int = 50
-    max_seconds: float | None = None
-    seed: int = 42
-
-    @classmethod
-    def from_config(cls, settings: dict) -> RLSettings:
-        return from_settings(cls, settings, "rl", "RL setting")
-
-    def check(self, reward: str) -> None:
-        """Every input error GRPO would hit only after loading models, raised before."""
-        if reward not in REWARDS:
-            raise GenrecError(f"unknown reward '{reward}'", key="rl.rewards", fix=f"use one of {list(REWARDS)}")
-        if self.num_generations < 2:
-            raise GenrecError(f"num_generations {self.num_generations} < 2: GRPO's advantages compare the "
-                              "candidates of a group, one candidate has nothing to compare with",
-                              key="rl.num_generations", fix="use 2 or more (the paper uses 16)")
-        if self.batch_size % self.num_generations:
-            raise GenrecError(f"batch_size {self.batch_size} is not divisible by num_generations "
-                              f"{self.num_generations}: a batch must hold whole groups", key="rl.batch_size",
-                              fix="use a multiple of num_generations")
-        if self.rollout not in ROLLOUTS:
-            raise GenrecError(f"unknown rollout '{self.rollout}'", key="rl.rollout", fix=f"use one of {list(ROLLOUTS)}")
-        gradient_accumulation(self.batch_size, self.micro_batch_size, world_size())
 
 
 class StepLog(TrainerCallback):
@@ -127,14 +71,14 @@ def load_scorer(path: str | Path | None):
     return load_model("sasrec", str(path))
 
 
-def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: dict, max_history: int,
-           data_dir: str | Path, index_path: str | Path, out_dir: str | Path, work_dir: str | Path,
-           embeddings: str | Path | None = None, scorer_dir: str | Path | None = None,
+def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str | Path, out_dir: str | Path,
+           work_dir: str | Path, embeddings: str | Path | None = None, scorer_dir: str | Path | None = None,
            threads: int | None = None) -> dict:
-    """GRPO of the SFT model in `sft_dir` with `reward`; writes the polished model to `out_dir`."""
+    """GRPO of the SFT model in `sft_dir` with `reward`; writes the polished model to `out_dir`. The prompts, their
+    history cap and the SID index are the SFT checkpoint's (RL's own checkpoint records them again)."""
     started = time.monotonic()
-    settings.check(reward)
-    check_templates(templates, list(settings.tasks), "prompts")
+    settings.check_reward(reward)
+    gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
     scorer = load_scorer(scorer_dir) if reward == "cf" else None
     vectors = None
     if reward == "semantic":
@@ -143,6 +87,8 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: di
         if embeddings is None:
             raise GenrecError("the semantic reward needs item embeddings", fix="pass --embeddings PATH.npy")
         vectors = load_embeddings(embeddings, n_items=len(read_table(Path(data_dir) / "items.parquet")))
+    trained, index_path = trained_with(sft_dir)
+    check_templates(trained.templates, list(settings.tasks), f"prompts.{trained.prompts}")
     set_seed(settings.seed)
     if threads:
         torch.set_num_threads(threads)
@@ -153,8 +99,9 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: di
     items = read_table(data_dir / "items.parquet")
     index = read_index(index_path, n_items=len(items))
     text = ItemText.build(items, index)
-    examples = unique_prompts(rl_examples(settings.tasks, settings.max_samples, templates, text,
-                                          read_table(data_dir / "train.parquet"), max_history, settings.seed))
+    examples = unique_prompts(rl_examples(settings.tasks, settings.max_samples, trained.templates, text,
+                                          read_table(data_dir / "train.parquet"), trained.prompt_history,
+                                          settings.seed))
 
     model, tokenizer = load_backbone(sft_dir)      # _name_or_path = sft_dir: TRL's reference loads from it
     item_tokens = sid_token_ids(tokenizer, index, source=str(sft_dir))
@@ -199,14 +146,15 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, templates: di
         log.info("resuming from %s", last)
     result = trainer.train(resume_from_checkpoint=last)
 
-    sft = read_json(Path(sft_dir) / "training.json") if (Path(sft_dir) / "training.json").exists() else {}
+    sft = read_json(Path(sft_dir) / "training.json")
     info = {
         "stage": f"rl-{reward}", "reward": reward, "rl": dataclasses.asdict(settings), "prompts": counts,
-        "sft_model": str(sft_dir), "sft_seconds": sft.get("seconds", 0.0), "devices": world_size(),
+        "sft_model": str(sft_dir), "sft_seconds": sft["seconds"], "devices": world_size(),
         "gradient_accumulation": ga, "steps": trainer.state.global_step, "epochs_run": trainer.state.epoch,
         "train_loss": result.training_loss, "resumed_from": last,
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
+        **trained.record(),
     }
     save_final_model(trainer, tokenizer, out_dir, info, work_dir,
-                     extra_files={"rl_steps.jsonl": steps_file} if steps_file.exists() else None)
+                     extra_files={SID_INDEX: index_path, **({"rl_steps.jsonl": steps_file} if steps_file.exists() else {})})
     return info

@@ -19,8 +19,8 @@ import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.prompts import ItemText, render
+from genrec.sft.settings import TASKS
 
-TASKS = ("seq_rec", "title2sid", "sid2title", "hist2text", "title_hist2sid")
 TEMPLATES = {"seq_rec": ["seq_rec"], "title2sid": ["title2sid"], "sid2title": ["sid2title"],
              "hist2text": ["hist2title", "hist2description"], "title_hist2sid": ["title_hist2sid"]}
 
@@ -79,21 +79,21 @@ def sample_weighted(examples: list[Example], weight: float, rng: np.random.Gener
     return picked
 
 
-def recent_history(rows: pd.DataFrame, max_history: int) -> pd.DataFrame:
-    """Rows with each history cut to its latest `max_history` items (what prompts show)."""
-    return rows.assign(history=[list(h)[-max_history:] for h in rows["history"]])
+def recent_history(rows: pd.DataFrame, prompt_history: int) -> pd.DataFrame:
+    """Rows with each history cut to its latest `prompt_history` items (what prompts show)."""
+    return rows.assign(history=[list(h)[-prompt_history:] for h in rows["history"]])
 
 
 def build_examples(weights: dict[str, float], templates: dict, text: ItemText, rows: pd.DataFrame,
-                   max_history: int, seed: int) -> list[Example]:
-    """The mixed, shuffled SFT example list of one epoch (histories cut to their last `max_history` items)."""
+                   prompt_history: int, seed: int) -> list[Example]:
+    """The mixed, shuffled SFT example list of one epoch (histories cut to their last `prompt_history` items)."""
     unknown = sorted(set(weights) - set(TASKS))
     if unknown:
         raise GenrecError(f"unknown SFT task(s) {unknown}", key="sft.tasks", fix=f"use {list(TASKS)}")
     if len(rows) == 0:
         raise GenrecError("the training split is empty: nothing to fine-tune on")
     rng = np.random.default_rng(seed)
-    rows = recent_history(rows, max_history)
+    rows = recent_history(rows, prompt_history)
     examples: list[Example] = []
     for task in TASKS:
         weight = float(weights.get(task, 0.0))

@@ -11,54 +11,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from genrec.config import from_settings
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
 from genrec.io import read_table
 from genrec.models.backbone import BackboneSpec, create_backbone
-from genrec.models.checkpoint import save_final_model
+from genrec.models.checkpoint import SID_INDEX, TrainedWith, save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.precision import use_bf16
 from genrec.prompts import ItemText
 from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
+from genrec.sft.settings import SFTSettings
 from genrec.sft.tasks import TASKS, build_examples, check_templates
-from genrec.tokenize.index import read_index
+from genrec.tokenize.index import index_json, read_index
 from genrec.training import TimeLimit, gradient_accumulation, world_size
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SFTSettings:
-    """Config `sft` (defaults: the CPU quickstart; the paper's values are in config/experiments)."""
-
-    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
-    batch_size: int = 256
-    micro_batch_size: int = 256
-    learning_rate: float = 1e-3
-    epochs: float = 10
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.01
-    lr_scheduler: str = "cosine"
-    max_history: int = 20
-    max_length: int = 512
-    freeze_llm: bool = False
-    sid_init: str = "mean"
-    precision: str = "auto"           # auto: bf16 where the device supports it
-    save_every_epochs: float = 1.0
-    max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
-    seed: int = 42
-
-    @classmethod
-    def from_config(cls, settings: dict) -> SFTSettings:
-        return from_settings(cls, settings, "sft", "SFT setting")
 
 
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
@@ -85,8 +58,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     if settings.freeze_llm:
         freeze_llm(model, n_old)
     text = ItemText.build(items, index)
-    examples = build_examples(settings.tasks, templates, text, train, settings.max_history, settings.seed)
-    valid_examples = build_examples({"seq_rec": 1.0}, templates, text, valid, settings.max_history, settings.seed)
+    examples = build_examples(settings.tasks, templates, text, train, settings.prompt_history, settings.seed)
+    valid_examples = build_examples({"seq_rec": 1.0}, templates, text, valid, settings.prompt_history, settings.seed)
     valid_examples.sort(key=lambda e: len(e.prompt))   # evaluation batches of similar length pad little
     seq2seq = model.config.is_encoder_decoder           # TIGER: the history is encoded, the SID decoded
     dataset_class = Seq2SeqDataset if seq2seq else SFTDataset
@@ -128,6 +101,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         "best_checkpoint": trainer.state.best_model_checkpoint, "best_eval_loss": trainer.state.best_metric,
         "train_loss": result.training_loss, "resumed_from": last,
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
+        **TrainedWith(backbone.prompts, templates, settings.prompt_history).record(),
     }
-    save_final_model(trainer, tokenizer, out_dir, info, work_dir)
+    save_final_model(trainer, tokenizer, out_dir, info, work_dir, extra_texts={SID_INDEX: index_json(index)})
     return info

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genrec.config import from_settings
+from genrec.config import Settings, from_settings
 from genrec.errors import GenrecError
 from genrec.tokenize.collisions import resolve
 from genrec.tokenize.index import codes_to_index
@@ -25,7 +25,11 @@ METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus")
 
 
 @dataclass(frozen=True)
-class TokenizerSpec:
+class TokenizerSpec(Settings):
+    """A SID tokenizer of the grid (config `tokenizers.<name>`)."""
+
+    KEY = "tokenizers"
+
     name: str
     method: str
     encoder: str = "minilm"
@@ -36,11 +40,14 @@ class TokenizerSpec:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, name: str, settings: dict) -> TokenizerSpec:
-        if settings.get("method") not in METHODS:
-            raise GenrecError(f"unknown tokenizer method {settings.get('method')!r}", key=f"tokenizers.{name}.method",
+    def named(cls, name: str, settings: dict) -> TokenizerSpec:
+        """The tokenizer `name` from its config entry."""
+        return cls.from_config(settings, key=f"tokenizers.{name}", name=name)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise GenrecError(f"unknown tokenizer method {self.method!r}", key=f"tokenizers.{self.name}.method",
                               fix=f"use one of {list(METHODS)}")
-        return from_settings(cls, settings, f"tokenizers.{name}", "tokenizer setting", name=name)
 
 
 def _params(spec: TokenizerSpec, config_class, **fixed):

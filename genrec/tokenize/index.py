@@ -6,6 +6,7 @@ Level l uses the letter chr(ord('a') + l), so a 3-level code plus a deduplicatio
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def read_index(path: str | Path, n_items: int | None = None) -> dict[int, list[s
                               f"{len(missing)} missing (first {missing[:5]}), {len(extra)} unknown (first {extra[:5]})",
                               path=path, fix="build the index from this dataset's items")
     return index
+
+
+def index_json(index: dict[int, list[str]]) -> str:
+    """The index file's text (what `read_index` reads back)."""
+    return json.dumps({str(item): sid for item, sid in index.items()})
 
 
 def level_letter(level: int) -> str:

@@ -3,24 +3,13 @@
 positions like the other models. Sequence-only: no user embedding, so any history can be scored."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the config dataclass from the real annotation
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genrec.models.baselines.settings import CaserConfig
 from genrec.models.baselines.sequential import SequentialRecommender
-
-
-@dataclass
-class CaserConfig:
-    n_items: int
-    hidden_size: int = 64
-    window: int = 5                 # L: the latest items a state sees
-    horizontal_filters: int = 16    # per filter height 1..L
-    vertical_filters: int = 4
-    dropout: float = 0.2
-    max_length: int = 50
 
 
 class Caser(SequentialRecommender):

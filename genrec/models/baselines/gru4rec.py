@@ -2,22 +2,13 @@
 item sequence. Padding is packed away, so a history's state does not depend on how much padding it had."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the config dataclass from the real annotation
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from genrec.models.baselines.settings import GRU4RecConfig
 from genrec.models.baselines.sequential import PAD, SequentialRecommender
-
-
-@dataclass
-class GRU4RecConfig:
-    n_items: int
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.2
-    max_length: int = 50
 
 
 class GRU4Rec(SequentialRecommender):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from genrec.errors import GenrecError
-from genrec.models.baselines.caser import Caser, CaserConfig
-from genrec.models.baselines.gru4rec import GRU4Rec, GRU4RecConfig
-from genrec.models.baselines.sasrec import SASRec, SASRecConfig
+from genrec.models.baselines.caser import Caser
+from genrec.models.baselines.gru4rec import GRU4Rec
+from genrec.models.baselines.sasrec import SASRec
 from genrec.models.baselines.sequential import SequentialRecommender
+from genrec.models.baselines.settings import MODEL_CONFIGS
 
-SEQUENTIAL = {"sasrec": (SASRec, SASRecConfig), "gru4rec": (GRU4Rec, GRU4RecConfig), "caser": (Caser, CaserConfig)}
+SEQUENTIAL = {name: (model, MODEL_CONFIGS[name]) for name, model in
+              {"sasrec": SASRec, "gru4rec": GRU4Rec, "caser": Caser}.items()}
 
 
 def model_class(name: str) -> tuple[type[SequentialRecommender], type]:
@@ -18,11 +20,10 @@ def model_class(name: str) -> tuple[type[SequentialRecommender], type]:
 
 
 def build_model(name: str, settings: dict, n_items: int) -> SequentialRecommender:
-    """A freshly initialised model from its config mapping (`baseline_models.<name>`)."""
-    from genrec.config import from_settings
-
+    """A freshly initialised model from its architecture settings (`baseline_models.<name>`, an unknown key is an
+    error naming it) for a dataset of `n_items`."""
     cls, config_cls = model_class(name)
-    return cls(from_settings(config_cls, settings, f"baseline_models.{name}", "model setting", n_items=n_items))
+    return cls(config_cls.from_config(settings, key=f"baseline_models.{name}", n_items=n_items))
 
 
 def load_model(name: str, path: str) -> SequentialRecommender:

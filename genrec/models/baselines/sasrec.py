@@ -1,22 +1,12 @@
 """SASRec (Kang & McAuley, 2018): causal self-attention over the item sequence with learned positions."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the config dataclass from the real annotation
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from genrec.models.baselines.settings import SASRecConfig
 from genrec.models.baselines.sequential import SequentialRecommender
-
-
-@dataclass
-class SASRecConfig:
-    n_items: int
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    dropout: float = 0.2
-    max_length: int = 50
 
 
 class SASRec(SequentialRecommender):

@@ -11,37 +11,18 @@ import copy
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from genrec.config import from_settings
 from genrec.evaluate.metrics import first_hit_rank, per_row_metrics
 from genrec.models.baselines.sequential import (SequentialRecommender, left_pad, rank_all_items, trim_padding,
                                                  training_sequences)
+from genrec.models.baselines.settings import BaselineTraining
 from genrec.progress import progress
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BaselineTraining:
-    """Config `baseline_training` (RecBole's defaults for these models, except the epoch budget)."""
-
-    batch_size: int = 128            # user sequences per step
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    max_epochs: int = 200
-    eval_every: int = 1              # epochs between valid evaluations
-    patience: int = 5                # evaluations without improvement before stopping
-    max_seconds: float | None = None # stop once training has run this long (the best model so far is kept)
-    seed: int = 42
-
-    @classmethod
-    def from_config(cls, settings: dict) -> BaselineTraining:
-        return from_settings(cls, settings, "baseline_training", "baseline training setting")
 
 
 def histories(split: pd.DataFrame) -> list[list[int]]:
@@ -52,6 +33,17 @@ def valid_ndcg(model: SequentialRecommender, valid: pd.DataFrame, max_length: in
     top, _ = rank_all_items(model, histories(valid), 10, max_length, mask_history=mask_history)
     ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
     return float(per_row_metrics(ranks, (10,))["ndcg@10"].mean())
+
+
+def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFrame, valid: pd.DataFrame,
+                   settings: BaselineTraining, mask_history: bool = False) -> tuple[SequentialRecommender, dict]:
+    """Build baseline `name` under the run's seed, its initial weights included (seeding only the training loop
+    left the initialisation, and so the metrics, different on every run), then train it."""
+    from genrec.models.baselines.registry import build_model
+
+    torch.manual_seed(settings.seed)
+    model = build_model(name, architecture, n_items)
+    return model, train_sequential(model, train, valid, settings, mask_history=mask_history)
 
 
 def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: pd.DataFrame,

@@ -1,0 +1,63 @@
+"""The sequential baselines' settings: each model's architecture (config `baseline_models.<name>`) and their
+shared training (config `baseline_training`). Without torch: the Snakefile builds them at DAG time."""
+
+# no `from __future__ import annotations`: the hub mixin rebuilds the model configs from their real annotations
+from dataclasses import dataclass
+from typing import Optional
+
+from genrec.config import Settings
+
+
+@dataclass
+class SASRecConfig(Settings):
+    KEY = "baseline_models.sasrec"
+
+    n_items: int = 0               # set from the dataset when the model is built
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    dropout: float = 0.2
+    max_length: int = 50
+
+
+@dataclass
+class GRU4RecConfig(Settings):
+    KEY = "baseline_models.gru4rec"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.2
+    max_length: int = 50
+
+
+@dataclass
+class CaserConfig(Settings):
+    KEY = "baseline_models.caser"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    window: int = 5                 # L: the latest items a state sees
+    horizontal_filters: int = 16    # per filter height 1..L
+    vertical_filters: int = 4
+    dropout: float = 0.2
+    max_length: int = 50
+
+
+MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig}
+
+
+@dataclass(frozen=True)
+class BaselineTraining(Settings):
+    """Config `baseline_training` (RecBole's defaults for these models, except the epoch budget)."""
+
+    KEY = "baseline_training"
+
+    batch_size: int = 128            # user sequences per step
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    max_epochs: int = 200
+    eval_every: int = 1              # epochs between valid evaluations
+    patience: int = 5                # evaluations without improvement before stopping
+    max_seconds: Optional[float] = None  # stop once training has run this long (the best model so far is kept)
+    seed: int = 42

@@ -1,0 +1,282 @@
+"""Each job's typed settings, from the validated config and the job's wildcards: the one road from a config key
+to the code that uses it.
+
+The schema (genrec/schemas/config.schema.yaml) checks types and allowed values and fills the grid's own keys
+(which datasets, tokenizers, backbones, rewards, baselines). Every other default is written once, in the stage's
+settings dataclass. A rule asks this module for its job's settings and passes `to_json()` to its command, which
+reads them back with `from_json()` of the same class; neither reads a config key with a fallback of its own.
+`check_config` makes the cross-checks no single key's schema can, before any job starts.
+
+This module and every settings dataclass it builds import no torch: the Snakefile builds them at DAG time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genrec.config import Settings
+from genrec.data.spec import DatasetSpec, spec_of
+from genrec.embed.encode import EncoderSpec
+from genrec.errors import GenrecError
+from genrec.evaluate.settings import EvalSettings
+from genrec.grid import dataset_grid, grid_union
+from genrec.models.baselines.settings import MODEL_CONFIGS, BaselineTraining
+from genrec.models.settings import BackboneSpec
+from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
+from genrec.rl.settings import RLSettings
+from genrec.sft.settings import SFTSettings
+from genrec.tokenize.build import TokenizerSpec
+
+# The training stages and the backbone kinds each trains: `sft` fine-tunes an LLM, `tiger` trains TIGER's
+# encoder-decoder on next-SID prediction with the same code.
+TRAINING_STAGES = {"sft": ("tiny", "hf"), "tiger": ("t5",)}
+# The sequential baselines; their item embeddings are embed/{dataset}/{name}.npy, a name no encoder may take.
+SEQUENTIAL_BASELINES = tuple(MODEL_CONFIGS)
+
+
+def _entry(config: dict, section: str, name: str) -> dict:
+    if name not in config[section]:
+        raise GenrecError(f"unknown {section[:-1] if section.endswith('s') else section} '{name}'", key=section,
+                          fix=f"config `{section}` defines: {', '.join(sorted(config[section])) or '(none)'}")
+    return config[section][name]
+
+
+# --- One stage's settings ------------------------------------------------------------------------------------
+def dataset(datasets: dict, name: str) -> DatasetSpec:
+    """Dataset `name` of the validated datasets file."""
+    if name not in datasets["datasets"]:
+        raise GenrecError(f"unknown dataset '{name}'", key="datasets",
+                          fix=f"the datasets file defines: {', '.join(sorted(datasets['datasets']))}")
+    return spec_of(name, datasets["datasets"][name])
+
+
+def encoder(config: dict, name: str) -> EncoderSpec:
+    return EncoderSpec.from_config(_entry(config, "encoders", name), key=f"encoders.{name}")
+
+
+def tokenizer(config: dict, name: str) -> TokenizerSpec:
+    return TokenizerSpec.named(name, _entry(config, "tokenizers", name))
+
+
+def backbone(config: dict, name: str) -> BackboneSpec:
+    entry = _entry(config, "backbones", name)
+    # the jobs' resources are not the model's settings: more GPUs must not retrain it
+    return BackboneSpec.named(name, {key: value for key, value in entry.items() if key != "resources"})
+
+
+@dataclass(frozen=True)
+class PromptSet(Settings):
+    """A named set of prompt templates (config `prompts.<name>`): task -> {prompt, response}."""
+
+    KEY = "prompts"
+
+    name: str
+    templates: dict
+
+
+def prompt_set(config: dict, name: str) -> PromptSet:
+    return PromptSet(name, _entry(config, "prompts", name))
+
+
+def sft_training(config: dict, stage: str) -> SFTSettings:
+    """`sft`, with TIGER's overrides (`tiger.sft`) for the `tiger` stage."""
+    overrides = config["tiger"]["sft"] if stage == "tiger" else {}
+    return SFTSettings.from_config({**config["sft"], **overrides}, key="tiger.sft" if overrides else "sft")
+
+
+def rl_training(config: dict) -> RLSettings:
+    """`rl` without the grid's keys: adding a reward or a tokenizer to the grid reruns no finished stage."""
+    return RLSettings.from_config({key: value for key, value in config["rl"].items() if key not in RL_GRID_KEYS})
+
+
+def evaluation(config: dict) -> EvalSettings:
+    return EvalSettings.from_config(config["evaluate"])
+
+
+def baseline_model(config: dict, name: str) -> Settings:
+    if name not in MODEL_CONFIGS:
+        raise GenrecError(f"unknown sequential baseline '{name}'", key="baselines", fix=f"use one of {sorted(MODEL_CONFIGS)}")
+    return MODEL_CONFIGS[name].from_config(config["baseline_models"][name])
+
+
+def baseline_training(config: dict) -> BaselineTraining:
+    return BaselineTraining.from_config(config["baseline_training"])
+
+
+@dataclass(frozen=True)
+class Resources:
+    gpu: int
+    mem_mb: int
+    runtime: int     # minutes
+
+
+def training_resources(config: dict, name: str) -> Resources:
+    """An SFT / RL job's resources for backbone `name`: `hf` backbones take one GPU, 64 GB and a day unless their
+    `resources` entry says otherwise; `tiny` and `t5` ones train on CPU (8 GB, 2 h)."""
+    declared = _entry(config, "backbones", name).get("resources", {})
+    on_gpu = backbone(config, name).kind == "hf"
+    defaults = Resources(gpu=1, mem_mb=64000, runtime=1440) if on_gpu else Resources(gpu=0, mem_mb=8000, runtime=120)
+    return Resources(gpu=declared.get("gpus", defaults.gpu), mem_mb=declared.get("mem_mb", defaults.mem_mb),
+                     runtime=declared.get("runtime", defaults.runtime))
+
+
+# --- One job's settings --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SFTJob(Settings):
+    """What an `sft` job trains: the backbone, the SFT settings (TIGER's for stage `tiger`), and the prompt set
+    the backbone reads (only that one: adding a set reruns nothing)."""
+
+    KEY = "sft job"
+
+    backbone: BackboneSpec
+    sft: SFTSettings
+    prompts: PromptSet
+
+
+def sft_job(config: dict, backbone_name: str, stage: str) -> SFTJob:
+    spec = backbone(config, backbone_name)
+    if spec.kind not in TRAINING_STAGES[stage]:
+        raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; stage {stage} trains kinds "
+                          f"{TRAINING_STAGES[stage]}", key=f"backbones.{backbone_name}.kind")
+    return SFTJob(spec, sft_training(config, stage), prompt_set(config, spec.prompts))
+
+
+def method_of(stage: str) -> str:
+    return "tiger" if stage == "tiger" else "minionerec"
+
+
+@dataclass(frozen=True)
+class Run(Settings):
+    """The identity a metrics file records."""
+
+    KEY = "run"
+
+    dataset: str
+    stage: str
+    method: str
+    seed: int
+    tokenizer: str | None = None    # None: a baseline that reads no SIDs
+    backbone: str | None = None
+
+
+@dataclass(frozen=True)
+class EvaluateJob(Settings):
+    """What an evaluation job scores and records: the evaluation settings, the run's identity, and the resolved
+    settings of every stage upstream of it (the metrics file's `config`)."""
+
+    KEY = "evaluate job"
+
+    evaluate: EvalSettings
+    run: Run
+    provenance: dict
+
+
+def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
+                 stage: str) -> EvaluateJob:
+    """A generative model's evaluation (SFT, RL or TIGER)."""
+    training = sft_training(config, "tiger" if stage == "tiger" else "sft")
+    sid = tokenizer(config, tokenizer_name)
+    spec = backbone(config, backbone_name)
+    provenance = {"dataset": datasets["datasets"][dataset], "encoder": encoder(config, sid.encoder).to_dict(),
+                  "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "sft": training.to_dict(),
+                  "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
+    if stage.startswith("rl-"):
+        provenance["rl"] = {**rl_training(config).to_dict(), "reward": stage[3:]}
+    run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=training.seed, tokenizer=tokenizer_name,
+              backbone=backbone_name)
+    return EvaluateJob(evaluation(config), run, provenance)
+
+
+def baseline_evaluate_job(config: dict, datasets: dict, dataset: str, baseline: str) -> EvaluateJob:
+    """A baseline's evaluation (MostPop, which is deterministic and trains nothing, records seed 0)."""
+    provenance = {"dataset": datasets["datasets"][dataset], "evaluate": evaluation(config).to_dict()}
+    seed = 0
+    if baseline != "mostpop":
+        training = baseline_training(config)
+        provenance |= {"model": baseline_model(config, baseline).to_dict(), "training": training.to_dict()}
+        seed = training.seed
+    return EvaluateJob(evaluation(config), Run(dataset=dataset, stage=baseline, method=baseline, seed=seed), provenance)
+
+
+@dataclass(frozen=True)
+class BaselineJob(Settings):
+    """What a sequential baseline trains: its architecture, the shared training, and the run's masking rule
+    (early stopping ranks the valid split as the test split will be ranked)."""
+
+    KEY = "baseline job"
+
+    model: dict
+    training: BaselineTraining
+    mask_history: bool
+
+
+def baseline_job(config: dict, name: str) -> BaselineJob:
+    model = baseline_model(config, name).to_dict()
+    model.pop("n_items")          # the dataset's, set when the model is built
+    return BaselineJob(model, baseline_training(config), evaluation(config).mask_history)
+
+
+# --- Cross-checks --------------------------------------------------------------------------------------------
+def check_config(config: dict, datasets: dict) -> None:
+    """The checks no single key's schema can make, each naming the key to fix. `config` is validated against
+    config.schema.yaml and `datasets` against datasets.schema.yaml; every stage's settings of the grid are built
+    once here, so a bad value fails before any job starts."""
+    defined = sorted(datasets["datasets"])
+
+    def names(what: str, used: set[str], known, key: str, fix: str) -> None:
+        unknown = sorted(used - set(known))
+        if unknown:
+            raise GenrecError(f"{what} {unknown}", key=key, fix=fix + ", ".join(sorted(known)))
+
+    names("unknown dataset(s)", set(config["datasets"]), defined, "datasets", "the datasets file defines: ")
+    names("unknown dataset(s)", set(config["per_dataset"]), defined, "per_dataset", "the datasets file defines: ")
+    grids = [dataset_grid(config, dataset) for dataset in config["datasets"]]
+    names("unknown backbone(s)", grid_union(config, grids, "sft_backbones"), config["backbones"], "sft_backbones",
+          "`backbones` defines: ")
+    names("unknown tokenizer(s)", grid_union(config, grids, "sid_tokenizers"), config["tokenizers"], "sid_tokenizers",
+          "`tokenizers` defines: ")
+    for name in config["encoders"]:
+        encoder(config, name)
+    clash = sorted(set(config["encoders"]) & set(SEQUENTIAL_BASELINES))
+    if clash:
+        raise GenrecError(f"encoder name(s) {clash} are taken by the baselines' item embeddings "
+                          "(embed/{dataset}/NAME.npy)", key="encoders", fix="rename the encoder")
+    for name in config["tokenizers"]:
+        names("unknown encoder(s)", {tokenizer(config, name).encoder}, config["encoders"], f"tokenizers.{name}.encoder",
+              "`encoders` defines: ")
+    for name in config["backbones"]:
+        names("unknown prompt set(s)", {backbone(config, name).prompts}, config["prompts"],
+              f"backbones.{name}.prompts", "`prompts` defines: ")
+    for name in grid_union(config, grids, "sft_backbones"):
+        if backbone(config, name).kind not in TRAINING_STAGES["sft"]:
+            raise GenrecError(f"config 'sft_backbones' names t5 backbone '{name}': an encoder-decoder trains as the "
+                              "TIGER baseline (`baselines: [tiger]`, `tiger.backbone`), not by LLM SFT",
+                              key="sft_backbones")
+    sft_training(config, "sft")
+    evaluation(config)
+    baselines = grid_union(config, grids, "baselines")
+    if "tiger" in baselines:
+        name = config["tiger"]["backbone"]
+        if name not in config["backbones"] or backbone(config, name).kind != "t5":
+            raise GenrecError(f"tiger.backbone '{name}' must name a `kind: t5` entry of `backbones`", key="tiger.backbone")
+        used = grid_union(config, grids, "tiger", "tokenizers")
+        if not used:
+            raise GenrecError("the grid runs TIGER on no tokenizer", key="tiger.tokenizers",
+                              fix="name tokenizers of `tokenizers`")
+        names("unknown tokenizer(s)", used, config["tokenizers"], "tiger.tokenizers", "`tokenizers` defines: ")
+        sft_training(config, "tiger")
+    for name in baselines - {"mostpop", "tiger"}:
+        baseline_model(config, name)
+    if baselines - {"mostpop", "tiger"}:
+        baseline_training(config)
+    rewards = grid_union(config, grids, "rl", "rewards")
+    if rewards:
+        used = grid_union(config, grids, "rl", "tokenizers")
+        if not used:
+            raise GenrecError("the grid runs RL on no tokenizer", key="rl.tokenizers",
+                              fix="name tokenizers of `tokenizers`")
+        names("unknown tokenizer(s)", used, config["tokenizers"], "rl.tokenizers", "`tokenizers` defines: ")
+        rl_training(config)
+    if "semantic" in rewards:
+        names("unknown encoder", {config["rl"]["encoder"]}, config["encoders"], "rl.encoder",
+              "the semantic reward's embeddings come from `encoders`: ")

@@ -1,0 +1,37 @@
+"""SFT's settings (config `sft`; TIGER's training is the same settings with `tiger.sft` applied on top).
+
+A light module, as every settings module is: the Snakefile builds these at DAG time without importing torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genrec.config import Settings
+
+TASKS = ("seq_rec", "title2sid", "sid2title", "hist2text", "title_hist2sid")
+
+
+@dataclass(frozen=True)
+class SFTSettings(Settings):
+    """Config `sft`. The defaults are the library's; config/config.yaml sets the quickstart's values and
+    config/experiments/paper-minionerec.yaml the paper's."""
+
+    KEY = "sft"
+
+    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
+    batch_size: int = 256             # global: examples per optimizer step (paper 1024)
+    micro_batch_size: int = 256
+    learning_rate: float = 1e-3
+    epochs: float = 10
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    lr_scheduler: str = "cosine"
+    prompt_history: int = 20          # the latest items a prompt shows (the split's own cap is the dataset's)
+    max_length: int = 512
+    freeze_llm: bool = False
+    sid_init: str = "mean"
+    precision: str = "auto"           # auto: bf16 where the device supports it
+    save_every_epochs: float = 1.0
+    max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
+    seed: int = 42

@@ -1,0 +1,198 @@
+"""The road from config to code: each default written once (schema vs settings dataclasses), the config's
+cross-checks (`check_config`), job settings surviving the JSON a rule passes, and the settings modules staying
+light enough for the Snakefile to build at DAG time."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genrec import settings
+from genrec.config import Settings, load_config, load_schema, merged, read_yaml
+from genrec.data.spec import DatasetSpec, RawFile
+from genrec.embed.encode import EncoderSpec
+from genrec.errors import GenrecError
+from genrec.grid import dataset_grid
+from genrec.evaluate.settings import EvalSettings
+from genrec.models.baselines.settings import MODEL_CONFIGS, BaselineTraining
+from genrec.models.settings import BackboneSpec
+from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
+from genrec.rl.settings import RLSettings
+from genrec.sft.settings import SFTSettings
+from genrec.tokenize.build import TokenizerSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "config.yaml"
+DATASETS = read_yaml(ROOT / "config" / "datasets.yaml")
+
+# Where in config.schema.yaml each settings dataclass lives ("*": one entry per name), and which of its schema
+# keys are not the dataclass's (the jobs' resources, the grid's keys) or which fields are not config keys (a
+# name given by the entry's key, a size given by the dataset).
+SECTIONS = {
+    ("encoders", "*"): (EncoderSpec, set(), set()),
+    ("tokenizers", "*"): (TokenizerSpec, set(), {"name"}),
+    ("backbones", "*"): (BackboneSpec, {"resources"}, {"name"}),
+    ("sft",): (SFTSettings, set(), set()),
+    ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
+    ("evaluate",): (EvalSettings, set(), set()),
+    ("baseline_training",): (BaselineTraining, set(), set()),
+    **{("baseline_models", name): (cls, set(), {"n_items"}) for name, cls in MODEL_CONFIGS.items()},
+}
+# The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
+GRID_DEFAULTS = {
+    "results", "datasets_file", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "encoders",
+    "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
+    "baseline_models.sasrec", "baseline_models.gru4rec", "baseline_models.caser", "baseline_training", "rl",
+    "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
+    "tiger.tokenizers", "tiger.sft",
+}
+
+
+def schema_section(schema: dict, path: tuple[str, ...]) -> dict:
+    node = schema
+    for part in path:
+        node = node["additionalProperties"] if part == "*" else node["properties"][part]
+    return node
+
+
+def schema_defaults(node: dict, path: str = "") -> dict[str, object]:
+    """Every `default` the schema writes, by dotted key path (`*` for any name)."""
+    found = {}
+    if "default" in node and path:
+        found[path] = node["default"]
+    for name, sub in node.get("properties", {}).items():
+        found |= schema_defaults(sub, f"{path}.{name}".lstrip("."))
+    if isinstance(node.get("additionalProperties"), dict):
+        found |= schema_defaults(node["additionalProperties"], f"{path}.*".lstrip("."))
+    return found
+
+
+def test_each_default_is_written_once_and_schema_and_dataclasses_name_the_same_settings():
+    schema = load_schema("config.schema.yaml")
+    written = schema_defaults(schema)
+    assert set(written) <= GRID_DEFAULTS, f"schema defaults of settings a dataclass holds: {set(written) - GRID_DEFAULTS}"
+    for path, (cls, grid_keys, not_config) in SECTIONS.items():
+        keys = set(schema_section(schema, path)["properties"])
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert keys - grid_keys == fields - not_config, f"{'.'.join(path)}: schema and {cls.__name__} differ"
+        for key in keys - grid_keys:
+            assert ".".join((*path, key)) not in written
+    # the datasets file: the schema fills every default, DatasetSpec and RawFile take them as they come
+    spec_defaults = [f.name for f in dataclasses.fields(DatasetSpec)
+                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
+    assert spec_defaults == ["settings"]
+    raw_schema = load_schema("datasets.schema.yaml")["$defs"]["rawfile"]
+    assert not schema_defaults(raw_schema), "RawFile holds the raw files' defaults"
+    assert {f.name for f in dataclasses.fields(RawFile)} >= set(raw_schema["properties"])
+
+
+def test_the_stage_settings_hold_no_default_that_the_quickstart_contradicts_in_their_docs():
+    """The dataclasses' docstrings say the quickstart's values live in config/config.yaml, not in them."""
+    for cls in (SFTSettings, RLSettings):
+        assert "quickstart" in cls.__doc__ and "config/config.yaml" in cls.__doc__
+
+
+def test_settings_modules_import_no_torch():
+    """The Snakefile builds every job's settings at DAG time: importing them must stay fast."""
+    probe = "import sys, genrec.settings; print(sorted(m for m in ('torch', 'transformers', 'trl') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- check_config ---------------------------------------------------------------------------------------------
+def config_with(**overrides) -> dict:
+    from genrec.config import validate
+
+    return validate(merged(read_yaml(CONFIG), overrides), "config.schema.yaml", "test")
+
+
+@pytest.mark.parametrize("path", [CONFIG, *sorted((ROOT / "config" / "experiments").glob("*.yaml"))],
+                         ids=lambda p: p.name)
+def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
+    config = load_config(CONFIG, path) if path != CONFIG else load_config(CONFIG)
+    settings.check_config(config, DATASETS)
+    for dataset in config["datasets"]:
+        grid = dataset_grid(config, dataset)
+        for tokenizer in grid["sid_tokenizers"]:
+            for backbone in grid["sft_backbones"]:
+                job = settings.sft_job(config, backbone, "sft")
+                assert SFTJob_round_trip(job) == job
+                settings.evaluate_job(config, DATASETS, dataset, tokenizer, backbone, "sft")
+        for baseline in grid["baselines"]:
+            if baseline not in ("mostpop", "tiger"):
+                settings.baseline_job(config, baseline)
+            if baseline != "tiger":
+                settings.baseline_evaluate_job(config, DATASETS, dataset, baseline)
+
+
+def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:
+    return settings.SFTJob.from_json(job.to_json())
+
+
+@pytest.mark.parametrize("overrides, key, message", [
+    ({"sft_backbones": ["qwen9"]}, "sft_backbones", "unknown backbone(s) ['qwen9']"),
+    ({"sid_tokenizers": ["rqvea"]}, "sid_tokenizers", "unknown tokenizer(s) ['rqvea']"),
+    ({"datasets": ["sampel"]}, "datasets", "unknown dataset(s) ['sampel']"),
+    ({"per_dataset": {"sampel": {}}}, "per_dataset", "unknown dataset(s) ['sampel']"),
+    ({"sft_backbones": ["tiny", "tiger"]}, "sft_backbones", "names t5 backbone 'tiger'"),
+    ({"baselines": ["tiger"], "tiger": {"backbone": "tiny"}}, "tiger.backbone", "must name a `kind: t5` entry"),
+    ({"baselines": ["tiger"], "tiger": {"tokenizers": []}}, "tiger.tokenizers", "TIGER on no tokenizer"),
+    ({"evaluate": {"num_beams": 5}}, "evaluate.num_beams", "beam width 5 is below the largest K = 20"),
+    ({"rl": {"num_generations": 16, "batch_size": 100}}, "rl.batch_size", "not divisible by num_generations 16"),
+    ({"rl": {"tokenizers": ["nope"]}}, "rl.tokenizers", "unknown tokenizer(s) ['nope']"),
+    ({"rl": {"rewards": ["semantic"], "encoder": "qwen"}}, "rl.encoder", "unknown encoder ['qwen']"),
+    ({"backbones": {"tiny": {"prompts": "long"}}}, "backbones.tiny.prompts", "unknown prompt set(s) ['long']"),
+    ({"tokenizers": {"rqkmeans": {"encoder": "bge"}}}, "tokenizers.rqkmeans.encoder", "unknown encoder(s) ['bge']"),
+    ({"encoders": {"sasrec": {"model": "x"}}}, "encoders", "taken by the baselines' item embeddings"),
+    ({"baselines": ["tiger"], "tiger": {"sft": {"epoch": 3}}}, "tiger.sft", "unknown sft setting(s) ['epoch']"),
+])
+def test_check_config_names_the_key_to_fix(overrides, key, message):
+    config = config_with(**overrides)
+    with pytest.raises(GenrecError) as error:
+        settings.check_config(config, DATASETS)
+    assert error.value.key == key and message in error.value.what
+
+
+# --- the JSON between a rule and its command ------------------------------------------------------------------
+def test_job_settings_survive_the_json_a_rule_passes():
+    config = config_with(rl={"rewards": ["ranking"]})
+    jobs: list[Settings] = [
+        settings.encoder(config, "minilm"), settings.tokenizer(config, "rqvae"), settings.sft_job(config, "tiny", "sft"),
+        settings.sft_job(config, "tiger", "tiger"), settings.rl_training(config), settings.evaluation(config),
+        settings.evaluate_job(config, DATASETS, "sample", "rqkmeans", "tiny", "rl-ranking"),
+        settings.baseline_job(config, "sasrec"), settings.baseline_evaluate_job(config, DATASETS, "sample", "sasrec"),
+    ]
+    for job in jobs:
+        again = type(job).from_json(job.to_json())
+        assert again == job and again.to_json() == job.to_json()
+    assert isinstance(jobs[5].ks, tuple)                       # a JSON list comes back as the field's tuple
+
+
+def test_tiger_stage_takes_its_overrides_and_rl_stage_records_its_reward():
+    config = load_config(CONFIG)
+    tiger = settings.sft_job(config, "tiger", "tiger")
+    assert (tiger.sft.epochs, tiger.sft.learning_rate, tiger.prompts.name) == (10, 0.002, "sids")
+    assert settings.sft_job(config, "tiny", "sft").sft.epochs == 3
+    job = settings.evaluate_job(config, DATASETS, "sample", "rqkmeans", "tiny", "rl-ranking")
+    assert job.provenance["rl"]["reward"] == "ranking" and job.run.method == "minionerec"
+    with pytest.raises(GenrecError, match="stage tiger trains kinds"):
+        settings.sft_job(config, "tiny", "tiger")
+
+
+def test_a_settings_json_with_an_unknown_or_mistyped_key_is_refused():
+    with pytest.raises(GenrecError, match=r"unknown evaluate setting\(s\) \['beams'\]"):
+        EvalSettings.from_json(json.dumps({"beams": 20}))
+    with pytest.raises(GenrecError, match="not JSON"):
+        EvalSettings.from_json("{beams: 20")
+
+
+def test_training_resources_default_by_backbone_kind():
+    config = config_with(backbones={"qwen": {"kind": "hf", "path": "/models/qwen", "resources": {"gpus": 8}}})
+    assert settings.training_resources(config, "qwen") == settings.Resources(gpu=8, mem_mb=64000, runtime=1440)
+    assert settings.training_resources(config, "tiny") == settings.Resources(gpu=0, mem_mb=8000, runtime=120)
+    assert "resources" not in settings.backbone(config, "qwen").to_dict()
