@@ -26,7 +26,8 @@ wildcard_constraints:
     shard=r"\d+",
 
 
-# Every metrics file of the grid: datasets x tokenizers x backbones x stages (SFT, RL rewards) x baselines.
+# Every metrics file of the grid: datasets x tokenizers x backbones x stages (SFT, RL rewards) x baselines
+# (paths under the results root, by genrec/grid.py, which the dashboard's pipeline page shares).
 GRID_METRICS = [f"{RESULTS}/{run['metrics']}" for run in grid_runs(config)]
 
 
@@ -45,10 +46,11 @@ localrules: all
 rule all:
     default_target: True
     input:
-        expand(f"{RESULTS}/data/{{dataset}}/stats.json", dataset=config["datasets"]),
-        [f"{RESULTS}/sid/{dataset}/{tokenizer}/stats.json" for dataset, grid in GRIDS.items()
+        expand(DATA_STATS, dataset=config["datasets"]),
+        [SID_STATS.format(dataset=dataset, tokenizer=tokenizer) for dataset, grid in GRIDS.items()
          for tokenizer in grid["sid_tokenizers"]],
         GRID_METRICS,
-        f"{RESULTS}/leaderboard.csv",
+        f"{LEADERBOARD}.csv",
         # collaborative item embeddings for the RL `cf` reward
-        [f"{RESULTS}/embed/{dataset}/sasrec.npy" for dataset, grid in GRIDS.items() if "sasrec" in grid["baselines"]],
+        [f"{EMBEDDINGS}.npy".format(dataset=dataset, encoder="sasrec") for dataset, grid in GRIDS.items()
+         if "sasrec" in grid["baselines"]],

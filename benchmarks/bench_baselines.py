@@ -35,14 +35,15 @@ from genrec.tokenize.index import read_index
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sequential_row(name: str, results: Path, dataset: str, test) -> dict | None:
+def sequential_row(name: str, results: Path, dataset: str, test, evaluation) -> dict | None:
     model_dir = results / "models" / dataset / "baselines" / name
     if not model_dir.is_dir():
         return None
     model = load_model(name, str(model_dir))
     training = json.loads((model_dir / "training.json").read_text())
     started = time.perf_counter()
-    rank_all_items(model, histories(test), 20, model.config.max_length)
+    rank_all_items(model, histories(test), max(evaluation.ks), model.config.max_length,
+                   mask_history=evaluation.mask_history)
     return {"train_s_per_epoch": training["seconds_per_epoch"], "epochs": training["epochs_run"],
             "train_s": training["seconds"], "eval_users_per_s": len(test) / (time.perf_counter() - started),
             "metrics": results / "metrics" / dataset / "baselines" / f"{name}.json"}
@@ -81,7 +82,7 @@ def main() -> None:
     data = results / "data" / args.dataset
     items, test = read_table(data / "items.parquet"), read_table(data / "test.parquet")
 
-    rows = {name: sequential_row(name, results, args.dataset, test) for name in SEQUENTIAL}
+    rows = {name: sequential_row(name, results, args.dataset, test, evaluation(config)) for name in SEQUENTIAL}
     for tokenizer in config["tiger"]["tokenizers"]:
         rows[f"tiger ({tokenizer})"] = tiger_row(results, args.dataset, tokenizer, config["tiger"]["backbone"],
                                                  config, items, test)

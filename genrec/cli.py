@@ -15,12 +15,17 @@ log = logging.getLogger("genrec")
 
 
 def _raw_files(args: argparse.Namespace, spec) -> dict[str, Path]:
-    files = {role: raw.local_path(Path(args.raw_dir)) for role, raw in spec.raw.items()}
-    for item in args.raw or []:
+    """The raw file of each role the dataset declares, from --raw ROLE=PATH (the rule passes every one)."""
+    files = {}
+    for item in args.raw:
         role, _, path = item.partition("=")
         if not path:
             raise GenrecError(f"--raw expects ROLE=PATH, got {item!r}")
         files[role] = Path(path)
+    missing = sorted(set(spec.raw) - set(files))
+    if missing:
+        raise GenrecError(f"no raw file given for role(s) {missing} of dataset '{spec.name}'",
+                          fix="pass --raw ROLE=PATH for each (the preprocess rule does)")
     return files
 
 
@@ -165,14 +170,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     trie.to(model.device)
     records = predict_split(model, tokenizer, split, ItemText.build(items, index), trained.templates, trie,
-                            evaluation, trained.prompt_history, args.shard, args.shards)
+                            evaluation, trained.prompt_history, args.shard, evaluation.shards)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
         tmp_info.write_text(json.dumps({"rows": len(records), "seconds": round(time.monotonic() - started, 1),
-                                        "shard": args.shard, "shards": args.shards,
+                                        "shard": args.shard, "shards": evaluation.shards,
                                         "precision": evaluation_precision(evaluation.precision, model.device)}) + "\n")
-    log.info("shard %d/%d: %d rows in %.1f s", args.shard + 1, args.shards, len(records), time.monotonic() - started)
+    log.info("shard %d/%d: %d rows in %.1f s", args.shard + 1, evaluation.shards, len(records), time.monotonic() - started)
 
 
 def _write_metrics(job, split: str, records: list[dict], scored: dict, num_beams: int | None,
@@ -343,16 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("preprocess", help="raw files -> items, interactions, splits, stats.json")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--datasets", default="config/datasets.yaml", help="datasets config (default: %(default)s)")
+    p.add_argument("--datasets", required=True, help="the datasets file (config `datasets_file`)")
     p.add_argument("--out", required=True, help="output directory, e.g. results/data/sample")
-    p.add_argument("--raw-dir", default="results/data/raw", help="where downloaded raw files live")
-    p.add_argument("--raw", action="append", metavar="ROLE=PATH", help="override one raw file")
+    p.add_argument("--raw", action="append", required=True, metavar="ROLE=PATH", help="the raw file of one role")
     p.set_defaults(func=cmd_preprocess)
 
     p = sub.add_parser("download", help="fetch one raw file (resumable, checksum-verified)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--role", required=True, help="raw file role, e.g. reviews or meta")
-    p.add_argument("--datasets", default="config/datasets.yaml")
+    p.add_argument("--datasets", required=True, help="the datasets file (config `datasets_file`)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_download)
 
@@ -423,7 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["valid", "test"])
     p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.evaluate.settings', 'EvalSettings')}")
     p.add_argument("--shard", type=int, default=0)
-    p.add_argument("--shards", type=int, default=1)
     p.add_argument("--out", required=True, help="predictions .jsonl of this shard (+ a .json with its timing)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_predict)

@@ -14,6 +14,11 @@ def reward_of(stage: str) -> str:
     return stage[3:] if stage.startswith("rl-") else "none"
 
 
+def method_of(stage: str) -> str:
+    """The method a generative stage belongs to: TIGER's own training, or MiniOneRec's SFT and RL."""
+    return "tiger" if stage == "tiger" else "minionerec"
+
+
 GRID_LISTS = ("sid_tokenizers", "sft_backbones", "baselines")
 GRID_RL = ("rewards", "tokenizers", "compare_on_valid")
 
@@ -56,13 +61,13 @@ def grid_runs(config: dict) -> list[dict]:
                 for stage in stages:
                     for split in splits:
                         suffix = "" if split == "test" else ".valid"
-                        add(dataset, "minionerec", tokenizer, backbone, stage, split,
+                        add(dataset, method_of(stage), tokenizer, backbone, stage, split,
                             f"metrics/{dataset}/{tokenizer}/{backbone}/{stage}{suffix}.json")
         for baseline in grid["baselines"]:
             if baseline == "tiger":
                 backbone = grid["tiger"]["backbone"]
                 for tokenizer in grid["tiger"]["tokenizers"]:
-                    add(dataset, "tiger", tokenizer, backbone, "tiger", "test",
+                    add(dataset, method_of("tiger"), tokenizer, backbone, "tiger", "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")

@@ -19,7 +19,7 @@ from genrec.data.spec import DatasetSpec, spec_of
 from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.evaluate.settings import EvalSettings
-from genrec.grid import dataset_grid, grid_union
+from genrec.grid import dataset_grid, grid_union, method_of, reward_of
 from genrec.models.baselines.settings import MODEL_CONFIGS, BaselineTraining
 from genrec.models.settings import BackboneSpec
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
@@ -104,20 +104,26 @@ def baseline_training(config: dict) -> BaselineTraining:
 
 
 @dataclass(frozen=True)
-class Resources:
-    gpu: int
+class Resources(Settings):
+    """An SFT / RL job's resources (config `backbones.<name>.resources`)."""
+
+    KEY = "resources"
+
+    gpus: int
     mem_mb: int
     runtime: int     # minutes
 
 
+# What a training job asks for unless its backbone's `resources` say otherwise, by where the backbone trains.
+GPU_TRAINING = Resources(gpus=1, mem_mb=64000, runtime=1440)     # `hf` backbones
+CPU_TRAINING = Resources(gpus=0, mem_mb=8000, runtime=120)       # `tiny` and `t5` backbones
+
+
 def training_resources(config: dict, name: str) -> Resources:
-    """An SFT / RL job's resources for backbone `name`: `hf` backbones take one GPU, 64 GB and a day unless their
-    `resources` entry says otherwise; `tiny` and `t5` ones train on CPU (8 GB, 2 h)."""
-    declared = _entry(config, "backbones", name).get("resources", {})
-    on_gpu = backbone(config, name).kind == "hf"
-    defaults = Resources(gpu=1, mem_mb=64000, runtime=1440) if on_gpu else Resources(gpu=0, mem_mb=8000, runtime=120)
-    return Resources(gpu=declared.get("gpus", defaults.gpu), mem_mb=declared.get("mem_mb", defaults.mem_mb),
-                     runtime=declared.get("runtime", defaults.runtime))
+    """The SFT / RL jobs' resources for backbone `name`: its kind's defaults, updated by its `resources` entry."""
+    defaults = GPU_TRAINING if backbone(config, name).kind == "hf" else CPU_TRAINING
+    declared = _entry(config, "backbones", name).get("resources", {})    # an optional section, not a default
+    return Resources.from_config({**defaults.to_dict(), **declared}, key=f"backbones.{name}.resources")
 
 
 # --- One job's settings --------------------------------------------------------------------------------------
@@ -139,10 +145,6 @@ def sft_job(config: dict, backbone_name: str, stage: str) -> SFTJob:
         raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; stage {stage} trains kinds "
                           f"{TRAINING_STAGES[stage]}", key=f"backbones.{backbone_name}.kind")
     return SFTJob(spec, sft_training(config, stage), prompt_set(config, spec.prompts))
-
-
-def method_of(stage: str) -> str:
-    return "tiger" if stage == "tiger" else "minionerec"
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
                   "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "sft": training.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
     if stage.startswith("rl-"):
-        provenance["rl"] = {**rl_training(config).to_dict(), "reward": stage[3:]}
+        provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
     run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=training.seed, tokenizer=tokenizer_name,
               backbone=backbone_name)
     return EvaluateJob(evaluation(config), run, provenance)

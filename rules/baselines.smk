@@ -5,8 +5,6 @@
 # SASRec's item embeddings are also an `embed/` artifact: the RL `cf` reward scores with them.
 
 SEQUENTIAL_BASELINES = genrec_settings.SEQUENTIAL_BASELINES
-BASELINE_PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/baselines/{{baseline}}.jsonl"
-BASELINE_METRICS = f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}.json"
 
 
 def baseline_evaluation(baseline=None):
@@ -47,8 +45,8 @@ rule evaluate_baseline:
         item_table=ITEMS,
         split=split_table("test"),
     output:
-        predictions=BASELINE_PREDICTIONS,
-        metrics=BASELINE_METRICS,
+        predictions=f"{BASELINE_PREDICTIONS}.jsonl",
+        metrics=f"{BASELINE_METRICS}.json",
     params:
         settings=baseline_evaluation(),
         data=data_dir,
@@ -94,8 +92,8 @@ rule mostpop:
         train=split_table("train"),
         split=split_table("test"),
     output:
-        predictions=BASELINE_PREDICTIONS.replace("{baseline}", "mostpop"),
-        metrics=BASELINE_METRICS.replace("{baseline}", "mostpop"),
+        predictions=f"{BASELINE_PREDICTIONS}.jsonl".replace("{baseline}", "mostpop"),
+        metrics=f"{BASELINE_METRICS}.json".replace("{baseline}", "mostpop"),
     params:
         settings=baseline_evaluation("mostpop"),
         data=data_dir,

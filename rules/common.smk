@@ -26,10 +26,19 @@ GENREC = f"{sys.executable} -m genrec"
 # --- Artifact paths (wildcard patterns; `concrete` fills them in an input function) ----------------------------
 DATA = f"{RESULTS}/data/{{dataset}}"
 ITEMS = f"{DATA}/items.parquet"
-SID_INDEX = f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/index.json"
+DATA_STATS = f"{DATA}/stats.json"
+SID = f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}"
+SID_INDEX = f"{SID}/index.json"
+SID_STATS = f"{SID}/stats.json"
+EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors) and .json (provenance)
 MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 BASELINE_MODEL = f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"
-EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors) and .json (provenance)
+# a run's predictions (+ .jsonl) and metrics (+ .json) files: genrec/grid.py lists the grid's metrics files
+PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
+METRICS = f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
+BASELINE_PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/baselines/{{baseline}}"
+BASELINE_METRICS = f"{RESULTS}/metrics/{{dataset}}/baselines/{{baseline}}"
+LEADERBOARD = f"{RESULTS}/leaderboard"                         # + .csv and .parquet
 
 
 def split_table(split="{split}"):
@@ -55,7 +64,8 @@ def data_dir(wildcards, input):
 # `tiny` and `t5` backbones train on CPU; `hf` backbones take the GPUs of their `resources` entry (SFT and RL),
 # and one GPU per prediction shard (the shards are the evaluation's parallelism).
 def training_resources(backbone: str) -> dict:
-    return vars(genrec_settings.training_resources(config, backbone))
+    resources = genrec_settings.training_resources(config, backbone)
+    return {"gpu": resources.gpus, "mem_mb": resources.mem_mb, "runtime": resources.runtime}
 
 
 # Training jobs start through genrec.launch, which takes `accelerate launch` (ZeRO-2) when the job has more

@@ -46,7 +46,7 @@ rule preprocess:
         train=split_table("train"),
         valid=split_table("valid"),
         test=split_table("test"),
-        stats=f"{DATA}/stats.json",
+        stats=DATA_STATS,
     params:
         raw=lambda wildcards, input: " ".join(f"--raw {role}={path}" for role, path in input.items()),
         out=lambda wildcards, output: os.path.dirname(output.stats),

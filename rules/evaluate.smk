@@ -4,7 +4,6 @@
 # the test users): one rule, whose `split_suffix` wildcard is empty or `.valid`.
 
 SHARDS = genrec_settings.evaluation(config).shards
-PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 
 
 def split_of(wildcards):
@@ -40,7 +39,7 @@ rule predict_shard:
         gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
         "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split}"
-        " --settings {params.settings:q} --shard {wildcards.shard} --shards {SHARDS} --out {output.predictions}"
+        " --settings {params.settings:q} --shard {wildcards.shard} --out {output.predictions}"
         " --threads {threads} 2> {log}"
 
 
@@ -52,7 +51,7 @@ rule evaluate:
         item_table=ITEMS,
     output:
         predictions=f"{PREDICTIONS}{{split_suffix}}.jsonl",
-        metrics=f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}{{split_suffix}}.json",
+        metrics=f"{METRICS}{{split_suffix}}.json",
     params:
         settings=lambda wildcards: genrec_settings.evaluate_job(config, DATASETS, wildcards.dataset, wildcards.tokenizer,
                                                                 wildcards.backbone, wildcards.stage).to_json(),

@@ -6,8 +6,8 @@ rule leaderboard:
     input:
         lambda wildcards: GRID_METRICS,
     output:
-        csv=f"{RESULTS}/leaderboard.csv",
-        parquet=f"{RESULTS}/leaderboard.parquet",
+        csv=f"{LEADERBOARD}.csv",
+        parquet=f"{LEADERBOARD}.parquet",
     log:
         f"{RESULTS}/logs/leaderboard.log",
     benchmark:

@@ -32,7 +32,7 @@ rule tokenize:
                                            encoder=genrec_settings.tokenizer(config, wildcards.tokenizer).encoder),
     output:
         index=SID_INDEX,
-        stats=f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}/stats.json",
+        stats=SID_STATS,
     params:
         settings=lambda wildcards: genrec_settings.tokenizer(config, wildcards.tokenizer).to_json(),
         out=lambda wildcards, output: os.path.dirname(output.index),

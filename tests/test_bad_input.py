@@ -65,7 +65,7 @@ def test_time_protocol_refused_without_timestamps(sample_files):
 def test_invalid_dataset_config_names_the_key(tmp_path):
     config = tmp_path / "datasets.yaml"
     config.write_text("datasets:\n  x:\n    source: amazon18\n    raw: {reviews: {path: r.json}}\n"
-                      "    split: {protocol: leave_one_out}\n")
+                      "    split: {protocol: leave_one_out, max_history: 50}\n")
     with pytest.raises(GenrecError) as err:
         load_datasets(config)
     assert "datasets.x.split.protocol" in err.value.message and "leave_one_out" in err.value.message
@@ -92,7 +92,7 @@ def test_failed_rerun_keeps_the_finished_artifact(tmp_path):
     files = toy_files(tmp_path)
     datasets = tmp_path / "datasets.yaml"
     datasets.write_text("datasets:\n  toy:\n    source: amazon18\n    raw: {reviews: {path: r}, meta: {path: m}}\n"
-                        "    filters: {kcore: 2}\n    split: {protocol: time_811}\n")
+                        "    filters: {kcore: 2}\n    split: {protocol: time_811, max_history: 10}\n")
     args = ["preprocess", "--dataset", "toy", "--datasets", str(datasets), "--out", str(out),
             "--raw", f"reviews={files['reviews']}", "--raw", f"meta={files['meta']}"]
     assert main(args) == 0

@@ -83,7 +83,7 @@ def test_training_sequences_padding_and_ranking():
     assert training_sequences(train, max_length=2) == [[7, 2, 5], [4, 7], [9, 3]]
     assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
     assert trim_padding(left_pad([[1, 2], [3]], 5)).tolist() == [[1, 2], [-1, 3]]
-    top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8)
+    top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8, mask_history=False)
     assert top.shape == (2, 5) and top.max() < N_ITEMS and (scores[:, :-1] >= scores[:, 1:]).all()
 
 
@@ -92,7 +92,7 @@ def test_mask_history_removes_history_items_only_when_asked():
     history = [list(range(N_ITEMS - 1))]                  # every item but the last one
     top, _ = rank_all_items(m, history, k=1, max_length=8, mask_history=True)
     assert top.tolist() == [[N_ITEMS - 1]]
-    top, _ = rank_all_items(m, history, k=N_ITEMS, max_length=8)
+    top, _ = rank_all_items(m, history, k=N_ITEMS, max_length=8, mask_history=False)
     assert sorted(top[0].tolist()) == list(range(N_ITEMS))
 
 
@@ -121,7 +121,7 @@ def test_mostpop_masks_each_rows_history_when_asked():
     top = most_popular_per_row(train, 6, 3, histories, mask_history=True)
     assert top.tolist() == [[3, 1, 2], [4, 3, 0], [0, 1, 5]]
     assert all(not set(row) & set(h) for row, h in zip(top.tolist(), histories))
-    assert most_popular_per_row(train, 6, 3, histories).tolist() == [[4, 3, 0]] * 3
+    assert most_popular_per_row(train, 6, 3, histories, mask_history=False).tolist() == [[4, 3, 0]] * 3
 
 
 def test_mostpop_metrics_on_a_hand_made_split():
@@ -155,7 +155,7 @@ def test_training_keeps_the_best_valid_model_and_stops_early():
     m = build_model("sasrec", {"hidden_size": 16, "num_layers": 1, "num_heads": 1, "dropout": 0.0, "max_length": 8},
                     N_ITEMS)
     info = train_sequential(m, train, valid, BaselineTraining(batch_size=32, learning_rate=1e-2, max_epochs=40,
-                                                              patience=3))
+                                                              patience=3), mask_history=False)
     logged = [e["valid_ndcg@10"] for e in info["log_history"]]
     assert info["best_valid_ndcg@10"] == max(logged) > 0.9
     assert info["epochs_run"] < 40 and info["epochs_run"] - info["best_epoch"] == 3
@@ -169,7 +169,7 @@ def test_one_seed_gives_one_model_from_initialisation_to_the_trained_weights(nam
 
     train, valid = synthetic_split(50, seed=1)
     settings = BaselineTraining(batch_size=32, max_epochs=2, seed=3)
-    (a, log_a), (b, log_b) = [train_baseline(name, {**SMALL[name], "max_length": 8}, N_ITEMS, train, valid, settings)
+    (a, log_a), (b, log_b) = [train_baseline(name, {**SMALL[name], "max_length": 8}, N_ITEMS, train, valid, settings, False)
                                for _ in range(2)]
     for (key, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=key)

@@ -89,7 +89,7 @@ def test_predict_and_evaluate_commands_mask_history_and_record_it(setup, prepare
     shards = [tmp_path / f"sft.test.shard{s}.jsonl" for s in (0, 1)]
     for shard, out in enumerate(shards):
         assert main(["predict", "--model", str(checkpoint), "--data", str(data), "--settings", evaluate.to_json(),
-                     "--shard", str(shard), "--shards", "2", "--out", str(out)]) == 0
+                     "--shard", str(shard), "--out", str(out)]) == 0
     job = EvaluateJob(evaluate, Run(dataset="sample", stage="sft", method="minionerec", seed=42, tokenizer="rqvae",
                                     backbone="tiny"), provenance={})
     assert main(["evaluate", "--predictions", *map(str, shards), "--data", str(data), "--model", str(checkpoint),

@@ -140,7 +140,7 @@ def test_rollout_groups_are_valid_sids_and_beam_groups_unique(sft_model, small_d
     index = read_index(SAMPLE_INDEX, n_items=4344)
     trie = SIDTrie(sid_token_ids(tokenizer, index))
     leaf_items = trie_groups(trie)
-    rollout = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, mode=mode, temperature=1.0)
+    rollout = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, mode=mode, temperature=1.0, seed=0)
     prompts = ["history: " + "".join(index[i]) * 2 + "\nnext:" for i in (5, 6)]
     out = rollout([p for p in prompts for _ in range(4)], FakeTrainer(model))
     assert len(out["completion_ids"]) == len(out["item"]) == 8 and out["rank"] == [0, 1, 2, 3] * 2
@@ -159,12 +159,13 @@ def test_include_target_puts_a_missed_target_last_and_logs_the_decoders_own_hits
     trie = SIDTrie(item_tokens)
     leaf_items = trie_groups(trie)
     prompt = "history: " + "".join(index[9]) + "\nnext:"
-    plain = SIDRollout(tokenizer, trie, leaf_items, num_generations=4)([prompt] * 4, FakeTrainer(model))
+    plain = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, mode="beam", temperature=1.0,
+                       seed=0)([prompt] * 4, FakeTrainer(model))
     found, missed = plain["item"][1], next(i for i in range(4344) if i not in plain["group"][0]
                                             and leaf_items[int(trie.leaf_of_item[i])][0] == i)
     for target, hit in ((found, 1.0), (missed, 0.0)):
-        rollout = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, targets={prompt: target},
-                             include_target=True, item_tokens=item_tokens)
+        rollout = SIDRollout(tokenizer, trie, leaf_items, num_generations=4, mode="beam", temperature=1.0, seed=0,
+                             targets={prompt: target}, include_target=True, item_tokens=item_tokens)
         out = rollout([prompt] * 4, FakeTrainer(model))
         assert out["decoded_hit"] == [hit] * 4
         if hit:
@@ -178,7 +179,7 @@ def test_a_group_split_over_two_processes_is_decoded_alike(sft_model):
     model, tokenizer = load_backbone(sft_model)
     index = read_index(SAMPLE_INDEX, n_items=4344)
     trie = SIDTrie(sid_token_ids(tokenizer, index))
-    rollout = SIDRollout(tokenizer, trie, trie_groups(trie), num_generations=4)
+    rollout = SIDRollout(tokenizer, trie, trie_groups(trie), num_generations=4, mode="beam", temperature=1.0, seed=0)
     prompts = ["history: " + "".join(index[i]) + "\nnext:" for i in (7, 8)]
     batch = [p for p in prompts for _ in range(4)]
     whole = rollout(batch, FakeTrainer(model))

@@ -37,6 +37,7 @@ SECTIONS = {
     ("encoders", "*"): (EncoderSpec, set(), set()),
     ("tokenizers", "*"): (TokenizerSpec, set(), {"name"}),
     ("backbones", "*"): (BackboneSpec, {"resources"}, {"name"}),
+    ("backbones", "*", "resources"): (settings.Resources, set(), set()),
     ("sft",): (SFTSettings, set(), set()),
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
@@ -193,6 +194,6 @@ def test_a_settings_json_with_an_unknown_or_mistyped_key_is_refused():
 
 def test_training_resources_default_by_backbone_kind():
     config = config_with(backbones={"qwen": {"kind": "hf", "path": "/models/qwen", "resources": {"gpus": 8}}})
-    assert settings.training_resources(config, "qwen") == settings.Resources(gpu=8, mem_mb=64000, runtime=1440)
-    assert settings.training_resources(config, "tiny") == settings.Resources(gpu=0, mem_mb=8000, runtime=120)
+    assert settings.training_resources(config, "qwen") == settings.Resources(gpus=8, mem_mb=64000, runtime=1440)
+    assert settings.training_resources(config, "tiny") == settings.CPU_TRAINING
     assert "resources" not in settings.backbone(config, "qwen").to_dict()

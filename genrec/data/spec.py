@@ -9,10 +9,6 @@ from genrec.config import read_yaml, validate
 from genrec.data.filters import TimeWindow
 from genrec.errors import GenrecError
 
-# Each protocol's split history cap, where a dataset names none (`split.max_history`): MiniOneRec's 10 for its
-# time-ordered 8:1:1 split, 50 for leave-one-out (S3-Rec / TIGER). What a prompt shows is SFT's own cap
-# (`sft.prompt_history`), applied on top of this one.
-SPLIT_HISTORY = {"time_811": 10, "loo": 50}
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ def spec_of(name: str, entry: dict) -> DatasetSpec:
         source=entry["source"],
         raw={role: RawFile(**f) for role, f in entry["raw"].items()},
         protocol=split["protocol"],
-        split_history=split["max_history"] if "max_history" in split else SPLIT_HISTORY[split["protocol"]],
+        split_history=split["max_history"],
         title_filter=filters["title"],
         window=window,
         kcore=filters["kcore"],
@@ -75,13 +71,13 @@ def spec_of(name: str, entry: dict) -> DatasetSpec:
     )
 
 
-def load_datasets(path: str | Path = "config/datasets.yaml") -> dict[str, DatasetSpec]:
+def load_datasets(path: str | Path) -> dict[str, DatasetSpec]:
     """Read and validate config/datasets.yaml."""
     document = validate(read_yaml(path), "datasets.schema.yaml", path)
     return {name: spec_of(name, entry) for name, entry in document["datasets"].items()}
 
 
-def dataset_spec(name: str, path: str | Path = "config/datasets.yaml") -> DatasetSpec:
+def dataset_spec(name: str, path: str | Path) -> DatasetSpec:
     specs = load_datasets(path)
     if name not in specs:
         raise GenrecError(f"unknown dataset '{name}'", path=path, key=f"datasets.{name}",

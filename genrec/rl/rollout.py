@@ -36,7 +36,7 @@ class SIDRollout:
     """`rollout_func` for TRL's GRPOTrainer: groups of valid SID candidates by constrained decoding."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, trie: SIDTrie, leaf_items: list[list[int]],
-                 num_generations: int, mode: str = "beam", temperature: float = 1.0, seed: int = 0,
+                 num_generations: int, mode: str, temperature: float, seed: int,
                  targets: dict[str, int] | None = None, include_target: bool = False,
                  item_tokens: np.ndarray | None = None):
         if mode not in ROLLOUTS:

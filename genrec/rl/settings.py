@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 from genrec.config import Settings
 from genrec.errors import GenrecError
+from genrec.grid import GRID_RL
 
 REWARDS = ("rule", "ranking", "semantic", "cf")
 ROLLOUTS = ("beam", "sample")
 # `rl` keys that shape the grid, not a job: adding a reward or a tokenizer reruns no finished stage
-GRID_KEYS = ("rewards", "tokenizers", "compare_on_valid", "encoder")
+GRID_KEYS = (*GRID_RL, "encoder")
 
 
 @dataclass(frozen=True)

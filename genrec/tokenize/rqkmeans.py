@@ -16,7 +16,7 @@ def faiss_has_gpu() -> bool:
     return hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0
 
 
-def kmeans_faiss(points: np.ndarray, k: int, seed: int, niter: int, use_gpu: bool | None = None) -> np.ndarray:
+def kmeans_faiss(points: np.ndarray, k: int, seed: int, niter: int = 20, use_gpu: bool | None = None) -> np.ndarray:
     """Centroids (k x d) of plain k-means; deterministic for a given seed and thread count.
     `use_gpu=None` uses the GPU when the faiss-gpu build is installed and sees one."""
     import faiss

@@ -19,7 +19,7 @@ def most_popular(train: pd.DataFrame, n_items: int, k: int) -> np.ndarray:
 
 
 def most_popular_per_row(train: pd.DataFrame, n_items: int, k: int, histories: list[list[int]],
-                         mask_history: bool = False) -> np.ndarray:
+                         mask_history: bool) -> np.ndarray:
     """rows x k: the k most popular items for each row, less the row's history items when masking."""
     if not mask_history:
         return np.tile(most_popular(train, n_items, k), (len(histories), 1))

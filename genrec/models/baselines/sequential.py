@@ -84,7 +84,7 @@ def trim_padding(batch: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: int, max_length: int,
-                   batch_size: int = 1024, mask_history: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                   mask_history: bool, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k (item ids, scores) per history by full ranking over all items; the model reads the latest
     `max_length` items of each history.
 

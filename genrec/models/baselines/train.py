@@ -36,7 +36,7 @@ def valid_ndcg(model: SequentialRecommender, valid: pd.DataFrame, max_length: in
 
 
 def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFrame, valid: pd.DataFrame,
-                   settings: BaselineTraining, mask_history: bool = False) -> tuple[SequentialRecommender, dict]:
+                   settings: BaselineTraining, mask_history: bool) -> tuple[SequentialRecommender, dict]:
     """Build baseline `name` under the run's seed, its initial weights included (seeding only the training loop
     left the initialisation, and so the metrics, different on every run), then train it."""
     from genrec.models.baselines.registry import build_model
@@ -47,7 +47,7 @@ def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFr
 
 
 def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: pd.DataFrame,
-                     settings: BaselineTraining, mask_history: bool = False) -> dict:
+                     settings: BaselineTraining, mask_history: bool) -> dict:
     """Train `model` in place; it ends holding the weights of its best valid NDCG@10 (ranked under the run's
     `evaluate.mask_history`, as the test split will be). Returns the log."""
     started = time.monotonic()
