@@ -193,12 +193,12 @@ def _write_metrics(job, split: str, records: list[dict], scored: dict, num_beams
                             precision=precision)
     write_evaluation(records, record, out_predictions, out_metrics)
     log.info("%s %s: %s (invalid generations %d)", run.stage, split,
-             {k: record["metrics"][k] for k in ("hr@10", "ndcg@10")}, record["invalid_generations"])
+             {k: v for k, v in record["metrics"].items() if k.endswith(f"@{max(job.evaluate.ks)}")},
+             record["invalid_generations"])
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genrec.evaluate.scoring import (merge_shards, score, shard_timings, shards_precision, sid_group_sizes,
-                                         wall_seconds)
+    from genrec.evaluate.scoring import score_shards, shard_timings, shards_precision, wall_seconds
     from genrec.io import read_json, read_table
     from genrec.models.checkpoint import trained_with
     from genrec.settings import EvaluateJob
@@ -209,8 +209,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     split = read_table(data / f"{args.split}.parquet")
     _, index_path = trained_with(args.model)
     index = read_index(index_path, n_items=len(read_table(data / "items.parquet")))
-    records = merge_shards(args.predictions, split, args.split)
-    scored = score(records, sid_group_sizes(index), job.evaluate.ks)
+    records, scored = score_shards(args.predictions, split, args.split, index, job.evaluate.ks)
     shards = shard_timings(args.predictions)
     _write_metrics(job, args.split, records, scored, job.evaluate.num_beams,
                    wall_seconds(read_json(Path(args.model) / "training.json"), shards), shards_precision(shards),
@@ -220,17 +219,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def _score_item_ranking(args: argparse.Namespace, job, top_items, top_scores, wall: dict[str, float],
                         history_shown: int | None) -> None:
     """Score an item-id ranking of a split and write its predictions and metrics (MostPop, the baselines)."""
-    import numpy as np
-
-    from genrec.evaluate.scoring import item_ranking_records, score
+    from genrec.evaluate.scoring import score_item_ranking
     from genrec.io import read_table
 
     data = Path(args.data)
-    items = read_table(data / "items.parquet")
-    split = read_table(data / f"{args.split}.parquet")
-    titles = items["title"].fillna("").astype(str).tolist()
-    records = item_ranking_records(split, top_items, top_scores, titles, history_shown)
-    scored = score(records, np.ones(len(items), dtype=int), job.evaluate.ks)
+    records, scored = score_item_ranking(read_table(data / f"{args.split}.parquet"), read_table(data / "items.parquet"),
+                                         top_items, top_scores, job.evaluate.ks, history_shown)
+    # the baselines rank in float32 on any device (they are small and run on CPU): no beams, one precision
     _write_metrics(job, args.split, records, scored, None, wall, "float32", args.out_predictions, args.out_metrics)
 
 

@@ -10,29 +10,32 @@ py=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 launch=("$py" -m accelerate.commands.launch --config_file config/accelerate/deepspeed_zero2.yaml --num_processes "$gpus" -m genrec)
-index=data/sample/indexes/rqvae_native.index.json.gz
+index=data/sample/indexes/rqvae_native.index.json.gz    # a bundled RQ-VAE index stands in for the tokenize stage
 
-settings() {   # one section of config/config.yaml as JSON (what the Snakemake rules pass)
+job() {   # a job's settings JSON, built by genrec.settings from config/config.yaml as the rules build it
   "$py" - "$@" <<'PY'
-import json, sys, yaml
-config = yaml.safe_load(open("config/config.yaml"))
-print(json.dumps(eval(sys.argv[1], {"c": config})))
+import sys
+import yaml
+from genrec import settings as s
+from genrec.config import load_config, merged, validate
+# the smoke test's changes to the quickstart: SFT 2 epochs, RL on 1,024 prompts without a time limit, one shard
+overrides = yaml.safe_load("{sft: {epochs: 2}, rl: {max_samples: 1024, max_seconds: null}, evaluate: {shards: 1}}")
+c = validate(merged(load_config("config/config.yaml"), overrides), "config.schema.yaml", "gpu_smoke")
+d = yaml.safe_load(open(c["datasets_file"]))
+print(eval(sys.argv[1], {"s": s, "c": c, "d": d}).to_json())
 PY
 }
 
-"$py" -m genrec preprocess --dataset sample --out "$out/data/sample"
-sft=$(settings '{"backbone": c["backbones"]["tiny"], "sft": {**c["sft"], "epochs": 2, "precision": "auto"}, "prompts": {"short": c["prompts"]["short"]}}')
-"${launch[@]}" sft --data "$out/data/sample" --index "$index" --backbone tiny --settings "$sft" \
+"$py" -m genrec preprocess --dataset sample --datasets config/datasets.yaml --out "$out/data/sample" \
+  --raw inter=data/sample/Scientific.inter.json.gz --raw item=data/sample/Scientific.item.json.gz
+"${launch[@]}" sft --data "$out/data/sample" --index "$index" --settings "$(job 's.sft_job(c, "tiny", "sft")')" \
   --out "$out/models/sft" --work "$out/work/sft"
-rl=$(settings '{"rl": {**c["rl"], "max_samples": 1024, "max_seconds": None}, "prompts": c["prompts"]["short"], "max_history": c["sft"]["max_history"]}')
-"${launch[@]}" rl --sft-model "$out/models/sft" --reward ranking --data "$out/data/sample" --index "$index" \
-  --settings "$rl" --out "$out/models/rl-ranking" --work "$out/work/rl"
+"${launch[@]}" rl --sft-model "$out/models/sft" --reward ranking --data "$out/data/sample" \
+  --settings "$(job 's.rl_training(c)')" --out "$out/models/rl-ranking" --work "$out/work/rl"
 for stage in sft rl-ranking; do
-  predict=$(settings '{"evaluate": c["evaluate"], "prompts": c["prompts"]["short"], "max_history": c["sft"]["max_history"]}')
-  "$py" -m genrec predict --model "$out/models/$stage" --data "$out/data/sample" --split test --index "$index" \
-    --settings "$predict" --out "$out/predictions/$stage.shard0.jsonl"
-  metrics=$(settings '{"evaluate": c["evaluate"], "dataset": "sample", "tokenizer": "rqvae_native", "backbone": "tiny", "stage": "'$stage'", "config": {}}')
+  "$py" -m genrec predict --model "$out/models/$stage" --data "$out/data/sample" --split test \
+    --settings "$(job 's.evaluation(c)')" --shard 0 --out "$out/predictions/$stage.shard0.jsonl"
   "$py" -m genrec evaluate --predictions "$out/predictions/$stage.shard0.jsonl" --data "$out/data/sample" --split test \
-    --index "$index" --model "$out/models/$stage" --settings "$metrics" \
+    --model "$out/models/$stage" --settings "$(job 's.evaluate_job(c, d, "sample", "rqvae", "tiny", "'$stage'")')" \
     --out-predictions "$out/predictions/$stage.jsonl" --out-metrics "$out/metrics/$stage.json"
 done

@@ -92,12 +92,6 @@ def test_each_default_is_written_once_and_schema_and_dataclasses_name_the_same_s
     assert {f.name for f in dataclasses.fields(RawFile)} >= set(raw_schema["properties"])
 
 
-def test_the_stage_settings_hold_no_default_that_the_quickstart_contradicts_in_their_docs():
-    """The dataclasses' docstrings say the quickstart's values live in config/config.yaml, not in them."""
-    for cls in (SFTSettings, RLSettings):
-        assert "quickstart" in cls.__doc__ and "config/config.yaml" in cls.__doc__
-
-
 def test_settings_modules_import_no_torch():
     """The Snakefile builds every job's settings at DAG time: importing them must stay fast."""
     probe = "import sys, genrec.settings; print(sorted(m for m in ('torch', 'transformers', 'trl') if m in sys.modules))"

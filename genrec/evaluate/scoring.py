@@ -159,3 +159,20 @@ def wall_seconds(training: dict, shards: list[dict]) -> dict[str, float]:
 def shards_precision(shards: list[dict]) -> str:
     """The precision the shards decoded in (`a+b` if they differed, e.g. GPU and CPU shards)."""
     return "+".join(sorted({shard["precision"] for shard in shards}))
+
+
+def score_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str, index: dict[int, list],
+                 ks: tuple[int, ...]) -> tuple[list[dict], dict]:
+    """A generative model's split: its prediction shards merged (every row exactly once) and scored, a hit on a
+    SID several items share counted as in `score`."""
+    records = merge_shards(paths, split, split_name)
+    return records, score(records, sid_group_sizes(index), ks)
+
+
+def score_item_ranking(split: pd.DataFrame, items: pd.DataFrame, top_items: np.ndarray, top_scores: np.ndarray | None,
+                       ks: tuple[int, ...], history_shown: int | None) -> tuple[list[dict], dict]:
+    """A model that ranks item ids (MostPop, the sequential baselines): its records and scores (an item is its own
+    SID, so no hit is shared)."""
+    titles = items["title"].fillna("").astype(str).tolist()
+    records = item_ranking_records(split, top_items, top_scores, titles, history_shown)
+    return records, score(records, np.ones(len(items), dtype=int), ks)
