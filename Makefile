@@ -58,11 +58,13 @@ push: $(STAMP)
 pull: $(STAMP)
 	DVC=$(BIN)/dvc scripts/pull_artifacts.sh
 
-# The leaderboard app on a results directory (read-only): http://localhost:$(PORT)
+# The leaderboard app on a results directory (read-only): http://localhost:$(PORT). It listens on this machine
+# only; `make dashboard ADDRESS=0.0.0.0` serves it to the network.
 PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 dashboard: $(STAMP)
-	GENREC_RESULTS=$(abspath $(RESULTS)) $(BIN)/streamlit run dashboard/app.py --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	GENREC_RESULTS=$(abspath $(RESULTS)) $(BIN)/streamlit run dashboard/app.py --server.address $(ADDRESS) \
+	  --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores $(CORES)

@@ -21,13 +21,13 @@ import streamlit as st
 from genrec.config import load_config
 from genrec.report import board as lb
 from genrec.report.compare import VS_SFT
-from genrec.report.reported import load_reported
+from genrec.report.reported import load_reported, reported_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("GENREC_RESULTS", ROOT / "results"))
 REPORTED = Path(os.environ.get("GENREC_REPORTED", ROOT / "config" / "reported_results.yaml"))
 CONFIG = Path(os.environ.get("GENREC_CONFIG", ROOT / "config" / "config.yaml"))
-PAGES = ("Leaderboard", "Run detail", "Compare", "Pipeline")
+PAGES = ("Leaderboard", "Paper tables", "Run detail", "Compare", "Pipeline")
 
 
 def fingerprint(results: Path) -> tuple:
@@ -66,16 +66,27 @@ def leaderboard_page(board: pd.DataFrame) -> None:
     interval = [c for c in (f"{metric} ci_low", f"{metric} ci_high") if c in table]
     gain = [c for c in VS_SFT if c in table and table[c].notna().any()]
     shown = table[["dataset", "split", "source", "method", "tokenizer", "backbone", "stage", metric, *interval,
-                   *gain, "n_rows", "n_users", "mask_history", "best", "run"]]
+                   *gain, "n_rows", "n_users", "mask_history", "data_vs_paper", "best", "run"]]
     st.caption(f"{len(shown)} rows, best {metric} per dataset and split first. ✓ marks, per dataset, the run with "
                f"the best valid {metric} (chosen on valid, never on test; runs scored only on test cannot be "
                "marked). The interval is the 95 % bootstrap recorded in the metrics file, resampling users with all "
-               "their rows; Δ vs sft is an RL stage's NDCG@10 gain over its SFT model on the same rows (paired).")
+               "their rows; Δ vs sft is an RL stage's NDCG@10 gain over its SFT model on the same rows (paired). "
+               "data_vs_paper says whether the dataset as preprocessed has the users / items / interactions of the "
+               "paper's table of datasets (blank: no paper describes it).")
+    text = [c for c in shown.columns if shown[c].dtype == object]
+    shown = shown.assign(**{c: shown[c].where(shown[c].notna(), "") for c in text})     # blank, not "None"
     st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"best": st.column_config.CheckboxColumn("best"),
                                 "n_rows": st.column_config.NumberColumn(format="%d"),
                                 "n_users": st.column_config.NumberColumn(format="%d"),
                                 **{c: st.column_config.NumberColumn(format="%.4f") for c in (metric, *interval, *gain)}})
+    if len(interval) == 2 and len(table):
+        chart = table.assign(label=table["method"].astype(str) + " " + table["tokenizer"].fillna("").astype(str) + " "
+                             + table["stage"].astype(str) + " (" + table["split"].astype(str) + ")")
+        figure = px.bar(chart, x="label", y=metric, color="source", facet_col="dataset", barmode="group",
+                        error_y=chart[interval[1]] - chart[metric], error_y_minus=chart[metric] - chart[interval[0]],
+                        title=f"{metric} of every run per dataset, with its 95 % interval (reported rows have none)")
+        st.plotly_chart(figure.update_xaxes(matches=None, title=None), width="stretch")
     st.subheader("Reproduced vs reported")
     paired = lb.beside_reported(lb.filter_board(board, chosen), metric)
     if paired.empty:
@@ -171,6 +182,35 @@ def paired_page_section(runs: pd.DataFrame, chosen: list[str]) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
+def paper_tables_page(board: pd.DataFrame) -> None:
+    st.header("Paper tables")
+    tables = lb.published_tables(board)
+    if not tables:
+        st.info(f"No published table in {REPORTED.name}.")
+        return
+    names = [f"{paper}: {table}" for paper, table in tables]
+    paper, table = tables[names.index(st.selectbox("Table", names, key="paper-table"))]
+    config = load_config(*([CONFIG] if CONFIG.exists() else []))
+    cells = lb.paper_table(board, paper, table, config, results_arg=str(RESULTS))
+    order = reported_columns(REPORTED).get(paper) or lb.metric_columns(board)
+    columns = [m for m in order if m in set(cells["metric"])]
+    reproduced = int((cells["coverage"] != "not reproduced").sum())
+    citation = board[(board["source"] == "reported") & (board["paper"] == paper) & (board["table"] == table)]["run"]
+    st.caption(f"{citation.iloc[0]}, laid out as the paper does. A cell is reported / reproduced (Δ = reproduced − reported): "
+               f"green where the published value lies inside the reproduced run's 95 % interval, red where it does "
+               f"not, grey where no run exists yet ({reproduced} of {len(cells)} cells reproduced). The intervals "
+               "resample the test users only: they cover test sampling, not seeds or training noise.")
+    for dataset in dict.fromkeys(cells["dataset"]):
+        st.subheader(dataset)
+        shown, coverage = lb.paper_table_grid(cells, dataset, columns)
+        colours = coverage.map(lambda c: f"background-color: {lb.COVERAGE_COLOURS[c]}")
+        st.table(shown.style.apply(lambda _: colours, axis=None))
+        todo = cells[(cells["dataset"] == dataset) & (cells["to reproduce"] != "")][["label", "to reproduce"]]
+        if len(todo):
+            with st.expander(f"Rows not reproduced yet ({todo['label'].nunique()})"):
+                st.dataframe(todo.drop_duplicates(), hide_index=True, width="stretch")
+
+
 def pipeline_page() -> None:
     st.header("Pipeline")
     config = load_config(*([CONFIG] if CONFIG.exists() else []))
@@ -186,10 +226,13 @@ def pipeline_page() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="genrec leaderboard", layout="wide")
-    page = st.sidebar.radio("Page", PAGES, key="page")
+    # ?page=Paper+tables opens that page (a link to a table, and how the headless-browser test gets there)
+    asked = st.query_params.get("page")
+    page = st.sidebar.radio("Page", PAGES, index=PAGES.index(asked) if asked in PAGES else 0, key="page")
     st.sidebar.caption(f"Results: {RESULTS}")
     board = load_board(str(RESULTS), str(REPORTED), fingerprint(RESULTS))
-    {"Leaderboard": leaderboard_page, "Run detail": run_detail_page, "Compare": compare_page}.get(
+    {"Leaderboard": leaderboard_page, "Paper tables": paper_tables_page, "Run detail": run_detail_page,
+     "Compare": compare_page}.get(
         page, lambda _: pipeline_page())(board)
 
 

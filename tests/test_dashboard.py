@@ -2,6 +2,7 @@
 headless Chromium, and its file-access rule."""
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -9,9 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT
 from slurm_cluster import free_port
 from streamlit.testing.v1 import AppTest
@@ -135,6 +138,7 @@ def test_compare_page_pairs_runs_with_a_reference(results):
 
 def test_reported_rows_sit_beside_reproduced_ones_with_the_difference(tmp_path):
     reported = load_reported(ROOT / "config/reported_results.yaml")
+    reported = reported[reported["table"] == "Table 1"]       # ETEGRec's Tables 3 and 4 both print ETEGRec's row
     ours = reported.assign(source="reproduced", run="ours", **{"ndcg@10": reported["ndcg@10"] + 0.001})
     board = pd.concat([reported, ours])
     paired = lb.beside_reported(board, "ndcg@10")
@@ -200,23 +204,54 @@ def render_in_chromium(url: str, screenshot, profile_dir, selector: str) -> str:
     return html
 
 
-@PIPELINE_TIMEOUT
-@pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="Debian's chromium is not installed (make system-deps)")
-def test_served_page_shows_the_leaderboard_in_headless_chromium(results, tmp_path):
+@contextlib.contextmanager
+def served(results: Path, **env: str):
+    """The app under `streamlit run` on a free port of localhost, on `results`; yields its URL."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true",
-                               "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                              env={**os.environ, "GENREC_RESULTS": str(results)}, stdout=subprocess.DEVNULL,
+                               "--server.address", "127.0.0.1", "--server.port", str(port),
+                               "--browser.gatherUsageStats", "false"],
+                              env={**os.environ, "GENREC_RESULTS": str(results), **env}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    shot = tmp_path / "leaderboard.png"
     try:
         wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200,
                  60, "the Streamlit server")
-        html = render_in_chromium(f"http://127.0.0.1:{port}/", shot, tmp_path / "chromium",
-                                  '[data-testid="stDataFrame"]')
+        yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@PIPELINE_TIMEOUT
+@pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="Debian's chromium is not installed (make system-deps)")
+def test_served_page_shows_the_leaderboard_in_headless_chromium(results, tmp_path):
+    shot = tmp_path / "leaderboard.png"
+    with served(results) as url:
+        html = render_in_chromium(url, shot, tmp_path / "chromium", '[data-testid="stDataFrame"]')
     assert "Leaderboard" in html
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000          # a drawn page, not a blank one
+
+
+@PIPELINE_TIMEOUT
+@pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="Debian's chromium is not installed (make system-deps)")
+def test_paper_tables_page_shows_a_reproduced_cell_in_its_colour_in_headless_chromium(results, tmp_path):
+    """No paper reports on the bundled sample: a fixture table holds one published row for the sample's SASRec,
+    its NDCG@10 rounded as a paper prints it, which lies inside the run's interval (green); HR@10 set far off
+    lies outside it (red)."""
+    sasrec = json.loads((results / "metrics/sample/baselines/sasrec.json").read_text())
+    ndcg, hr = sasrec["metrics"]["ndcg@10"], sasrec["metrics"]["hr@10"]
+    reported = {"sources": {"fixture": {"paper": "A fixture table on the bundled sample", "url": "-",
+                                        "columns": ["hr@10", "ndcg@10"]}},
+                "results": [{"source": "fixture", "table": "Table 0", "dataset": "sample", "method": "sasrec",
+                             "label": "SASRec", "metrics": {"hr@10": round(hr + 0.05, 4), "ndcg@10": round(ndcg, 4)}}]}
+    path = tmp_path / "reported.yaml"
+    path.write_text(yaml.safe_dump(reported))
+    shot = tmp_path / "paper.png"
+    with served(results, GENREC_REPORTED=str(path)) as url:
+        html = render_in_chromium(url + "?page=Paper+tables", shot, tmp_path / "chromium", "table")
+    inside = f"{round(ndcg, 4):.4f} / {ndcg:.4f} ({ndcg - round(ndcg, 4):+.4f})"
+    outside = f"{round(hr + 0.05, 4):.4f} / {hr:.4f} ({hr - round(hr + 0.05, 4):+.4f})"
+    assert inside in html and outside in html
+    for colour in (lb.COVERAGE_COLOURS["inside"], lb.COVERAGE_COLOURS["outside"]):
+        assert colour in html.lower()

@@ -58,7 +58,18 @@ def dataset_stats(spec: DatasetSpec, prepared: Prepared, steps: list[dict], has_
                                   "mean": round(float(per_user.mean()), 3), "max": int(per_user.max())},
         "filters": steps,
         "splits": {name: history_stats(frame) for name, frame in prepared.splits.items()},
+        **published_difference(spec.published, {"users": n_users, "items": n_items, "interactions": int(len(inter))}),
     }
+
+
+def published_difference(published: dict | None, ours: dict[str, int]) -> dict:
+    """The paper's statistics of this data and ours minus theirs, for every count the paper states; nothing for a
+    dataset no paper describes. A nonzero difference means a reproduced row is not on the paper's data."""
+    if not published:
+        return {}
+    counts = {key: published[key] for key in ("users", "items", "interactions") if key in published}
+    return {"published": published, "vs_published": {key: ours[key] - value for key, value in counts.items()},
+            "matches_published": all(ours[key] == value for key, value in counts.items())}
 
 
 SCHEMAS = {

@@ -45,6 +45,7 @@ class DatasetSpec:
     kcore: int
     dedup: bool
     description: str
+    published: dict | None = None     # what a paper's table of datasets states (source, users, items, interactions)
     settings: dict = field(default_factory=dict, compare=False)
 
 
@@ -67,6 +68,7 @@ def spec_of(name: str, entry: dict) -> DatasetSpec:
         kcore=filters["kcore"],
         dedup=filters["dedup"],
         description=entry["description"],
+        published=entry.get("published"),     # an optional section: most datasets have no published statistics
         settings=entry,
     )
 

@@ -16,7 +16,7 @@ import pandas as pd
 from genrec.errors import GenrecError
 from genrec.grid import grid_runs
 from genrec.report.compare import paired_runs, predictions_of
-from genrec.report.leaderboard import IDENTITY, collect_leaderboard
+from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
 
 METRIC = re.compile(r"^(hr|ndcg)@(\d+)$")
 FILTERS = ("dataset", "method", "tokenizer", "reward", "backbone", "split")
@@ -41,7 +41,9 @@ def current_leaderboard(results: str | Path) -> pd.DataFrame:
         written = saved.stat().st_mtime
         table = pd.read_parquet(saved)
         runs = {f.relative_to(results).as_posix() for f in files}
-        if set(table["run"]) == runs and all(f.stat().st_mtime <= written for f in files):
+        # a parquet written by an older genrec lacks columns this one shows: read the files again
+        if (set(COLUMNS) <= set(table.columns) and set(table["run"]) == runs
+                and all(f.stat().st_mtime <= written for f in files)):
             return table.astype(object).where(table.notna(), None).infer_objects()
     return collect_leaderboard(results)
 
@@ -96,6 +98,88 @@ def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
                                                     if c in board]]]
     paired = mine.merge(theirs, on=keys, how="inner")
     return paired.assign(difference=paired[metric] - paired["reported"])
+
+
+# --- Paper tables ---------------------------------------------------------------------------------------------
+# A cell's colour: the published value inside the reproduced run's 95 % interval, outside it, or no run yet.
+COVERAGE_COLOURS = {"inside": "#c8e6c9", "outside": "#ffcdd2", "not reproduced": "#eeeeee"}
+BASELINE_METHODS = ("mostpop", "sasrec", "gru4rec", "caser")
+
+
+def published_tables(board: pd.DataFrame) -> list[tuple[str, str]]:
+    """(paper, table) of every published table on the board, in the order of config/reported_results.yaml."""
+    reported = board[board["source"] == "reported"] if "paper" in board else board.iloc[0:0]
+    return list(dict.fromkeys(zip(reported["paper"], reported["table"])))
+
+
+def metrics_path_of(dataset: str, method: str, stage: str, config: dict) -> str | None:
+    """Where the pipeline writes a run of `method` on `dataset` (the config's first tokenizer and backbone for a
+    generative method); None for a method the pipeline does not have."""
+    if method in BASELINE_METHODS:
+        return f"metrics/{dataset}/baselines/{method}.json"
+    if method == "tiger" and config["tiger"]["tokenizers"]:
+        return f"metrics/{dataset}/{config['tiger']['tokenizers'][0]}/{config['tiger']['backbone']}/tiger.json"
+    if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
+        return f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"
+    return None
+
+
+def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, results_arg: str = "results") -> pd.DataFrame:
+    """One published table, cell by cell: per row (dataset, the paper's label) and metric, the reported value, the
+    reproduced one (the test split of a run with the same dataset, method and stage), Δ = reproduced - reported,
+    whether the reported value lies inside the run's 95 % interval, and, for a row not yet reproduced, the command
+    that makes it. The interval is the metrics file's: it covers test sampling only (users resampled), not seeds."""
+    reported = board[(board["source"] == "reported") & (board["paper"] == paper) & (board["table"] == table)]
+    runs = board[(board["source"] == "reproduced") & (board["split"] == "test")]
+    cells = []
+    for row in reported.to_dict("records"):
+        matches = runs[(runs["dataset"] == row["dataset"]) & (runs["method"] == row["method"])
+                       & (runs["stage"] == row["stage"])].sort_values("run", kind="stable")
+        run = matches.iloc[0] if len(matches) else None
+        path = metrics_path_of(row["dataset"], row["method"], row["stage"], config)
+        command = "" if run is not None else (f"snakemake --cores all {results_arg}/{path}" if path
+                                               else "not in the pipeline yet")
+        for metric in [m for m in metric_columns(board) if pd.notna(row.get(m))]:
+            ours = run[metric] if run is not None and metric in run and pd.notna(run[metric]) else None
+            low, high = (run.get(f"{metric} ci_low"), run.get(f"{metric} ci_high")) if run is not None else (None, None)
+            if ours is None:
+                coverage = "not reproduced"
+            elif low is not None and high is not None and pd.notna(low) and pd.notna(high):
+                coverage = "inside" if low <= row[metric] <= high else "outside"
+            else:
+                coverage = "outside" if abs(ours - row[metric]) > 0 else "inside"
+            cells.append({"dataset": row["dataset"], "label": row["label"], "method": row["method"],
+                          "stage": row["stage"], "metric": metric, "reported": row[metric], "reproduced": ours,
+                          "difference": None if ours is None else ours - row[metric],
+                          "ci_low": low, "ci_high": high, "coverage": coverage,
+                          "run": None if run is None else run["run"], "runs": len(matches), "to reproduce": command})
+    return pd.DataFrame(cells)
+
+
+def metric_columns(board: pd.DataFrame) -> list[str]:
+    """The board's HR@K and NDCG@K columns, HR first, by K."""
+    return sorted((c for c in board.columns if METRIC.fullmatch(c)), key=lambda c: (c.split("@")[0] != "hr",
+                                                                                      int(c.split("@")[1])))
+
+
+def paper_table_grid(cells: pd.DataFrame, dataset: str, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's layout for one dataset: its rows x its metric columns, each cell "reported / reproduced (Δ)",
+    and the matching grid of coverage (what colours the cell)."""
+    part = cells[cells["dataset"] == dataset]
+    labels = list(dict.fromkeys(part["label"]))
+
+    def text(cell) -> str:
+        if cell["reproduced"] is None or pd.isna(cell["reproduced"]):
+            return f"{cell['reported']:.4f}"
+        return f"{cell['reported']:.4f} / {cell['reproduced']:.4f} ({cell['difference']:+.4f})"
+
+    shown = pd.DataFrame("", index=labels, columns=columns)
+    coverage = pd.DataFrame("not reproduced", index=labels, columns=columns)
+    for cell in part.to_dict("records"):
+        if cell["metric"] in columns:
+            shown.loc[cell["label"], cell["metric"]] = text(cell)
+            coverage.loc[cell["label"], cell["metric"]] = cell["coverage"]
+    return shown, coverage
 
 
 def paired_table(results: str | Path, reference: str, runs: list[str], metric: str) -> pd.DataFrame:

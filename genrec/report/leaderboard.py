@@ -25,7 +25,7 @@ from genrec.report.compare import VS_SFT, rl_versus_sft
 IDENTITY = ("dataset", "split", "method", "tokenizer", "backbone", "stage", "reward")
 PROVENANCE = ("n_rows", "n_users", "mask_history", "precision", "invalid_generations", "num_beams", "seed",
               "config_hash", "code_version", "created_at", "wall_seconds")
-COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, *VS_SFT, "error")
+COLUMNS = ("run", "source", *IDENTITY, *PROVENANCE, "data_vs_paper", *VS_SFT, "error")
 
 
 @cache
@@ -68,6 +68,8 @@ def collect_leaderboard(results: str | Path) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if "stage" in table:
         table = rl_versus_sft(results, table)
+    if "dataset" in table:
+        table["data_vs_paper"] = table["dataset"].map(lambda dataset: data_vs_paper(results, dataset))
     for column in COLUMNS:
         if column not in table:
             table[column] = pd.Series(dtype="object")
@@ -77,6 +79,22 @@ def collect_leaderboard(results: str | Path) -> pd.DataFrame:
     return (table.assign(_order=-order.fillna(-1.0))
             .sort_values(["dataset", "split", "_order", "run"], na_position="last", kind="stable")
             .drop(columns="_order").reset_index(drop=True))
+
+
+def data_vs_paper(results: Path, dataset) -> str:
+    """Whether a dataset as preprocessed is the data a paper's table of datasets describes: "" where no paper
+    states its statistics (or it is not preprocessed), else "matches <source>" or what differs."""
+    stats_path = results / "data" / str(dataset) / "stats.json"
+    if not isinstance(dataset, str) or not stats_path.exists():
+        return ""
+    stats = read_json(stats_path)
+    if "vs_published" not in stats:
+        return ""
+    source = stats["published"]["source"]
+    if stats["matches_published"]:
+        return f"matches {source}"
+    return f"differs from {source}: " + ", ".join(f"{key} {diff:+,}" for key, diff in stats["vs_published"].items()
+                                                   if diff)
 
 
 def metric_order(column: str) -> tuple:

@@ -19,8 +19,16 @@ def load_reported(path: str | Path) -> pd.DataFrame:
             raise GenrecError(f"unknown source '{entry['source']}'", path=path, key=f"results.{i}.source",
                               fix=f"use one of {sorted(document['sources'])} or add it under `sources`")
         rows.append({"run": f"{document['sources'][entry['source']]['paper']}, {entry['table']}",
-                     "source": "reported", "dataset": entry["dataset"], "split": entry["split"],
+                     "source": "reported", "paper": entry["source"], "table": entry["table"],
+                     "label": entry.get("label", entry["method"]), "dataset": entry["dataset"], "split": entry["split"],
                      "method": entry["method"], "tokenizer": entry.get("tokenizer"), "backbone": entry.get("backbone"),
                      "stage": entry.get("stage", entry["method"]), "reward": "none", "error": "",
                      **entry["metrics"]})
     return pd.DataFrame(rows)
+
+
+def reported_columns(path: str | Path) -> dict[str, list[str]]:
+    """Each source's metrics in its table's column order (`sources.<paper>.columns`), for laying the table out as
+    the paper does."""
+    document = validate(read_yaml(path), "reported_results.schema.yaml", path)
+    return {paper: source.get("columns", []) for paper, source in document["sources"].items()}

@@ -41,9 +41,33 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
         logits = self.scores(self.encode(inputs))
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
 
+    def sampled_bce_loss(self, sequence: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """S3-Rec's fine-tuning loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`): at every
+        position, binary cross-entropy of the next item against one negative drawn uniformly from the items the
+        sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a row here holds)."""
+        inputs = sequence[:, :-1]
+        targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
+        negatives = sample_negatives(sequence, self.items.num_embeddings - 1, generator)[:, 1:]
+        states = self.encode(inputs)
+        scored = targets != PAD
+        positive = (states * self.items(targets + 1)).sum(-1)
+        negative = (states * self.items(negatives + 1)).sum(-1)
+        losses = F.softplus(-positive) + F.softplus(negative)     # -log sigmoid(p) - log(1 - sigmoid(n))
+        return (losses * scored).sum() / scored.sum().clamp(min=1)
+
     def item_embeddings(self) -> torch.Tensor:
         """n_items x hidden: row i = item i (the collaborative embeddings other stages reuse)."""
         return self.items.weight[1:].detach()
+
+
+def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One item per position, uniform over the items its row does not hold (redrawn until it holds none)."""
+    negatives = torch.randint(n_items, sequence.shape, generator=generator)
+    while True:
+        clash = (negatives.unsqueeze(-1) == sequence.unsqueeze(1)).any(-1)
+        if not clash.any():
+            return negatives
+        negatives[clash] = torch.randint(n_items, (int(clash.sum()),), generator=generator)
 
 
 def training_sequences(train: pd.DataFrame, max_length: int) -> list[list[int]]:

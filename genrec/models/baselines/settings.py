@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from genrec.config import Settings
+from genrec.errors import GenrecError
+
+LOSSES = ("softmax", "sampled_bce")
 
 
 @dataclass
@@ -61,3 +64,11 @@ class BaselineTraining(Settings):
     patience: int = 5                # evaluations without improvement before stopping
     max_seconds: Optional[float] = None  # stop once training has run this long (the best model so far is kept)
     seed: int = 42
+    # softmax: cross-entropy over all items at every position (RecBole's CE). sampled_bce: S3-Rec's fine-tuning
+    # loss, binary cross-entropy against one sampled negative per position (TIGER's Table 1 baselines).
+    loss: str = "softmax"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise GenrecError(f"unknown baseline loss {self.loss!r}", key="baseline_training.loss",
+                              fix=f"use one of {list(LOSSES)}")

@@ -63,7 +63,8 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
         model.train()
         epoch_start, losses = time.monotonic(), []
         for rows in torch.randperm(len(sequences)).split(settings.batch_size):
-            loss = model.next_item_loss(trim_padding(sequences[rows]))
+            batch = trim_padding(sequences[rows])
+            loss = model.next_item_loss(batch) if settings.loss == "softmax" else model.sampled_bce_loss(batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,0 +1,72 @@
+"""The published tables (config/reported_results.yaml) against their transcriptions in ../shared/reported, and the
+datasets' published statistics against what preprocessing the shipped files gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from genrec.data.preprocess import run_preprocess
+from genrec.data.spec import dataset_spec, load_datasets
+from genrec.report.reported import load_reported
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTED = ROOT / "config" / "reported_results.yaml"
+SHARED = ROOT.parent / "shared" / "reported"
+TABLES = {("tiger", "Table 1"): "tiger.yaml", ("etegrec", "Table 3"): "etegrec.yaml",
+          ("etegrec", "Table 4"): "etegrec_table4_ablation.yaml"}
+
+
+def transcribed() -> dict[tuple, float]:
+    """(source, table, paper's dataset name, paper's method name, metric) -> value, from ../shared/reported."""
+    values = {}
+    for (source, table), name in TABLES.items():
+        for row in yaml.safe_load((SHARED / name).read_text())["rows"]:
+            for metric, value in row["metrics"].items():
+                values[(source, table, row["dataset"], row["method"], metric.replace("recall@", "hr@"))] = value
+    minionerec = yaml.safe_load((SHARED / "minionerec.yaml").read_text())
+    for dataset, rows in minionerec["rows"].items():
+        for method, numbers in rows.items():
+            for metric, value in zip(minionerec["columns"], numbers):
+                values[("minionerec", "main results", dataset, method, metric)] = value
+    return values
+
+
+PAPER_DATASET = {"Beauty": "Beauty", "Toys": "Toys and Games", "Sports_and_Outdoors-2014": "Sports and Outdoors",
+                 "Musical_Instruments-2023": "Instrument", "Industrial_and_Scientific-2023-loo": "Scientific",
+                 "Video_Games-2023": "Game", "Industrial_and_Scientific": "Industrial_and_Scientific",
+                 "Office_Products": "Office_Products"}
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/reported (the transcriptions) is not beside this clone")
+def test_every_published_row_is_there_and_ten_random_values_match_the_transcription():
+    source = transcribed()
+    shipped = {}
+    for row in yaml.safe_load(REPORTED.read_text())["results"]:
+        for metric, value in row["metrics"].items():
+            shipped[(row["source"], row["table"], PAPER_DATASET[row["dataset"]], row["label"], metric)] = value
+    assert set(shipped) == set(source)                      # every row and metric of the three tables, no other
+    for key in random.Random(16).sample(sorted(source), 10):
+        assert shipped[key] == source[key], key
+    assert len(load_reported(REPORTED)) == 27 + 42 + 18 + 20
+
+
+def test_every_reported_dataset_is_one_the_pipeline_knows():
+    datasets = load_datasets(ROOT / "config" / "datasets.yaml")
+    assert {row["dataset"] for row in yaml.safe_load(REPORTED.read_text())["results"]} <= set(datasets)
+
+
+def test_preprocess_reports_the_data_against_the_papers_statistics(tmp_path):
+    """TIGER's Beauty as shipped is the paper's (Table 6: 22,363 users, 12,101 items); a wrong count is flagged."""
+    spec = dataset_spec("Beauty", ROOT / "config" / "datasets.yaml")
+    files = {role: ROOT / raw.path for role, raw in spec.raw.items()}
+    stats = run_preprocess(spec, files, tmp_path / "beauty")
+    assert (stats["users"], stats["items"], stats["interactions"]) == (22_363, 12_101, 198_502)
+    assert stats["vs_published"] == {"users": 0, "items": 0} and stats["matches_published"]
+    other = dataclasses.replace(spec, published={"source": "a typo", "users": 22_364, "items": 12_101})
+    stats = run_preprocess(other, files, tmp_path / "other")
+    assert stats["vs_published"] == {"users": -1, "items": 0} and not stats["matches_published"]
