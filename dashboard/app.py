@@ -191,15 +191,17 @@ def paper_tables_page(board: pd.DataFrame) -> None:
     names = [f"{paper}: {table}" for paper, table in tables]
     paper, table = tables[names.index(st.selectbox("Table", names, key="paper-table"))]
     config = load_config(*([CONFIG] if CONFIG.exists() else []))
-    cells = lb.paper_table(board, paper, table, config, results_arg=str(RESULTS))
+    cells = lb.paper_table(board, paper, table, config, RESULTS, results_arg=str(RESULTS))
     order = reported_columns(REPORTED).get(paper) or lb.metric_columns(board)
     columns = [m for m in order if m in set(cells["metric"])]
     reproduced = int((cells["coverage"] != "not reproduced").sum())
     citation = board[(board["source"] == "reported") & (board["paper"] == paper) & (board["table"] == table)]["run"]
     st.caption(f"{citation.iloc[0]}, laid out as the paper does. A cell is reported / reproduced (Δ = reproduced − reported): "
                f"green where the published value lies inside the reproduced run's 95 % interval, red where it does "
-               f"not, grey where no run exists yet ({reproduced} of {len(cells)} cells reproduced). The intervals "
-               "resample the test users only: they cover test sampling, not seeds or training noise.")
+               f"not, grey where no run exists yet ({reproduced} of {len(cells)} cells reproduced). A row run with "
+               "several seeds (`seeds:` in the grid; '×N seeds' in the cell) shows their mean and an interval that "
+               "resamples seeds and test users; a row run once has an interval over test users only, which covers "
+               "test sampling, not training noise.")
     for dataset in dict.fromkeys(cells["dataset"]):
         st.subheader(dataset)
         shown, coverage = lb.paper_table_grid(cells, dataset, columns)

@@ -69,6 +69,10 @@ def grid_runs(config: dict) -> list[dict]:
                 for tokenizer in grid["tiger"]["tokenizers"]:
                     add(dataset, method_of("tiger"), tokenizer, backbone, "tiger", "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.json")
+            elif baseline != "mostpop" and config["seeds"]:       # a trained baseline, once per seed
+                for seed in config["seeds"]:
+                    add(dataset, baseline, None, None, baseline, "test",
+                        f"metrics/{dataset}/baselines/{baseline}.seed{seed}.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")
     return runs

@@ -99,8 +99,10 @@ def baseline_model(config: dict, name: str) -> Settings:
     return MODEL_CONFIGS[name].from_config(config["baseline_models"][name])
 
 
-def baseline_training(config: dict) -> BaselineTraining:
-    return BaselineTraining.from_config(config["baseline_training"])
+def baseline_training(config: dict, seed: int | None = None) -> BaselineTraining:
+    """`baseline_training`; a run of the grid's `seeds` replaces its seed."""
+    settings = config["baseline_training"] | ({"seed": seed} if seed is not None else {})
+    return BaselineTraining.from_config(settings)
 
 
 @dataclass(frozen=True)
@@ -189,15 +191,18 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
     return EvaluateJob(evaluation(config), run, provenance)
 
 
-def baseline_evaluate_job(config: dict, datasets: dict, dataset: str, baseline: str) -> EvaluateJob:
-    """A baseline's evaluation (MostPop, which is deterministic and trains nothing, records seed 0)."""
+def baseline_evaluate_job(config: dict, datasets: dict, dataset: str, baseline: str,
+                          seed: int | None = None) -> EvaluateJob:
+    """A baseline's evaluation: trained under `seed` (one of the grid's `seeds`) or, with None, its training's own.
+    MostPop, which is deterministic and trains nothing, records seed 0."""
     provenance = {"dataset": datasets["datasets"][dataset], "evaluate": evaluation(config).to_dict()}
-    seed = 0
+    seed_used = 0
     if baseline != "mostpop":
-        training = baseline_training(config)
+        training = baseline_training(config, seed)
         provenance |= {"model": baseline_model(config, baseline).to_dict(), "training": training.to_dict()}
-        seed = training.seed
-    return EvaluateJob(evaluation(config), Run(dataset=dataset, stage=baseline, method=baseline, seed=seed), provenance)
+        seed_used = training.seed
+    return EvaluateJob(evaluation(config), Run(dataset=dataset, stage=baseline, method=baseline, seed=seed_used),
+                       provenance)
 
 
 @dataclass(frozen=True)
@@ -212,10 +217,10 @@ class BaselineJob(Settings):
     mask_history: bool
 
 
-def baseline_job(config: dict, name: str) -> BaselineJob:
+def baseline_job(config: dict, name: str, seed: int | None = None) -> BaselineJob:
     model = baseline_model(config, name).to_dict()
     model.pop("n_items")          # the dataset's, set when the model is built
-    return BaselineJob(model, baseline_training(config), evaluation(config).mask_history)
+    return BaselineJob(model, baseline_training(config, seed), evaluation(config).mask_history)
 
 
 # --- Cross-checks --------------------------------------------------------------------------------------------

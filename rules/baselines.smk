@@ -7,10 +7,18 @@
 SEQUENTIAL_BASELINES = genrec_settings.SEQUENTIAL_BASELINES
 
 
+# A trained baseline run once per seed of `seeds` ({baseline}.seed{N}), or once with its own seed (no suffix).
+SEEDED = "{seed_suffix}"
+
+
+def seed_of(wildcards):
+    return int(wildcards.seed_suffix[len(".seed"):]) if wildcards.get("seed_suffix") else None
+
+
 def baseline_evaluation(baseline=None):
     def settings(wildcards):
-        return genrec_settings.baseline_evaluate_job(config, DATASETS, wildcards.dataset,
-                                                     baseline or wildcards.baseline).to_json()
+        return genrec_settings.baseline_evaluate_job(config, DATASETS, wildcards.dataset, baseline or wildcards.baseline,
+                                                     seed=seed_of(wildcards)).to_json()
     return settings
 
 
@@ -20,16 +28,17 @@ rule train_baseline:
         train=split_table("train"),
         valid=split_table("valid"),
     output:
-        model=directory(BASELINE_MODEL),
+        model=directory(BASELINE_MODEL + SEEDED),
     params:
-        settings=lambda wildcards: genrec_settings.baseline_job(config, wildcards.baseline).to_json(),
+        settings=lambda wildcards: genrec_settings.baseline_job(config, wildcards.baseline, seed_of(wildcards)).to_json(),
         data=data_dir,
     log:
-        f"{RESULTS}/logs/train_baseline/{{dataset}}/{{baseline}}.log",
+        f"{RESULTS}/logs/train_baseline/{{dataset}}/{{baseline}}{SEEDED}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train_baseline/{{dataset}}/{{baseline}}.tsv"
+        f"{RESULTS}/benchmarks/train_baseline/{{dataset}}/{{baseline}}{SEEDED}.tsv"
     wildcard_constraints:
         baseline="|".join(SEQUENTIAL_BASELINES),
+        seed_suffix=r"|\.seed\d+",
     threads: workflow.cores
     resources:
         mem_mb=4000,
@@ -41,21 +50,22 @@ rule train_baseline:
 
 rule evaluate_baseline:
     input:
-        model=BASELINE_MODEL,
+        model=BASELINE_MODEL + SEEDED,
         item_table=ITEMS,
         split=split_table("test"),
     output:
-        predictions=f"{BASELINE_PREDICTIONS}.jsonl",
-        metrics=f"{BASELINE_METRICS}.json",
+        predictions=f"{BASELINE_PREDICTIONS}{SEEDED}.jsonl",
+        metrics=f"{BASELINE_METRICS}{SEEDED}.json",
     params:
         settings=baseline_evaluation(),
         data=data_dir,
     log:
-        f"{RESULTS}/logs/evaluate_baseline/{{dataset}}/{{baseline}}.log",
+        f"{RESULTS}/logs/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_baseline/{{dataset}}/{{baseline}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}.tsv"
     wildcard_constraints:
         baseline="|".join(SEQUENTIAL_BASELINES),
+        seed_suffix=r"|\.seed\d+",
     threads: 1
     resources:
         mem_mb=2000,
@@ -67,8 +77,8 @@ rule evaluate_baseline:
 
 
 rule item_embeddings:
-    input:
-        model=BASELINE_MODEL,
+    input:    # with `seeds`, the first seed's model (the cf reward reads one)
+        model=BASELINE_MODEL + (f".seed{config['seeds'][0]}" if config["seeds"] else ""),
     output:
         vectors=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".npy",
         info=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".json",

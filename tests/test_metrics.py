@@ -70,3 +70,22 @@ def test_paired_difference_finds_a_small_consistent_gain():
     assert low < base.mean()                # unpaired intervals overlap: the gain would not show
     with pytest.raises(ValueError, match="same rows"):
         paired_difference(better[:10], base)
+
+
+def test_seeds_bootstrap_widens_with_the_spread_between_seeds():
+    """Three seeds on the same 2,000 rows: identical seeds give the users-only interval's width; seeds that hit
+    more or fewer rows than each other give a wider interval around the mean over seeds."""
+    from genrec.evaluate.metrics import bootstrap_interval, seeds_bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    one = rng.binomial(1, 0.1, size=2000).astype(float)
+    users = np.arange(2000)
+    same = seeds_bootstrap_interval(np.stack([one, one, one]), users)
+    alone = bootstrap_interval(one, users)
+    assert abs((same[1] - same[0]) - (alone[1] - alone[0])) < 0.01
+    more = np.maximum(one, rng.binomial(1, 0.04, 2000))           # a seed with extra hits
+    fewer = one * rng.binomial(1, 0.6, 2000)                       # a seed that loses 40 % of the hits
+    spread = np.stack([one, more, fewer])
+    low, high = seeds_bootstrap_interval(spread, users)
+    means = spread.mean(axis=1)
+    assert high - low > (same[1] - same[0]) * 1.5 and low < means.mean() < high

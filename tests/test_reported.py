@@ -70,3 +70,39 @@ def test_preprocess_reports_the_data_against_the_papers_statistics(tmp_path):
     other = dataclasses.replace(spec, published={"source": "a typo", "users": 22_364, "items": 12_101})
     stats = run_preprocess(other, files, tmp_path / "other")
     assert stats["vs_published"] == {"users": -1, "items": 0} and not stats["matches_published"]
+
+
+def test_a_row_run_with_several_seeds_is_their_mean_with_an_interval_over_seeds_and_users(tmp_path):
+    """Three seeds of one SASRec on a hand-made test split: the Paper-tables cell is the mean over seeds, its
+    interval resamples seeds and users, and a reported value inside it is green; one seed alone keeps its
+    metrics file's users-only interval."""
+    import numpy as np
+    import pandas as pd
+
+    from genrec.config import load_config
+    from genrec.evaluate.scoring import item_ranking_records, score, write_predictions
+    from genrec.report import board as lb
+
+    rng = np.random.default_rng(0)
+    split = pd.DataFrame({"user_id": range(400), "history": [[1, 2]] * 400, "target": rng.integers(0, 30, 400)})
+    rows = []
+    for seed in (1, 2, 3):
+        ranked = np.stack([rng.permutation(30)[:20] for _ in range(400)])
+        records = item_ranking_records(split, ranked, None, [f"t{i}" for i in range(30)], None)
+        run = f"metrics/toy/baselines/sasrec.seed{seed}.json"
+        (tmp_path / lb.predictions_of(run)).parent.mkdir(parents=True, exist_ok=True)
+        write_predictions(records, tmp_path / lb.predictions_of(run))
+        scored = score(records, np.ones(30, dtype=int), (10,))
+        rows.append({"run": run, "source": "reproduced", "dataset": "toy", "split": "test", "method": "sasrec",
+                     "stage": "sasrec", "tokenizer": None, "backbone": None, **scored["metrics"],
+                     "ndcg@10 ci_low": scored["ci95"]["ndcg@10"][0], "ndcg@10 ci_high": scored["ci95"]["ndcg@10"][1]})
+    mean = float(np.mean([r["ndcg@10"] for r in rows]))
+    reported = {"run": "A paper, Table 9", "source": "reported", "paper": "a", "table": "Table 9", "label": "SASRec",
+                "dataset": "toy", "split": "test", "method": "sasrec", "stage": "sasrec", "ndcg@10": round(mean, 4)}
+    config = load_config(ROOT / "config" / "config.yaml")
+    cells = lb.paper_table(pd.DataFrame([*rows, reported]), "a", "Table 9", config, tmp_path)
+    cell = cells.iloc[0]
+    assert cell["seeds"] == 3 and cell["interval"] == "seeds × users" and cell["coverage"] == "inside"
+    assert cell["reproduced"] == pytest.approx(mean) and cell["ci_low"] < mean < cell["ci_high"]
+    alone = lb.paper_table(pd.DataFrame([rows[0], reported]), "a", "Table 9", config, tmp_path).iloc[0]
+    assert alone["seeds"] == 1 and alone["interval"] == "users" and alone["ci_low"] == rows[0]["ndcg@10 ci_low"]

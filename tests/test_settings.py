@@ -46,7 +46,7 @@ SECTIONS = {
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
 GRID_DEFAULTS = {
-    "results", "datasets_file", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "encoders",
+    "results", "datasets_file", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "seeds", "encoders",
     "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
     "baseline_models.sasrec", "baseline_models.gru4rec", "baseline_models.caser", "baseline_training", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
@@ -191,3 +191,15 @@ def test_training_resources_default_by_backbone_kind():
     assert settings.training_resources(config, "qwen") == settings.Resources(gpus=8, mem_mb=64000, runtime=1440)
     assert settings.training_resources(config, "tiny") == settings.CPU_TRAINING
     assert "resources" not in settings.backbone(config, "qwen").to_dict()
+
+
+def test_seeds_give_each_trained_baseline_one_run_per_seed_with_that_seed():
+    from genrec.grid import grid_runs
+
+    config = config_with(seeds=[1, 2], baselines=["mostpop", "sasrec"], sid_tokenizers=[], rl={"rewards": []})
+    assert sorted(run["metrics"] for run in grid_runs(config)) == [
+        "metrics/sample/baselines/mostpop.json", "metrics/sample/baselines/sasrec.seed1.json",
+        "metrics/sample/baselines/sasrec.seed2.json"]
+    assert settings.baseline_job(config, "sasrec", seed=2).training.seed == 2
+    assert settings.baseline_job(config, "sasrec").training.seed == config["baseline_training"]["seed"]
+    assert settings.baseline_evaluate_job(config, DATASETS, "sample", "sasrec", seed=2).run.seed == 2

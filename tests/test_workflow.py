@@ -118,6 +118,23 @@ def test_time_811_dataset_through_every_stage(pipeline):
     assert (dated["n_rows"] > dated["n_users"]).all() and set(dated["source"]) == {"reproduced"}
 
 
+@pytest.mark.timeout(1500)
+def test_a_baseline_runs_once_per_seed_of_the_grid(pipeline):
+    """`seeds:` through Snakemake: GRU4Rec on sample_dated trained and scored under seed 7, beside the unseeded
+    run, each file recording its seed (the Paper tables page combines such runs: tests/test_reported.py)."""
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    (workdir / "seeds.yaml").write_text("seeds: [7]\n")
+    target = "results/metrics/sample_dated/baselines/gru4rec.seed7.json"
+    seeded = snakemake(workdir, target, *FAST, "seeds.yaml")
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    metrics = json.loads((workdir / target).read_text())
+    assert metrics["seed"] == 7 and metrics["config"]["training"]["seed"] == 7 and metrics["method"] == "gru4rec"
+    trained = json.loads((workdir / "results/models/sample_dated/baselines/gru4rec.seed7/training.json").read_text())
+    assert trained["training"]["seed"] == 7
+    assert json.loads((workdir / "results/metrics/sample_dated/baselines/gru4rec.json").read_text())["seed"] == 42
+
+
 def test_paper_dataset_plans_downloads_then_preprocess(workdir):
     plan = snakemake(workdir, "-n", "--config", "datasets=[Industrial_and_Scientific]")
     assert plan.returncode == 0, plan.stderr[-3000:]

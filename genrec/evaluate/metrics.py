@@ -72,6 +72,29 @@ def bootstrap_interval(per_row: np.ndarray, users: np.ndarray | None = None, n_r
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
+def seeds_bootstrap_interval(per_row: np.ndarray, users: np.ndarray | None = None, n_resamples: int = 1000,
+                             level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of the mean over seeds and rows when `per_row` (seeds x rows) holds one run per
+    training seed on the same rows: each draw resamples the seeds and, as `bootstrap_interval`, the users with
+    all their rows. It covers training noise as well as test sampling, which one run's interval cannot."""
+    values = np.asarray(per_row, dtype=float)
+    if users is None:
+        cluster = np.arange(values.shape[1])
+    else:
+        _, cluster = np.unique(np.asarray(users), return_inverse=True)
+    n_users = int(cluster.max()) + 1
+    sums = np.stack([np.bincount(cluster, weights=run, minlength=n_users) for run in values])   # seeds x users
+    counts = np.bincount(cluster, minlength=n_users).astype(float)
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    for b in range(n_resamples):
+        seeds = rng.integers(0, len(values), size=len(values))
+        drawn = rng.integers(0, n_users, size=n_users)
+        means[b] = sums[np.ix_(seeds, drawn)].sum() / (counts[drawn].sum() * len(seeds))
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
 def paired_difference(a: np.ndarray, b: np.ndarray, users: np.ndarray | None = None, n_resamples: int = 1000,
                       level: float = 0.95, seed: int = 0) -> dict[str, float]:
     """Mean of `a - b` over the same rows answered by two runs, with its paired bootstrap interval (users

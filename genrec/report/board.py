@@ -15,7 +15,7 @@ import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.grid import grid_runs
-from genrec.report.compare import paired_runs, predictions_of
+from genrec.report.compare import across_seeds, paired_runs, predictions_of
 from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
 
 METRIC = re.compile(r"^(hr|ndcg)@(\d+)$")
@@ -124,36 +124,59 @@ def metrics_path_of(dataset: str, method: str, stage: str, config: dict) -> str 
     return None
 
 
-def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, results_arg: str = "results") -> pd.DataFrame:
+def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, results: str | Path,
+                results_arg: str = "results") -> pd.DataFrame:
     """One published table, cell by cell: per row (dataset, the paper's label) and metric, the reported value, the
-    reproduced one (the test split of a run with the same dataset, method and stage), Δ = reproduced - reported,
-    whether the reported value lies inside the run's 95 % interval, and, for a row not yet reproduced, the command
-    that makes it. The interval is the metrics file's: it covers test sampling only (users resampled), not seeds."""
+    reproduced one (the test split of runs with the same dataset, method and stage), Δ = reproduced - reported,
+    whether the reported value lies inside the reproduced 95 % interval, and, for a row not yet reproduced, the
+    command that makes it. Runs that differ only in their seed (`seeds`) are combined: the mean over seeds, and an
+    interval that resamples seeds and users; one run's interval resamples users only (test sampling)."""
     reported = board[(board["source"] == "reported") & (board["paper"] == paper) & (board["table"] == table)]
     runs = board[(board["source"] == "reproduced") & (board["split"] == "test")]
     cells = []
     for row in reported.to_dict("records"):
         matches = runs[(runs["dataset"] == row["dataset"]) & (runs["method"] == row["method"])
                        & (runs["stage"] == row["stage"])].sort_values("run", kind="stable")
-        run = matches.iloc[0] if len(matches) else None
+        if len(matches):        # one configuration: the first tokenizer / backbone, all of its seeds
+            same = matches[["tokenizer", "backbone"]].astype(object).fillna("-").astype(str)
+            matches = matches[(same == same.iloc[0]).all(axis=1)]
         path = metrics_path_of(row["dataset"], row["method"], row["stage"], config)
-        command = "" if run is not None else (f"snakemake --cores all {results_arg}/{path}" if path
-                                               else "not in the pipeline yet")
+        command = "" if len(matches) else (f"snakemake --cores all {results_arg}/{path}" if path
+                                           else "not in the pipeline yet")
         for metric in [m for m in metric_columns(board) if pd.notna(row.get(m))]:
-            ours = run[metric] if run is not None and metric in run and pd.notna(run[metric]) else None
-            low, high = (run.get(f"{metric} ci_low"), run.get(f"{metric} ci_high")) if run is not None else (None, None)
+            ours = reproduced_value(results, matches, metric)
             if ours is None:
                 coverage = "not reproduced"
-            elif low is not None and high is not None and pd.notna(low) and pd.notna(high):
-                coverage = "inside" if low <= row[metric] <= high else "outside"
+            elif ours["ci_low"] is not None:
+                coverage = "inside" if ours["ci_low"] <= row[metric] <= ours["ci_high"] else "outside"
             else:
-                coverage = "outside" if abs(ours - row[metric]) > 0 else "inside"
+                coverage = "inside" if ours["mean"] == row[metric] else "outside"
             cells.append({"dataset": row["dataset"], "label": row["label"], "method": row["method"],
-                          "stage": row["stage"], "metric": metric, "reported": row[metric], "reproduced": ours,
-                          "difference": None if ours is None else ours - row[metric],
-                          "ci_low": low, "ci_high": high, "coverage": coverage,
-                          "run": None if run is None else run["run"], "runs": len(matches), "to reproduce": command})
+                          "stage": row["stage"], "metric": metric, "reported": row[metric],
+                          "reproduced": None if ours is None else ours["mean"],
+                          "difference": None if ours is None else ours["mean"] - row[metric],
+                          "ci_low": None if ours is None else ours["ci_low"],
+                          "ci_high": None if ours is None else ours["ci_high"], "coverage": coverage,
+                          "seeds": 0 if ours is None else ours["seeds"],
+                          "interval": "" if ours is None else ours["interval"],
+                          "runs": ", ".join(matches["run"]), "to reproduce": command})
     return pd.DataFrame(cells)
+
+
+def reproduced_value(results: str | Path, matches: pd.DataFrame, metric: str) -> dict | None:
+    """The reproduced `metric` of runs differing only in seed: with several seeds (and their predictions files)
+    their mean and the seeds-and-users interval; with one, its value and the interval its metrics file holds."""
+    if not len(matches) or metric not in matches or matches[metric].isna().any():
+        return None
+    files = [inside(results, predictions_of(run)) for run in matches["run"]]
+    if len(matches) > 1 and all(f.exists() for f in files):
+        combined = across_seeds(files, metric)
+        return {**combined, "interval": "seeds × users"}
+    first = matches.iloc[0]
+    low, high = first.get(f"{metric} ci_low"), first.get(f"{metric} ci_high")
+    known = low is not None and high is not None and pd.notna(low) and pd.notna(high)
+    return {"mean": float(first[metric]), "ci_low": float(low) if known else None,
+            "ci_high": float(high) if known else None, "seeds": 1, "interval": "users" if known else ""}
 
 
 def metric_columns(board: pd.DataFrame) -> list[str]:
@@ -171,7 +194,8 @@ def paper_table_grid(cells: pd.DataFrame, dataset: str, columns: list[str]) -> t
     def text(cell) -> str:
         if cell["reproduced"] is None or pd.isna(cell["reproduced"]):
             return f"{cell['reported']:.4f}"
-        return f"{cell['reported']:.4f} / {cell['reproduced']:.4f} ({cell['difference']:+.4f})"
+        seeds = f" ×{cell['seeds']} seeds" if cell["seeds"] > 1 else ""
+        return f"{cell['reported']:.4f} / {cell['reproduced']:.4f} ({cell['difference']:+.4f}){seeds}"
 
     shown = pd.DataFrame("", index=labels, columns=columns)
     coverage = pd.DataFrame("not reproduced", index=labels, columns=columns)

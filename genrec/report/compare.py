@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.evaluate.metrics import paired_difference
+from genrec.evaluate.metrics import paired_difference, seeds_bootstrap_interval
 from genrec.evaluate.scoring import per_row_values, read_predictions
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,20 @@ def paired_runs(a: Path, b: Path, metric: str = "ndcg@10") -> dict[str, float]:
         raise GenrecError(f"{a} and {b} do not predict the same rows ({len(left)} vs {len(right)} rows): only runs on "
                           "the same dataset and split can be paired", fix="compare runs of one dataset and split")
     return paired_difference(left[metric].to_numpy(), right[metric].to_numpy(), left["user_id"].to_numpy())
+
+
+def across_seeds(paths: list[Path], metric: str) -> dict[str, float]:
+    """`metric` of runs that differ only in their training seed, on the same rows: the mean over seeds and rows,
+    and the interval that resamples seeds and users (`seeds_bootstrap_interval`)."""
+    scores = [row_scores(path, metric) for path in paths]
+    first = scores[0]
+    for other, path in zip(scores[1:], paths[1:]):
+        if len(other) != len(first) or not (other["row"].to_numpy() == first["row"].to_numpy()).all():
+            raise GenrecError(f"{path} and {paths[0]} do not predict the same rows: only seeds of one run combine",
+                              fix="combine the seeds of one dataset, split, method and stage")
+    values = np.stack([s[metric].to_numpy() for s in scores])
+    low, high = seeds_bootstrap_interval(values, first["user_id"].to_numpy())
+    return {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "seeds": len(paths)}
 
 
 def rl_versus_sft(results: Path, table: pd.DataFrame) -> pd.DataFrame:
