@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genrec.config import Settings
-from genrec.data.spec import DatasetSpec, spec_of
+from genrec.data.spec import DatasetSpec, named_spec
 from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.evaluate.settings import EvalSettings
@@ -44,10 +44,7 @@ def _entry(config: dict, section: str, name: str) -> dict:
 # --- One stage's settings ------------------------------------------------------------------------------------
 def dataset(datasets: dict, name: str) -> DatasetSpec:
     """Dataset `name` of the validated datasets file."""
-    if name not in datasets["datasets"]:
-        raise GenrecError(f"unknown dataset '{name}'", key="datasets",
-                          fix=f"the datasets file defines: {', '.join(sorted(datasets['datasets']))}")
-    return spec_of(name, datasets["datasets"][name])
+    return named_spec(datasets, name, "the datasets file")
 
 
 def encoder(config: dict, name: str) -> EncoderSpec:

@@ -80,8 +80,12 @@ def load_datasets(path: str | Path) -> dict[str, DatasetSpec]:
 
 
 def dataset_spec(name: str, path: str | Path) -> DatasetSpec:
-    specs = load_datasets(path)
-    if name not in specs:
+    return named_spec(validate(read_yaml(path), "datasets.schema.yaml", path), name, path)
+
+
+def named_spec(document: dict, name: str, path: str | Path) -> DatasetSpec:
+    """Dataset `name` of a validated datasets file (`path`: where it came from, for the error)."""
+    if name not in document["datasets"]:
         raise GenrecError(f"unknown dataset '{name}'", path=path, key=f"datasets.{name}",
-                          fix=f"add it to {path} or use one of: {', '.join(sorted(specs))}")
-    return specs[name]
+                          fix=f"add it to {path} or use one of: {', '.join(sorted(document['datasets']))}")
+    return spec_of(name, document["datasets"][name])

@@ -143,8 +143,10 @@ def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, resul
         path = metrics_path_of(row["dataset"], row["method"], row["stage"], config)
         command = "" if len(matches) else (f"snakemake --cores all {results_arg}/{path}" if path
                                            else "not in the pipeline yet")
-        for metric in [m for m in metric_columns(board) if pd.notna(row.get(m))]:
-            ours = reproduced_value(results, matches, metric)
+        metrics = [m for m in metric_columns(board) if pd.notna(row.get(m))]
+        reproduced = reproduced_values(results, matches, metrics)
+        for metric in metrics:
+            ours = reproduced[metric]
             if ours is None:
                 coverage = "not reproduced"
             elif ours["ci_low"] is not None:
@@ -163,20 +165,23 @@ def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, resul
     return pd.DataFrame(cells)
 
 
-def reproduced_value(results: str | Path, matches: pd.DataFrame, metric: str) -> dict | None:
-    """The reproduced `metric` of runs differing only in seed: with several seeds (and their predictions files)
-    their mean and the seeds-and-users interval; with one, its value and the interval its metrics file holds."""
-    if not len(matches) or metric not in matches or matches[metric].isna().any():
-        return None
+def reproduced_values(results: str | Path, matches: pd.DataFrame, metrics: list[str]) -> dict[str, dict | None]:
+    """Each reproduced metric of runs differing only in seed (None where they lack it): with several seeds (and
+    their predictions files) their mean and the seeds-and-users interval; with one, its value and the interval its
+    metrics file holds."""
+    present = [m for m in metrics if len(matches) and m in matches and matches[m].notna().all()]
+    values: dict[str, dict | None] = {metric: None for metric in metrics}
     files = [inside(results, predictions_of(run)) for run in matches["run"]]
     if len(matches) > 1 and all(f.exists() for f in files):
-        combined = across_seeds(files, metric)
-        return {**combined, "interval": "seeds × users"}
-    first = matches.iloc[0]
-    low, high = first.get(f"{metric} ci_low"), first.get(f"{metric} ci_high")
-    known = low is not None and high is not None and pd.notna(low) and pd.notna(high)
-    return {"mean": float(first[metric]), "ci_low": float(low) if known else None,
-            "ci_high": float(high) if known else None, "seeds": 1, "interval": "users" if known else ""}
+        combined = across_seeds(files, present) if present else {}
+        return values | {metric: {**value, "interval": "seeds × users"} for metric, value in combined.items()}
+    for metric in present:
+        first = matches.iloc[0]
+        low, high = first.get(f"{metric} ci_low"), first.get(f"{metric} ci_high")
+        known = low is not None and high is not None and pd.notna(low) and pd.notna(high)
+        values[metric] = {"mean": float(first[metric]), "ci_low": float(low) if known else None,
+                          "ci_high": float(high) if known else None, "seeds": 1, "interval": "users" if known else ""}
+    return values
 
 
 def metric_columns(board: pd.DataFrame) -> list[str]:

@@ -45,18 +45,23 @@ def paired_runs(a: Path, b: Path, metric: str = "ndcg@10") -> dict[str, float]:
     return paired_difference(left[metric].to_numpy(), right[metric].to_numpy(), left["user_id"].to_numpy())
 
 
-def across_seeds(paths: list[Path], metric: str) -> dict[str, float]:
-    """`metric` of runs that differ only in their training seed, on the same rows: the mean over seeds and rows,
-    and the interval that resamples seeds and users (`seeds_bootstrap_interval`)."""
-    scores = [row_scores(path, metric) for path in paths]
-    first = scores[0]
-    for other, path in zip(scores[1:], paths[1:]):
-        if len(other) != len(first) or not (other["row"].to_numpy() == first["row"].to_numpy()).all():
+def across_seeds(paths: list[Path], metrics: list[str]) -> dict[str, dict[str, float]]:
+    """Each of `metrics` over runs that differ only in their training seed, on the same rows: the mean over seeds
+    and rows, and the interval that resamples seeds and users (`seeds_bootstrap_interval`). Each predictions
+    file is read once."""
+    runs = [read_predictions([path]) for path in paths]
+    first = runs[0]
+    for other, path in zip(runs[1:], paths[1:]):
+        if [r["row"] for r in other] != [r["row"] for r in first]:
             raise GenrecError(f"{path} and {paths[0]} do not predict the same rows: only seeds of one run combine",
                               fix="combine the seeds of one dataset, split, method and stage")
-    values = np.stack([s[metric].to_numpy() for s in scores])
-    low, high = seeds_bootstrap_interval(values, first["user_id"].to_numpy())
-    return {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "seeds": len(paths)}
+    users = np.array([r["user_id"] for r in first])
+    combined = {}
+    for metric in metrics:
+        values = np.stack([per_row_values(records, metric) for records in runs])
+        low, high = seeds_bootstrap_interval(values, users)
+        combined[metric] = {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "seeds": len(paths)}
+    return combined
 
 
 def rl_versus_sft(results: Path, table: pd.DataFrame) -> pd.DataFrame:

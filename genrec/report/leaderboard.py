@@ -69,7 +69,8 @@ def collect_leaderboard(results: str | Path) -> pd.DataFrame:
     if "stage" in table:
         table = rl_versus_sft(results, table)
     if "dataset" in table:
-        table["data_vs_paper"] = table["dataset"].map(lambda dataset: data_vs_paper(results, dataset))
+        by_dataset = {dataset: data_vs_paper(results, dataset) for dataset in table["dataset"].unique()}
+        table["data_vs_paper"] = table["dataset"].map(by_dataset)
     for column in COLUMNS:
         if column not in table:
             table[column] = pd.Series(dtype="object")
