@@ -32,8 +32,9 @@ class Caser(SequentialRecommender):
         windows = tokens.unfold(1, L, 1)                                # batch x length x L
         x = self.items(windows).flatten(0, 1)                           # (batch*length) x L x d
         # The convolutions as matrix products over the same Conv2d weights: a filter of height h spans the
-        # full embedding width, so it is a linear map of h stacked rows. On CPU a training step is 2.5x faster than with
-        # Conv2d, whose backward pass for one input channel took 70 % of a step (measured on Beauty, batch 256).
+        # full embedding width, so it is a linear map of h stacked rows. On CPU a training step is 2.5x
+        # faster than with Conv2d, whose backward pass for one input channel took 70 % of a step
+        # (measured on Beauty, batch 256).
         horizontal = [F.relu(F.linear(x.unfold(1, conv.kernel_size[0], 1).transpose(2, 3).flatten(2),
                                       conv.weight.flatten(1), conv.bias)).amax(dim=1)
                       for conv in self.horizontal]
