@@ -53,6 +53,17 @@ def test_a_historys_state_does_not_depend_on_its_padding(name):
     torch.testing.assert_close(m(short)[:, -1], m(padded)[:, -1], atol=1e-5, rtol=1e-5)
 
 
+def test_casers_filters_are_the_papers_convolutions():
+    """Caser computes its filters as matrix products (faster on CPU); they must equal Conv2d over the window."""
+    m = model("caser")
+    seq = torch.randint(-1, N_ITEMS, (4, 8), generator=torch.Generator().manual_seed(2))
+    L = m.config.window
+    x = m.items(torch.nn.functional.pad(seq + 1, (L - 1, 0)).unfold(1, L, 1)).flatten(0, 1)[:, None]
+    horizontal = [torch.relu(conv(x).squeeze(3)).amax(dim=2) for conv in m.horizontal]
+    z = torch.relu(m.hidden(torch.cat([*horizontal, m.vertical(x).flatten(1)], dim=1)))
+    torch.testing.assert_close(m(seq), m.out(z).view(4, 8, -1))
+
+
 @pytest.mark.parametrize("name", SEQUENTIAL)
 def test_training_steps_lower_the_loss(name):
     m = model(name).train()
