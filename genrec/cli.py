@@ -264,8 +264,8 @@ def cmd_train_baseline(args: argparse.Namespace) -> None:
         tmp.unlink()
         model.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
-    log.info("%s: best valid NDCG@10 %.4f at epoch %d of %d, %.1f s/epoch, %.0f s", args.name,
-             info["best_valid_ndcg@10"], info["best_epoch"], info["epochs_run"], info["seconds_per_epoch"], info["seconds"])
+    log.info("%s: best valid %s %.4f at epoch %d of %d, %.1f s/epoch, %.0f s", args.name, info["select_metric"],
+             info["best_valid"], info["best_epoch"], info["epochs_run"], info["seconds_per_epoch"], info["seconds"])
 
 
 def cmd_evaluate_baseline(args: argparse.Namespace) -> None:

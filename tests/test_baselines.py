@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from genrec.errors import GenrecError
 from genrec.evaluate.scoring import item_ranking_records, score
 from genrec.models.baselines.mostpop import most_popular, most_popular_per_row
 from genrec.models.baselines.registry import SEQUENTIAL, build_model, load_model
@@ -168,10 +169,24 @@ def test_training_keeps_the_best_valid_model_and_stops_early():
     info = train_sequential(m, train, valid, BaselineTraining(batch_size=32, learning_rate=1e-2, max_epochs=40,
                                                               patience=3), mask_history=False)
     logged = [e["valid_ndcg@10"] for e in info["log_history"]]
-    assert info["best_valid_ndcg@10"] == max(logged) > 0.9
+    assert info["select_metric"] == "ndcg@10" and info["best_valid"] == max(logged) > 0.9
     assert info["epochs_run"] < 40 and info["epochs_run"] - info["best_epoch"] == 3
-    from genrec.models.baselines.train import valid_ndcg
-    assert valid_ndcg(m, valid, 8, mask_history=False) == pytest.approx(max(logged), abs=1e-4)
+    from genrec.models.baselines.train import valid_metric
+    assert valid_metric(m, valid, 8, False, "ndcg@10", 10) == pytest.approx(max(logged), abs=1e-4)
+
+
+def test_early_stopping_watches_the_configured_valid_metric():
+    train, valid = synthetic_split(100, seed=0)
+    m = build_model("sasrec", {"hidden_size": 16, "num_layers": 1, "num_heads": 1, "dropout": 0.0, "max_length": 8},
+                    N_ITEMS)
+    info = train_sequential(m, train, valid, BaselineTraining(batch_size=32, max_epochs=3, select_metric="hr@5"),
+                            mask_history=False)
+    logged = [e["valid_hr@5"] for e in info["log_history"]]
+    assert info["select_metric"] == "hr@5" and info["best_valid"] == max(logged)
+    assert "valid_ndcg@10" not in info["log_history"][0]
+    for bad in ("mrr@10", "ndcg", "ndcg@0"):
+        with pytest.raises(GenrecError, match="baseline_training.select_metric"):
+            BaselineTraining(select_metric=bad)
 
 
 def test_sampled_negatives_avoid_the_rows_items_and_s3recs_loss_learns_the_synthetic_sequences():
@@ -187,7 +202,7 @@ def test_sampled_negatives_avoid_the_rows_items_and_s3recs_loss_learns_the_synth
     info = train_sequential(m, train, valid, BaselineTraining(batch_size=32, learning_rate=1e-2, max_epochs=40,
                                                               patience=3, loss="sampled_bce"), mask_history=False)
     # one negative per position learns slower than the full softmax (> 0.9 above), far above chance (~0.1 here)
-    assert info["best_valid_ndcg@10"] > 0.5 and info["training"]["loss"] == "sampled_bce"
+    assert info["best_valid"] > 0.5 and info["training"]["loss"] == "sampled_bce"
 
 
 @pytest.mark.parametrize("name", SEQUENTIAL)

@@ -67,8 +67,19 @@ class BaselineTraining(Settings):
     # softmax: cross-entropy over all items at every position (RecBole's CE). sampled_bce: S3-Rec's fine-tuning
     # loss, binary cross-entropy against one sampled negative per position (TIGER's Table 1 baselines).
     loss: str = "softmax"
+    # The valid metric whose best epoch is kept (hr@K or ndcg@K). RecBole's default is NDCG@10; S3-Rec's
+    # early stopping watches NDCG@20 (run_finetune_full.py: `scores[-1:]` of trainers.get_full_sort_score).
+    select_metric: str = "ndcg@10"
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise GenrecError(f"unknown baseline loss {self.loss!r}", key="baseline_training.loss",
                               fix=f"use one of {list(LOSSES)}")
+        name, _, k = self.select_metric.partition("@")
+        if name not in ("hr", "ndcg") or not k.isdigit() or int(k) < 1:
+            raise GenrecError(f"unknown early-stopping metric {self.select_metric!r}",
+                              key="baseline_training.select_metric", fix="use hr@K or ndcg@K, e.g. ndcg@10")
+
+    @property
+    def select_k(self) -> int:
+        return int(self.select_metric.partition("@")[2])

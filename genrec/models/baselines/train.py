@@ -1,5 +1,6 @@
 """Training of the sequential baselines: full softmax cross-entropy over all items at every position of
-each user's training sequence, Adam, early stopping on the valid split's NDCG@10 by full ranking.
+each user's training sequence (or S3-Rec's BCE against one sampled negative), Adam, early stopping on a
+valid metric (`select_metric`, NDCG@10 by default) by full ranking.
 
 A plain PyTorch loop, as in RecBole: the models are small and not HF `PreTrainedModel`s, an epoch takes
 seconds, and early stopping needs the same full ranking that produces the final predictions.
@@ -29,10 +30,12 @@ def histories(split: pd.DataFrame) -> list[list[int]]:
     return [[int(i) for i in h] for h in split["history"]]
 
 
-def valid_ndcg(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool) -> float:
-    top, _ = rank_all_items(model, histories(valid), 10, max_length, mask_history=mask_history)
+def valid_metric(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool,
+                 metric: str, k: int) -> float:
+    """`metric` (hr@K or ndcg@K, K = `k`) of `model` on the valid split by full ranking."""
+    top, _ = rank_all_items(model, histories(valid), k, max_length, mask_history=mask_history)
     ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
-    return float(per_row_metrics(ranks, (10,))["ndcg@10"].mean())
+    return float(per_row_metrics(ranks, (k,))[metric].mean())
 
 
 def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFrame, valid: pd.DataFrame,
@@ -48,11 +51,11 @@ def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFr
 
 def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: pd.DataFrame,
                      settings: BaselineTraining, mask_history: bool) -> dict:
-    """Train `model` in place; it ends holding the weights of its best valid NDCG@10 (ranked under the run's
-    `evaluate.mask_history`, as the test split will be). Returns the log."""
+    """Train `model` in place; it ends holding the weights of its best valid `select_metric` (ranked under the
+    run's `evaluate.mask_history`, as the test split will be). Returns the log."""
     started = time.monotonic()
     torch.manual_seed(settings.seed)
-    max_length = model.config.max_length
+    max_length, metric = model.config.max_length, settings.select_metric
     sequences = left_pad(training_sequences(train, max_length), max_length + 1)
     log.info("%d training windows of up to %d items from %d users", len(sequences), max_length + 1,
              train["user_id"].nunique())
@@ -73,17 +76,18 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
                  "train_seconds": round(time.monotonic() - epoch_start, 2)}
         out_of_time = settings.max_seconds is not None and time.monotonic() - started > settings.max_seconds
         if epoch % settings.eval_every == 0 or epoch == settings.max_epochs or out_of_time:
-            entry["valid_ndcg@10"] = round(valid_ndcg(model, valid, max_length, mask_history), 5)
-            if entry["valid_ndcg@10"] > best:
-                best, best_epoch, waited = entry["valid_ndcg@10"], epoch, 0
+            score = round(valid_metric(model, valid, max_length, mask_history, metric, settings.select_k), 5)
+            entry[f"valid_{metric}"] = score
+            if score > best:
+                best, best_epoch, waited = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 waited += 1
-            epochs.set_postfix(loss=entry["loss"], ndcg10=entry["valid_ndcg@10"], best=best)
+            epochs.set_postfix(loss=entry["loss"], **{metric: score}, best=best)
         history.append(entry)
         log.info("epoch %s", entry)
         if waited >= settings.patience:
-            log.info("early stop: no valid NDCG@10 gain in %d evaluations", waited)
+            log.info("early stop: no valid %s gain in %d evaluations", metric, waited)
             break
         if out_of_time:
             log.info("time limit of %.0f s reached after epoch %d", settings.max_seconds, epoch)
@@ -92,5 +96,5 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
     train_seconds = [e["train_seconds"] for e in history]
     return {"training": dataclasses.asdict(settings), "model": dataclasses.asdict(model.config),
             "parameters": sum(p.numel() for p in model.parameters()), "epochs_run": len(history),
-            "best_epoch": best_epoch, "best_valid_ndcg@10": best, "seconds_per_epoch": round(float(np.mean(train_seconds)), 2),
+            "best_epoch": best_epoch, "select_metric": metric, "best_valid": best, "seconds_per_epoch": round(float(np.mean(train_seconds)), 2),
             "seconds": round(time.monotonic() - started, 1), "log_history": history}
