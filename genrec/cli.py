@@ -75,7 +75,7 @@ def cmd_embed(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     spec = EncoderSpec.from_json(args.settings, key=f"encoders.{args.name}")
     items = read_table(args.items)
-    vectors, info = encode_texts(item_texts(items), spec)
+    vectors, info = encode_texts(item_texts(items, spec.text_fields, f"encoders.{args.name}.text_fields"), spec)
     check_embeddings(vectors, len(items), args.out)
     info["encoder"] = args.name
     write_embeddings(vectors, info, args.out)

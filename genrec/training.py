@@ -1,4 +1,5 @@
-"""What the HF-Trainer stages (SFT, RL) share: the global batch as accumulation steps, and a wall-clock limit."""
+"""What the HF-Trainer stages (SFT, RL) share: the global batch as accumulation steps, a wall-clock limit, and
+the learning-rate schedule HF lacks (TIGER's inverse square root)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def gradient_accumulation(batch_size: int, micro_batch_size: int, devices: int) 
                           f"= {micro_batch_size} x {devices}", key="sft.batch_size",
                           fix="choose a batch_size divisible by micro_batch_size times the number of devices")
     return batch_size // per_step
+
+
+def rsqrt_decay(constant_steps: int):
+    """TIGER's schedule (Sec. 4.1; T5X's `rsqrt_decay`): the base rate for `constant_steps` steps, then
+    base * sqrt(constant_steps / step). HF's `inverse_sqrt` differs: it ramps up linearly during its warm-up
+    and decays as 1 / sqrt((step + shift) / timescale). A multiplier for `torch.optim.lr_scheduler.LambdaLR`."""
+    constant_steps = max(1, constant_steps)
+
+    def multiplier(step: int) -> float:
+        return min(1.0, (constant_steps / max(step, 1)) ** 0.5)
+
+    return multiplier
 
 
 class TimeLimit(TrainerCallback):

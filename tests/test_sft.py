@@ -147,3 +147,32 @@ def test_response_loss_equals_the_models_own_loss_on_right_padded_batches():
                              * (torch.tensor(data[i]["labels"]) != IGNORE).sum() for i in range(3)]).sum()
     n = sum((torch.tensor(data[i]["labels"]) != IGNORE).sum() for i in range(3))
     torch.testing.assert_close(ours, reference / n, rtol=1e-4, atol=1e-5)
+
+
+def test_rsqrt_is_constant_for_the_warm_up_then_inverse_square_root():
+    from genrec.training import rsqrt_decay
+
+    multiplier = rsqrt_decay(100)
+    assert [multiplier(s) for s in (0, 1, 50, 100)] == [1.0] * 4
+    assert multiplier(400) == pytest.approx(0.5) and multiplier(10_000) == pytest.approx(0.1)
+
+
+def test_tiger_trains_under_its_rsqrt_schedule(small_data, tmp_path):
+    """TIGER's T5 through run_sft with `lr_scheduler: rsqrt`: the logged rates are the schedule's."""
+    from genrec.models.backbone import BackboneSpec
+    from genrec.training import rsqrt_decay
+
+    tiger = BackboneSpec.named("tiger", {"kind": "t5", "prompts": "sids", "hidden_size": 32, "num_layers": 1,
+                                         "num_heads": 2, "intermediate_size": 64})
+    settings = SFTSettings(batch_size=64, micro_batch_size=64, epochs=3, learning_rate=1e-2, lr_scheduler="rsqrt",
+                           warmup_ratio=0.25, weight_decay=0.0, precision="float32", seed=1)
+    templates = {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}
+    info = run_sft(tiger, settings, templates, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1)
+    constant = info["warmup_steps"]
+    assert constant == pytest.approx(0.25 * info["steps"], abs=2)
+    logged = [(e["step"], e["learning_rate"]) for e in info["log_history"] if "learning_rate" in e]
+    assert len(logged) >= 3 and info["steps"] > constant
+    # HF logs the rate that step `step` used: the multiplier after `step - 1` scheduler updates
+    for step, rate in logged:
+        assert rate == pytest.approx(1e-2 * rsqrt_decay(constant)(step - 1)), step
+    assert logged[-1][1] < 1e-2

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import ROOT
 
@@ -55,6 +56,16 @@ def embeddings(items):
 def test_item_text_is_title_then_description(items):
     texts = item_texts(items)
     assert texts[0].startswith(items["title"][0]) and texts[0].endswith(items["description"][0][-20:])
+
+
+def test_item_text_joins_the_configured_fields_lists_included():
+    items = pd.DataFrame({"title": ["Nail Lacquer", "Balm", None], "brand": ["OPI", "", None],
+                          "categories": [np.array(["Beauty", "Nails"]), np.array([], dtype=object), None]})
+    assert item_texts(items, ("title", "brand", "categories")) == ["Nail Lacquer OPI Beauty, Nails", "Balm", ""]
+    with pytest.raises(GenrecError, match="price") as error:
+        item_texts(items, ("title", "price"), key="encoders.tiger.text_fields")
+    assert error.value.key == "encoders.tiger.text_fields"
+    assert EncoderSpec(model="m", text_fields=["title", "brand"]).text_fields == ("title", "brand")
 
 
 def test_row_i_is_item_i(items, embeddings):

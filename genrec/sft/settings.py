@@ -26,7 +26,7 @@ class SFTSettings(Settings):
     epochs: float = 10
     warmup_ratio: float = 0.05
     weight_decay: float = 0.01
-    lr_scheduler: str = "cosine"
+    lr_scheduler: str = "cosine"      # an HF scheduler name, or rsqrt (TIGER's: constant for the warm-up, then 1/sqrt)
     prompt_history: int = 20          # the latest items a prompt shows (the split's own cap is the dataset's)
     max_length: int = 512
     freeze_llm: bool = False

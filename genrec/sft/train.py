@@ -29,9 +29,26 @@ from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, resp
 from genrec.sft.settings import SFTSettings
 from genrec.sft.tasks import TASKS, build_examples, check_templates
 from genrec.tokenize.index import index_json, read_index
-from genrec.training import TimeLimit, gradient_accumulation, world_size
+from genrec.training import TimeLimit, gradient_accumulation, rsqrt_decay, world_size
 
 log = logging.getLogger(__name__)
+
+
+class ScheduledTrainer(Trainer):
+    """HF's `Trainer` with one more schedule, `rsqrt` (TIGER's, `genrec.training.rsqrt_decay`): constant for
+    the warm-up steps, then inverse square root."""
+
+    def __init__(self, *args, rsqrt_constant_steps: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rsqrt_constant_steps = rsqrt_constant_steps
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.rsqrt_constant_steps is None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        if self.lr_scheduler is None:
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer,
+                                                                  rsqrt_decay(self.rsqrt_constant_steps))
+        return self.lr_scheduler
 
 
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
@@ -71,11 +88,13 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
 
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
+    warmup_steps = round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
+    rsqrt = settings.lr_scheduler == "rsqrt"
     args = TrainingArguments(
         output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
         per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
         learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
-        lr_scheduler_type=settings.lr_scheduler, warmup_steps=round(settings.warmup_ratio * steps_per_epoch * settings.epochs),
+        lr_scheduler_type="constant" if rsqrt else settings.lr_scheduler, warmup_steps=0 if rsqrt else warmup_steps,
         weight_decay=settings.weight_decay, bf16=use_bf16(settings.precision),
         eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
@@ -84,10 +103,10 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         use_cpu=not torch.cuda.is_available(), train_sampling_strategy="group_by_length",
     )
     callbacks = list(callbacks or []) + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
-    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id),
-                      compute_loss_func=None if seq2seq else response_loss,
-                      callbacks=callbacks)
+    collator = DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id)
+    trainer = ScheduledTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
+                               data_collator=collator, compute_loss_func=None if seq2seq else response_loss,
+                               callbacks=callbacks, rsqrt_constant_steps=warmup_steps if rsqrt else None)
     last = get_last_checkpoint(str(work_dir)) if Path(work_dir).is_dir() else None
     if last:
         log.info("resuming from %s", last)
@@ -97,7 +116,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         "backbone": dataclasses.asdict(backbone), "sft": dataclasses.asdict(settings), "examples": counts,
         "parameters": model.num_parameters(), "vocab_size": len(tokenizer), "new_tokens": len(tokenizer) - n_old,
         "global_batch": settings.batch_size, "gradient_accumulation": ga, "devices": world_size(),
-        "steps": trainer.state.global_step, "epochs_run": trainer.state.epoch,
+        "steps": trainer.state.global_step, "warmup_steps": warmup_steps, "epochs_run": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint, "best_eval_loss": trainer.state.best_metric,
         "train_loss": result.training_loss, "resumed_from": last,
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
