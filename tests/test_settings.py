@@ -24,7 +24,7 @@ from genrec.models.settings import BackboneSpec
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
 from genrec.sft.settings import SFTSettings
-from genrec.tokenize.build import TokenizerSpec
+from genrec.tokenize.build import TokenizerSpec, method_params
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
@@ -106,10 +106,15 @@ def config_with(**overrides) -> dict:
     return validate(merged(read_yaml(CONFIG), overrides), "config.schema.yaml", "test")
 
 
+# Overlays stack on an experiment (`--configfile base.yaml overlay.yaml`); they are checked on their base.
+OVERLAYS = {"tiger-beauty-cpu.yaml": "tiger-beauty.yaml"}
+
+
 @pytest.mark.parametrize("path", [CONFIG, *sorted((ROOT / "config" / "experiments").glob("*.yaml"))],
                          ids=lambda p: p.name)
 def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
-    config = load_config(CONFIG, path) if path != CONFIG else load_config(CONFIG)
+    stack = [path.parent / OVERLAYS[path.name], path] if path.name in OVERLAYS else [path]
+    config = load_config(CONFIG, *stack) if path != CONFIG else load_config(CONFIG)
     settings.check_config(config, DATASETS)
     for dataset in config["datasets"]:
         grid = dataset_grid(config, dataset)
@@ -118,6 +123,11 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
                 job = settings.sft_job(config, backbone, "sft")
                 assert SFTJob_round_trip(job) == job
                 settings.evaluate_job(config, DATASETS, dataset, tokenizer, backbone, "sft")
+        if "tiger" in grid["baselines"]:
+            job = settings.sft_job(config, config["tiger"]["backbone"], "tiger")
+            assert SFTJob_round_trip(job) == job and job.backbone.kind == "t5"
+        for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"]}:
+            method_params(settings.tokenizer(config, tokenizer))     # a typo in `params` fails here, not mid-run
         for baseline in grid["baselines"]:
             if baseline not in ("mostpop", "tiger"):
                 settings.baseline_job(config, baseline)

@@ -64,31 +64,38 @@ class KMeansParams:
     n_init: int = 1
 
 
+def method_params(spec: TokenizerSpec):
+    """The method's parameter dataclass from `params` (KMeansParams or RQVAEConfig), naming any unknown key."""
+    if spec.method in ("rqkmeans", "rqkmeans_constrained"):
+        return _params(spec, KMeansParams)
+    from genrec.tokenize import rqvae as rq
+
+    return _params(spec, rq.RQVAEConfig, levels=spec.levels, codebook_size=spec.codebook_size, seed=spec.seed,
+                   encoder="residual" if spec.method == "rqkmeans_plus" else "mlp")
+
+
 def fit(spec: TokenizerSpec, x: np.ndarray) -> Quantized:
     """Run the tokenizer's method on embeddings `x` (items x dim)."""
     from genrec.tokenize import rqvae as rq
 
+    p = method_params(spec)
     if spec.method == "rqkmeans":
         from genrec.tokenize.rqkmeans import fit_rqkmeans
 
-        p = _params(spec, KMeansParams)
         return fit_rqkmeans(x, spec.levels, spec.codebook_size, spec.seed, niter=p.niter, use_gpu=p.gpu)[1]
     if spec.method == "rqkmeans_constrained":
         from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
 
-        p = _params(spec, KMeansParams)
         return fit_rqkmeans_constrained(x, spec.levels, spec.codebook_size, spec.seed, p.max_iter, p.n_init)[1]
-    cfg = _params(spec, rq.RQVAEConfig, levels=spec.levels, codebook_size=spec.codebook_size, seed=spec.seed,
-                  encoder="residual" if spec.method == "rqkmeans_plus" else "mlp")
     if spec.method == "rqvae":
-        return rq.train_rqvae(x, cfg)
+        return rq.train_rqvae(x, p)
     # rqkmeans_plus: balanced residual k-means in the (PCA) latent, then trained like rqvae from there
     from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
 
-    projection = rq.pca(x, cfg.latent_dim) if cfg.latent_dim < x.shape[1] else None
+    projection = rq.pca(x, p.latent_dim) if p.latent_dim < x.shape[1] else None
     z = x if projection is None else (x - projection[1]) @ projection[0].T
     codebooks, warm = fit_rqkmeans_constrained(z, spec.levels, spec.codebook_size, spec.seed)
-    quantized = rq.train_rqvae(x, cfg, init_codebooks=codebooks, projection=projection)
+    quantized = rq.train_rqvae(x, p, init_codebooks=codebooks, projection=projection)
     quantized.info["warm_start_collision_rate"] = index_stats(warm.codes, warm.codes)["collision_rate_before"]
     return quantized
 

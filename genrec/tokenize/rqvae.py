@@ -47,7 +47,7 @@ class RQVAEConfig:
     max_epochs: int = 3000
     eval_every: int = 25
     patience: int = 20
-    max_seconds: float = 150.0
+    max_seconds: float | None = 150.0  # None: no time limit (paper-scale runs)
     restart_dead_every: int = 10      # epochs; 0 disables dead-code restarts
     # Per level: 0 = nearest code; > 0 = Sinkhorn-balanced assignment with this entropy (MiniOneRec uses
     # [0, 0, 0.003]): codes are spread evenly over the batch, the main lever against collisions.
@@ -262,7 +262,8 @@ def _train(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] 
             else:
                 evals_without_gain += 1
             elapsed = time.perf_counter() - started
-            if rate == 0.0 or evals_without_gain >= cfg.patience or elapsed > cfg.max_seconds:
+            out_of_time = cfg.max_seconds is not None and elapsed > cfg.max_seconds
+            if rate == 0.0 or evals_without_gain >= cfg.patience or out_of_time:
                 break
     model.load_state_dict(best["state"])
     model.eval()
