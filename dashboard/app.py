@@ -21,7 +21,7 @@ import streamlit as st
 from genrec.config import load_config
 from genrec.report import board as lb
 from genrec.report.compare import VS_SFT
-from genrec.report.reported import load_reported, reported_columns
+from genrec.report.reported import load_reported, reported_columns, reported_experiments
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("GENREC_RESULTS", ROOT / "results"))
@@ -191,7 +191,9 @@ def paper_tables_page(board: pd.DataFrame) -> None:
     names = [f"{paper}: {table}" for paper, table in tables]
     paper, table = tables[names.index(st.selectbox("Table", names, key="paper-table"))]
     config = load_config(*([CONFIG] if CONFIG.exists() else []))
-    cells = lb.paper_table(board, paper, table, config, RESULTS, results_arg=str(RESULTS))
+    experiments = {dataset: (path, load_config(*([CONFIG] if CONFIG.exists() else []), ROOT / path))
+                   for dataset, path in reported_experiments(REPORTED).get(paper, {}).items()}
+    cells = lb.paper_table(board, paper, table, config, RESULTS, results_arg=str(RESULTS), experiments=experiments)
     order = reported_columns(REPORTED).get(paper) or lb.metric_columns(board)
     columns = [m for m in order if m in set(cells["metric"])]
     reproduced = int((cells["coverage"] != "not reproduced").sum())

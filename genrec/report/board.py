@@ -112,24 +112,41 @@ def published_tables(board: pd.DataFrame) -> list[tuple[str, str]]:
     return list(dict.fromkeys(zip(reported["paper"], reported["table"])))
 
 
-def metrics_path_of(dataset: str, method: str, stage: str, config: dict) -> str | None:
-    """Where the pipeline writes a run of `method` on `dataset` (the config's first tokenizer and backbone for a
-    generative method); None for a method the pipeline does not have."""
+SEEDED_BASELINES = ("sasrec", "gru4rec", "caser")
+
+
+def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> list[str]:
+    """Where the pipeline under `config` writes the runs of `method` on `dataset` (one per seed of `seeds` for a
+    trained baseline; the config's first tokenizer and backbone for a generative method); [] for a method the
+    pipeline does not have."""
     if method in BASELINE_METHODS:
-        return f"metrics/{dataset}/baselines/{method}.json"
+        seeds = config["seeds"] if method in SEEDED_BASELINES else []
+        return [f"metrics/{dataset}/baselines/{method}{f'.seed{seed}' if seeds else ''}.json"
+                for seed in (seeds or [None])]
     if method == "tiger" and config["tiger"]["tokenizers"]:
-        return f"metrics/{dataset}/{config['tiger']['tokenizers'][0]}/{config['tiger']['backbone']}/tiger.json"
+        return [f"metrics/{dataset}/{config['tiger']['tokenizers'][0]}/{config['tiger']['backbone']}/tiger.json"]
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
-        return f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"
-    return None
+        return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]
+    return []
+
+
+def reproduce_command(dataset: str, method: str, stage: str, config: dict, results_arg: str,
+                      experiment: str | None = None) -> str:
+    """The `snakemake` command that makes a row's runs: under its experiment config where the source names one."""
+    paths = metrics_paths_of(dataset, method, stage, config)
+    if not paths:
+        return "not in the pipeline yet"
+    configfile = f"--configfile {experiment} " if experiment else ""
+    return f"snakemake --cores all {configfile}" + " ".join(f"{results_arg}/{path}" for path in paths)
 
 
 def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, results: str | Path,
-                results_arg: str = "results") -> pd.DataFrame:
+                results_arg: str = "results", experiments: dict[str, tuple[str, dict]] | None = None) -> pd.DataFrame:
     """One published table, cell by cell: per row (dataset, the paper's label) and metric, the reported value, the
     reproduced one (the test split of runs with the same dataset, method and stage), Δ = reproduced - reported,
     whether the reported value lies inside the reproduced 95 % interval, and, for a row not yet reproduced, the
-    command that makes it. Runs that differ only in their seed (`seeds`) are combined: the mean over seeds, and an
+    command that makes it (under `experiments[dataset]` = (experiment file, its loaded config) where the source
+    names one, else under `config`). Runs that differ only in their seed (`seeds`) are combined: the mean over seeds, and an
     interval that resamples seeds and users; one run's interval resamples users only (test sampling)."""
     reported = board[(board["source"] == "reported") & (board["paper"] == paper) & (board["table"] == table)]
     runs = board[(board["source"] == "reproduced") & (board["split"] == "test")]
@@ -140,9 +157,9 @@ def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, resul
         if len(matches):        # one configuration: the first tokenizer / backbone, all of its seeds
             same = matches[["tokenizer", "backbone"]].astype(object).fillna("-").astype(str)
             matches = matches[(same == same.iloc[0]).all(axis=1)]
-        path = metrics_path_of(row["dataset"], row["method"], row["stage"], config)
-        command = "" if len(matches) else (f"snakemake --cores all {results_arg}/{path}" if path
-                                           else "not in the pipeline yet")
+        experiment, row_config = (experiments or {}).get(row["dataset"], (None, config))
+        command = "" if len(matches) else reproduce_command(row["dataset"], row["method"], row["stage"], row_config,
+                                                            results_arg, experiment)
         metrics = [m for m in metric_columns(board) if pd.notna(row.get(m))]
         reproduced = reproduced_values(results, matches, metrics)
         for metric in metrics:

@@ -27,6 +27,12 @@ def load_reported(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reported_experiments(path: str | Path) -> dict[str, dict[str, str]]:
+    """Per source, per dataset: the experiment config that reproduces its rows (`sources.<paper>.experiments`)."""
+    document = validate(read_yaml(path), "reported_results.schema.yaml", path)
+    return {paper: source.get("experiments", {}) for paper, source in document["sources"].items()}
+
+
 def reported_columns(path: str | Path) -> dict[str, list[str]]:
     """Each source's metrics in its table's column order (`sources.<paper>.columns`), for laying the table out as
     the paper does."""
