@@ -317,6 +317,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     log.info("%s -> %s (+ .parquet)\n%s", args.results, args.out, leaderboard_summary(table))
 
 
+def cmd_paper_table(args: argparse.Namespace) -> None:
+    from genrec.config import load_config
+    from genrec.report import board as lb
+    from genrec.report.reported import load_reported, reported_columns, reported_experiments
+
+    reported = load_reported(args.reported)
+    board = lb.board_with_reported(args.results, reported)
+    config = load_config(args.config)
+    experiments = {dataset: (path, load_config(args.config, path))
+                   for dataset, path in reported_experiments(args.reported).get(args.paper, {}).items()}
+    cells = lb.paper_table(board, args.paper, args.table, config, args.results, str(args.results), experiments)
+    if args.dataset:
+        cells = cells[cells["dataset"] == args.dataset]
+    print(lb.paper_table_report(cells, reported_columns(args.reported).get(args.paper) or lb.metric_columns(board)))
+
+
 def _training_outputs(p: argparse.ArgumentParser) -> None:
     """The options every resumable training command shares."""
     p.add_argument("--out", required=True, help="final model directory")
@@ -395,6 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", required=True, help="results root (its metrics/ tree is read)")
     p.add_argument("--out", required=True, help="leaderboard.csv (the .parquet is written beside it)")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("paper-table", help="a published table's reproduced rows: reported, reproduced, interval, inside?")
+    p.add_argument("--results", default="results", help="results root")
+    p.add_argument("--reported", default="config/reported_results.yaml")
+    p.add_argument("--config", default="config/config.yaml", help="the base config the experiments stack on")
+    p.add_argument("--paper", required=True, help="a key of `sources` in the reported file, e.g. tiger")
+    p.add_argument("--table", required=True, help='e.g. "Table 1"')
+    p.add_argument("--dataset", help="only this dataset's rows")
+    p.set_defaults(func=cmd_paper_table)
 
     p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")

@@ -104,8 +104,16 @@ def test_a_row_run_with_several_seeds_is_their_mean_with_an_interval_over_seeds_
     cell = cells.iloc[0]
     assert cell["seeds"] == 3 and cell["interval"] == "seeds × users" and cell["coverage"] == "inside"
     assert cell["reproduced"] == pytest.approx(mean) and cell["ci_low"] < mean < cell["ci_high"]
+    # one seed: the user bootstrap from its predictions, every metric; without them, its metrics file's interval
     alone = lb.paper_table(pd.DataFrame([rows[0], reported]), "a", "Table 9", config, tmp_path).iloc[0]
-    assert alone["seeds"] == 1 and alone["interval"] == "users" and alone["ci_low"] == rows[0]["ndcg@10 ci_low"]
+    assert alone["seeds"] == 1 and alone["interval"] == "users"
+    assert alone["ci_low"] == pytest.approx(rows[0]["ndcg@10 ci_low"], abs=0.01)
+    (tmp_path / lb.predictions_of(rows[0]["run"])).unlink()
+    alone = lb.paper_table(pd.DataFrame([rows[0], reported]), "a", "Table 9", config, tmp_path).iloc[0]
+    assert alone["ci_low"] == rows[0]["ndcg@10 ci_low"]
+    report = lb.paper_table_report(cells, ["ndcg@10"]).splitlines()
+    assert len(report) == 3 and report[2].startswith("| toy | SASRec | ndcg@10 |") and report[2].endswith("| yes |")
+    assert "seeds × users (3 seeds)" in report[2]
 
 
 def test_an_unreproduced_rows_command_runs_its_sources_experiment():
@@ -129,3 +137,16 @@ def test_an_unreproduced_rows_command_runs_its_sources_experiment():
     # a dataset the source names no experiment for: the dashboard's own config
     assert command["Sports_and_Outdoors-2014", "SASRec"] == (
         "snakemake --cores all results/metrics/Sports_and_Outdoors-2014/baselines/sasrec.json")
+
+
+def test_paper_table_command_prints_the_reproduced_rows(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "metrics").mkdir()
+    printed = subprocess.run([sys.executable, "-m", "genrec", "paper-table", "--results", str(tmp_path), "--paper",
+                              "tiger", "--table", "Table 1", "--dataset", "Beauty"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert printed.stdout.splitlines()[0].startswith("| dataset | row | metric | reported | reproduced |")
+    assert len(printed.stdout.splitlines()) == 2          # nothing reproduced in an empty tree

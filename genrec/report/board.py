@@ -183,15 +183,16 @@ def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, resul
 
 
 def reproduced_values(results: str | Path, matches: pd.DataFrame, metrics: list[str]) -> dict[str, dict | None]:
-    """Each reproduced metric of runs differing only in seed (None where they lack it): with several seeds (and
-    their predictions files) their mean and the seeds-and-users interval; with one, its value and the interval its
-    metrics file holds."""
+    """Each reproduced metric of runs differing only in seed (None where they lack it): from their predictions
+    files, the mean and the interval that resamples seeds and users (users only for one seed), for every metric;
+    without predictions, one run's value and the interval its metrics file holds (where it holds one)."""
     present = [m for m in metrics if len(matches) and m in matches and matches[m].notna().all()]
     values: dict[str, dict | None] = {metric: None for metric in metrics}
     files = [inside(results, predictions_of(run)) for run in matches["run"]]
-    if len(matches) > 1 and all(f.exists() for f in files):
+    if len(matches) and all(f.exists() for f in files):
         combined = across_seeds(files, present) if present else {}
-        return values | {metric: {**value, "interval": "seeds × users"} for metric, value in combined.items()}
+        resampled = "seeds × users" if len(files) > 1 else "users"
+        return values | {metric: {**value, "interval": resampled} for metric, value in combined.items()}
     for metric in present:
         first = matches.iloc[0]
         low, high = first.get(f"{metric} ci_low"), first.get(f"{metric} ci_high")
@@ -226,6 +227,23 @@ def paper_table_grid(cells: pd.DataFrame, dataset: str, columns: list[str]) -> t
             shown.loc[cell["label"], cell["metric"]] = text(cell)
             coverage.loc[cell["label"], cell["metric"]] = cell["coverage"]
     return shown, coverage
+
+
+def paper_table_report(cells: pd.DataFrame, columns: list[str]) -> str:
+    """The reproduced rows of a paper table as Markdown: per row and metric the reported value, the reproduced
+    mean with its 95 % interval (and what it resamples), and whether the reported value lies inside."""
+    done = cells[cells["coverage"] != "not reproduced"]
+    lines = ["| dataset | row | metric | reported | reproduced | 95 % interval | resamples | reported inside |",
+             "|---|---|---|---|---|---|---|---|"]
+    order = {metric: i for i, metric in enumerate(columns)}
+    for cell in sorted(done.to_dict("records"), key=lambda c: (c["dataset"], c["label"], order.get(c["metric"], 99))):
+        interval = (f"[{cell['ci_low']:.4f}, {cell['ci_high']:.4f}]" if cell["ci_low"] is not None
+                    and pd.notna(cell["ci_low"]) else "—")
+        lines.append(f"| {cell['dataset']} | {cell['label']} | {cell['metric']} | {cell['reported']:.4f} | "
+                     f"{cell['reproduced']:.4f} | {interval} | {cell['interval'] or '—'} "
+                     f"({cell['seeds']} seed{'s' if cell['seeds'] != 1 else ''}) | "
+                     f"{'yes' if cell['coverage'] == 'inside' else 'no'} |")
+    return "\n".join(lines)
 
 
 def paired_table(results: str | Path, reference: str, runs: list[str], metric: str) -> pd.DataFrame:
