@@ -43,7 +43,7 @@ def sequential_row(name: str, results: Path, dataset: str, test, evaluation) -> 
     training = json.loads((model_dir / "training.json").read_text())
     started = time.perf_counter()
     rank_all_items(model, histories(test), max(evaluation.ks), model.config.max_length,
-                   mask_history=evaluation.mask_history)
+                   mask_history=evaluation.mask_history, users=test["user_id"].astype(int).tolist())
     return {"train_s_per_epoch": training["seconds_per_epoch"], "epochs": training["epochs_run"],
             "train_s": training["seconds"], "eval_users_per_s": len(test) / (time.perf_counter() - started),
             "metrics": results / "metrics" / dataset / "baselines" / f"{name}.json"}

@@ -286,7 +286,7 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
     split = read_table(Path(args.data) / f"{args.split}.parquet")
     max_length = model.config.max_length
     top, scores = rank_all_items(model, histories(split), max(job.evaluate.ks), max_length,
-                                 mask_history=job.evaluate.mask_history)
+                                 mask_history=job.evaluate.mask_history, users=split["user_id"].astype(int).tolist())
     trained = read_json(Path(args.model) / "training.json")
     _score_item_ranking(args, job, top.numpy(), scores.numpy(),
                         {"train": trained["seconds"], "eval": time.monotonic() - started}, history_shown=max_length)

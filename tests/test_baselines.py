@@ -90,9 +90,9 @@ def test_padding_positions_are_not_scored():
 
 def test_training_sequences_padding_and_ranking():
     train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
-    assert training_sequences(train, max_length=50) == [[4, 7, 2, 5], [9, 3]]
+    assert training_sequences(train, max_length=50) == ([[4, 7, 2, 5], [9, 3]], [0, 1])
     # windows of max_length + 1 from the end, one shared item: every target (7, 2, 5) is predicted once
-    assert training_sequences(train, max_length=2) == [[7, 2, 5], [4, 7], [9, 3]]
+    assert training_sequences(train, max_length=2) == ([[7, 2, 5], [4, 7], [9, 3]], [0, 0, 1])
     assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
     assert trim_padding(left_pad([[1, 2], [3]], 5)).tolist() == [[1, 2], [-1, 3]]
     top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8, mask_history=False)
@@ -119,7 +119,8 @@ def test_training_sequences_hold_every_train_target_of_a_long_real_user(prepared
     rows = train[train["user_id"] == user]
     max_length = 8
     assert len(rows) + 1 > max_length + 1
-    windows = training_sequences(rows, max_length)
+    windows, users = training_sequences(rows, max_length)
+    assert set(users) == {user}
     predicted = [item for window in windows for item in window[1:]]      # every next item a window scores
     assert predicted == [] or sorted(predicted) == sorted(int(t) for t in rows["target"])
     assert len(predicted) == len(rows) and windows[0][-1] == int(rows["target"].iloc[-1])
@@ -274,3 +275,29 @@ def test_unknown_baseline_and_model_setting_are_refused():
         build_model("bert4rec", {}, N_ITEMS)
     with pytest.raises(GenrecError, match=r"unknown .*setting\(s\) \['layers'\]"):
         build_model("sasrec", {"layers": 2}, N_ITEMS)
+
+
+def test_casers_user_embedding_reads_the_rows_user_and_trains_saves_and_ranks(tmp_path):
+    """`user_embedding: true` (the paper's P_u): the state depends on the user, users unseen in training share
+    row 0, and the model trains, round-trips through save_pretrained and ranks with the split's user ids."""
+    from genrec.models.baselines.train import train_baseline, valid_metric
+
+    train, valid = synthetic_split(60, seed=4)
+    settings = BaselineTraining(batch_size=32, max_epochs=2, seed=5, loss="sampled_bce")
+    architecture = {**SMALL["caser"], "max_length": 8, "dropout": 0.0, "user_embedding": True}
+    m, info = train_baseline("caser", architecture, N_ITEMS, train, valid, settings, False)
+    assert m.config.n_users == train["user_id"].max() + 1 and info["model"]["user_embedding"]
+    m.eval()
+    seq = torch.tensor([[3, 7, 9], [3, 7, 9]])
+    a = m(seq, torch.tensor([0, 1]))
+    assert not torch.allclose(a[0], a[1])
+    unseen = m(seq[:1], torch.tensor([10_000]))
+    torch.testing.assert_close(unseen, m(seq[:1], torch.tensor([-1])))
+    with pytest.raises(ValueError, match="user ids"):
+        m(seq)
+    m.save_pretrained(tmp_path / "caser")
+    loaded = load_model("caser", str(tmp_path / "caser")).eval()
+    torch.testing.assert_close(loaded(seq, torch.tensor([0, 1])), a)
+    top, _ = rank_all_items(loaded, [[3, 7, 9], [3, 7, 9]], k=3, max_length=8, mask_history=False, users=[0, 1])
+    assert top.shape == (2, 3)
+    assert 0.0 <= valid_metric(loaded, valid, 8, False, "ndcg@10", 10) <= 1.0

@@ -42,7 +42,7 @@ SECTIONS = {
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
-    **{("baseline_models", name): (cls, set(), {"n_items"}) for name, cls in MODEL_CONFIGS.items()},
+    **{("baseline_models", name): (cls, set(), {"n_items", "n_users"}) for name, cls in MODEL_CONFIGS.items()},
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
 GRID_DEFAULTS = {
@@ -107,7 +107,7 @@ def config_with(**overrides) -> dict:
 
 
 # Overlays stack on an experiment (`--configfile base.yaml overlay.yaml`); they are checked on their base.
-OVERLAYS = {"tiger-beauty-cpu.yaml": "tiger-beauty.yaml"}
+OVERLAYS = {"tiger-beauty-cpu.yaml": "tiger-beauty.yaml", "tiger-beauty-caser-user.yaml": "tiger-beauty.yaml"}
 
 
 @pytest.mark.parametrize("path", [CONFIG, *sorted((ROOT / "config" / "experiments").glob("*.yaml"))],

@@ -1,6 +1,7 @@
 """Caser (Tang & Wang, 2018): horizontal and vertical convolutions over the embeddings of the latest
 `window` items. Every position of a sequence gets the state of its own window, so Caser trains on all
-positions like the other models. Sequence-only: no user embedding, so any history can be scored."""
+positions like the other models. Sequence-only by default (any history can be scored); `user_embedding` adds
+the paper's user embedding beside the convolutional state."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the config dataclass from the real annotation
 
@@ -22,10 +23,13 @@ class Caser(SequentialRecommender):
         self.vertical = nn.Conv2d(1, config.vertical_filters, (L, 1))
         self.dropout = nn.Dropout(config.dropout)
         self.hidden = nn.Linear(config.horizontal_filters * L + config.vertical_filters * d, d)
-        self.out = nn.Linear(d, d)
+        # with the user embedding, the state is out([z; P_u]) (the paper's y = W'[z; P_u] + b', its W' factored
+        # through the shared item table that every model here scores with); row 0 holds users unseen in training
+        self.users = nn.Embedding(config.n_users + 1, d) if config.user_embedding else None
+        self.out = nn.Linear(2 * d if config.user_embedding else d, d)
         nn.init.normal_(self.items.weight, std=0.02)
 
-    def encode(self, sequence: torch.Tensor) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         batch, length = sequence.shape
         L = self.config.window
         tokens = F.pad(sequence + 1, (L - 1, 0))                       # pad id 0 before the first window
@@ -40,5 +44,11 @@ class Caser(SequentialRecommender):
                       for conv in self.horizontal]
         vertical = (torch.einsum("fl,nld->nfd", self.vertical.weight[:, 0, :, 0], x)
                     + self.vertical.bias[:, None]).flatten(1)
-        z = F.relu(self.hidden(self.dropout(torch.cat([*horizontal, vertical], dim=1))))
-        return self.out(z).view(batch, length, -1)
+        z = F.relu(self.hidden(self.dropout(torch.cat([*horizontal, vertical], dim=1)))).view(batch, length, -1)
+        if self.users is not None:
+            if users is None:
+                raise ValueError("this Caser has a user embedding: pass the rows' user ids")
+            known = (users >= 0) & (users < self.config.n_users)
+            user = self.users(torch.where(known, users + 1, 0))[:, None].expand(-1, length, -1)
+            z = torch.cat([z, user], dim=-1)
+        return self.out(z)

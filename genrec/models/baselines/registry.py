@@ -19,11 +19,12 @@ def model_class(name: str) -> tuple[type[SequentialRecommender], type]:
     return SEQUENTIAL[name]
 
 
-def build_model(name: str, settings: dict, n_items: int) -> SequentialRecommender:
+def build_model(name: str, settings: dict, n_items: int, n_users: int = 0) -> SequentialRecommender:
     """A freshly initialised model from its architecture settings (`baseline_models.<name>`, an unknown key is an
-    error naming it) for a dataset of `n_items`."""
+    error naming it) for a dataset of `n_items` (and `n_users`, for a model with a user embedding)."""
     cls, config_cls = model_class(name)
-    return cls(config_cls.from_config(settings, key=f"baseline_models.{name}", n_items=n_items))
+    sizes = {"n_items": n_items} | ({"n_users": n_users} if "n_users" in config_cls.__dataclass_fields__ else {})
+    return cls(config_cls.from_config(settings, key=f"baseline_models.{name}", **sizes))
 
 
 def load_model(name: str, path: str) -> SequentialRecommender:

@@ -22,33 +22,35 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
 
     items: nn.Embedding
 
-    def encode(self, sequence: torch.Tensor) -> torch.Tensor:
-        """batch x length x hidden: position t summarises the items up to t (never later ones)."""
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """batch x length x hidden: position t summarises the items up to t (never later ones). `users` (the
+        rows' user ids) is read only by a model with a user embedding (Caser's, when on)."""
         raise NotImplementedError
 
-    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
-        return self.encode(sequence)
+    def forward(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encode(sequence, users)
 
     def scores(self, states: torch.Tensor) -> torch.Tensor:
         """Logits over all items (column i = item i)."""
         return states @ self.items.weight[1:].T
 
-    def next_item_loss(self, sequence: torch.Tensor) -> torch.Tensor:
+    def next_item_loss(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """Full-softmax cross-entropy of every next item of left-padded user sequences (pads not scored)."""
         inputs = sequence[:, :-1]
         # the first real item has no predecessor: a padding position predicts nothing
         targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
-        logits = self.scores(self.encode(inputs))
+        logits = self.scores(self.encode(inputs, users))
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
 
-    def sampled_bce_loss(self, sequence: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sampled_bce_loss(self, sequence: torch.Tensor, generator: torch.Generator | None = None,
+                         users: torch.Tensor | None = None) -> torch.Tensor:
         """S3-Rec's fine-tuning loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`): at every
         position, binary cross-entropy of the next item against one negative drawn uniformly from the items the
         sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a row here holds)."""
         inputs = sequence[:, :-1]
         targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
         negatives = sample_negatives(sequence, self.items.num_embeddings - 1, generator)[:, 1:]
-        states = self.encode(inputs)
+        states = self.encode(inputs, users)
         scored = targets != PAD
         positive = (states * self.items(targets + 1)).sum(-1)
         negative = (states * self.items(negatives + 1)).sum(-1)
@@ -70,8 +72,8 @@ def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Gene
         negatives[clash] = torch.randint(n_items, (int(clash.sum()),), generator=generator)
 
 
-def training_sequences(train: pd.DataFrame, max_length: int) -> list[list[int]]:
-    """Every user's whole training sequence, cut into windows the models can read.
+def training_sequences(train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+    """Every user's whole training sequence, cut into windows the models can read, and each window's user.
 
     A user's sequence is the history of their first training row plus the target of every training row, in
     time order (the split's histories are capped, 10 under `time_811` and 50 under `loo`, so no single row
@@ -80,14 +82,15 @@ def training_sequences(train: pd.DataFrame, max_length: int) -> list[list[int]]:
     exactly once, with as much of its past as a window holds.
     """
     ordered = train.sort_values(["user_id", "timestamp"], kind="stable") if "timestamp" in train else train
-    windows = []
-    for _, rows in ordered.groupby("user_id", sort=True):
+    windows, users = [], []
+    for user, rows in ordered.groupby("user_id", sort=True):
         sequence = [int(i) for i in rows["history"].iloc[0]] + [int(t) for t in rows["target"]]
         end = len(sequence)
         while end > 1:
             windows.append(sequence[max(0, end - max_length - 1):end])
+            users.append(int(user))
             end -= max_length
-    return windows
+    return windows, users
 
 
 def left_pad(sequences: list[list[int]], length: int) -> torch.Tensor:
@@ -108,9 +111,10 @@ def trim_padding(batch: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: int, max_length: int,
-                   mask_history: bool, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+                   mask_history: bool, batch_size: int = 1024,
+                   users: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k (item ids, scores) per history by full ranking over all items; the model reads the latest
-    `max_length` items of each history.
+    `max_length` items of each history (and, with a user embedding, the row's user id from `users`).
 
     `mask_history` removes every item of the history from the ranking; off by default, because the splits
     keep repeat consumption (a user may buy an item again, and the target may be in the history).
@@ -119,7 +123,8 @@ def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: 
     top_items, top_scores = [], []
     for start in range(0, len(histories), batch_size):
         chunk = histories[start:start + batch_size]
-        scores = model.scores(model.encode(trim_padding(left_pad(chunk, max_length)))[:, -1])
+        chunk_users = None if users is None else torch.tensor(users[start:start + batch_size], dtype=torch.long)
+        scores = model.scores(model.encode(trim_padding(left_pad(chunk, max_length)), chunk_users)[:, -1])
         if mask_history:
             rows = torch.repeat_interleave(torch.arange(len(chunk)), torch.tensor([len(h) for h in chunk]))
             scores[rows, torch.tensor([i for h in chunk for i in h], dtype=torch.long)] = float("-inf")

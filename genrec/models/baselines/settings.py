@@ -45,6 +45,10 @@ class CaserConfig(Settings):
     vertical_filters: int = 4
     dropout: float = 0.2
     max_length: int = 50
+    # The paper's (and graytowne/caser_pytorch's) user embedding P_u beside the convolutional state; off, Caser is
+    # sequence-only like the other models. `n_users` is filled from the training split (unseen users share row 0).
+    user_embedding: bool = False
+    n_users: int = 0
 
 
 MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig}

@@ -33,7 +33,8 @@ def histories(split: pd.DataFrame) -> list[list[int]]:
 def valid_metric(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool,
                  metric: str, k: int) -> float:
     """`metric` (hr@K or ndcg@K, K = `k`) of `model` on the valid split by full ranking."""
-    top, _ = rank_all_items(model, histories(valid), k, max_length, mask_history=mask_history)
+    top, _ = rank_all_items(model, histories(valid), k, max_length, mask_history=mask_history,
+                            users=valid["user_id"].astype(int).tolist())
     ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
     return float(per_row_metrics(ranks, (k,))[metric].mean())
 
@@ -45,7 +46,7 @@ def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFr
     from genrec.models.baselines.registry import build_model
 
     torch.manual_seed(settings.seed)
-    model = build_model(name, architecture, n_items)
+    model = build_model(name, architecture, n_items, n_users=int(train["user_id"].max()) + 1 if len(train) else 0)
     return model, train_sequential(model, train, valid, settings, mask_history=mask_history)
 
 
@@ -56,7 +57,8 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     max_length, metric = model.config.max_length, settings.select_metric
-    sequences = left_pad(training_sequences(train, max_length), max_length + 1)
+    windows, window_users = training_sequences(train, max_length)
+    sequences, users = left_pad(windows, max_length + 1), torch.tensor(window_users, dtype=torch.long)
     log.info("%d training windows of up to %d items from %d users", len(sequences), max_length + 1,
              train["user_id"].nunique())
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
@@ -67,7 +69,8 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
         epoch_start, losses = time.monotonic(), []
         for rows in torch.randperm(len(sequences)).split(settings.batch_size):
             batch = trim_padding(sequences[rows])
-            loss = model.next_item_loss(batch) if settings.loss == "softmax" else model.sampled_bce_loss(batch)
+            loss = (model.next_item_loss(batch, users[rows]) if settings.loss == "softmax"
+                    else model.sampled_bce_loss(batch, users=users[rows]))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
