@@ -20,7 +20,7 @@ from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.evaluate.settings import EvalSettings
 from genrec.grid import dataset_grid, grid_union, method_of, reward_of
-from genrec.models.baselines.settings import MODEL_CONFIGS, BaselineTraining
+from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
 from genrec.models.settings import BackboneSpec
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -215,8 +215,7 @@ class BaselineJob(Settings):
 
 
 def baseline_job(config: dict, name: str, seed: int | None = None) -> BaselineJob:
-    model = baseline_model(config, name).to_dict()
-    model.pop("n_items")          # the dataset's, set when the model is built
+    model = {key: value for key, value in baseline_model(config, name).to_dict().items() if key not in DATASET_SIZES}
     return BaselineJob(model, baseline_training(config, seed), evaluation(config).mask_history)
 
 

@@ -19,7 +19,8 @@ from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.grid import dataset_grid
 from genrec.evaluate.settings import EvalSettings
-from genrec.models.baselines.settings import MODEL_CONFIGS, BaselineTraining
+from genrec.models.baselines.registry import build_model
+from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
 from genrec.models.settings import BackboneSpec
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -42,7 +43,7 @@ SECTIONS = {
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
-    **{("baseline_models", name): (cls, set(), {"n_items", "n_users"}) for name, cls in MODEL_CONFIGS.items()},
+    **{("baseline_models", name): (cls, set(), set(DATASET_SIZES)) for name, cls in MODEL_CONFIGS.items()},
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
 GRID_DEFAULTS = {
@@ -129,8 +130,10 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
         for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"]}:
             method_params(settings.tokenizer(config, tokenizer))     # a typo in `params` fails here, not mid-run
         for baseline in grid["baselines"]:
-            if baseline not in ("mostpop", "tiger"):
-                settings.baseline_job(config, baseline)
+            if baseline not in ("mostpop", "tiger"):    # the job's settings build the model, as the rule's command does
+                job = settings.baseline_job(config, baseline)
+                assert settings.BaselineJob.from_json(job.to_json()) == job
+                build_model(baseline, job.model, n_items=5, n_users=3)
             if baseline != "tiger":
                 settings.baseline_evaluate_job(config, DATASETS, dataset, baseline)
 

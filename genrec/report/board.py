@@ -136,8 +136,9 @@ def reproduce_command(dataset: str, method: str, stage: str, config: dict, resul
     paths = metrics_paths_of(dataset, method, stage, config)
     if not paths:
         return "not in the pipeline yet"
-    configfile = f"--configfile {experiment} " if experiment else ""
-    return f"snakemake --cores all {configfile}" + " ".join(f"{results_arg}/{path}" for path in paths)
+    targets = " ".join(f"{results_arg}/{path}" for path in paths)
+    # targets before --configfile, which takes every argument after it as a config file
+    return f"snakemake {targets} --cores all" + (f" --configfile {experiment}" if experiment else "")
 
 
 def paper_table(board: pd.DataFrame, paper: str, table: str, config: dict, results: str | Path,

@@ -52,6 +52,7 @@ class CaserConfig(Settings):
 
 
 MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig}
+DATASET_SIZES = ("n_items", "n_users")     # fields set from the dataset when a model is built, not configured
 
 
 @dataclass(frozen=True)
