@@ -28,7 +28,7 @@ from genrec.models.checkpoint import trained_with
 from genrec.models.baselines.sequential import rank_all_items
 from genrec.models.baselines.train import histories
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.prompts import ItemText
+from genrec.prompts import ItemText, stage_templates
 from genrec.settings import evaluation
 from genrec.tokenize.index import read_index
 
@@ -63,7 +63,7 @@ def tiger_row(results: Path, dataset: str, tokenizer: str, backbone: str, config
     index = read_index(index_path, n_items=len(items))
     trie = SIDTrie(sid_token_ids(tokenizer_, index))
     started = time.perf_counter()
-    predict_split(model, tokenizer_, test, ItemText.build(items, index), trained.templates, trie,
+    predict_split(model, tokenizer_, test, ItemText.build(items, index), stage_templates(trained.templates, "evaluate"), trie,
                   evaluation(config), trained.prompt_history)
     return {"train_s_per_epoch": (runtime - evaluating) / training["epochs_run"], "epochs": training["epochs_run"],
             "train_s": training["seconds"], "eval_users_per_s": len(test) / (time.perf_counter() - started),

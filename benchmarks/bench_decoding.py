@@ -29,7 +29,7 @@ from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.checkpoint import trained_with
 from genrec.models.sid_vocab import sid_token_ids
-from genrec.prompts import ItemText, recommendation_prompt
+from genrec.prompts import ItemText, recommendation_prompt, stage_templates
 from genrec.tokenize.index import read_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def main() -> None:
     text = ItemText.build(items, index)
     ids = sid_token_ids(tokenizer, index)
     trie = SIDTrie(ids)
-    prompts = [recommendation_prompt(trained.templates, text, list(h)[-trained.prompt_history:]) for h in test["history"]]
+    prompts = [recommendation_prompt(stage_templates(trained.templates, "evaluate"), text, list(h)[-trained.prompt_history:]) for h in test["history"]]
     chosen = np.random.default_rng(0).permutation(len(prompts))[:args.users]
     prompts = [prompts[i] for i in chosen]
     lengths = [len(x) for x in tokenizer(prompts, add_special_tokens=False)["input_ids"]]

@@ -153,7 +153,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from genrec.models.backbone import load_backbone
     from genrec.models.checkpoint import trained_with
     from genrec.models.sid_vocab import sid_token_ids
-    from genrec.prompts import ItemText
+    from genrec.data.prepared import prompt_category
+    from genrec.prompts import ItemText, stage_templates
     from genrec.tokenize.index import read_index
 
     started = time.monotonic()
@@ -169,7 +170,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     trie = SIDTrie(sid_token_ids(tokenizer, index, source=args.model))
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     trie.to(model.device)
-    records = predict_split(model, tokenizer, split, ItemText.build(items, index), trained.templates, trie,
+    text = ItemText.build(items, index, prompt_category(data))
+    templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
+    records = predict_split(model, tokenizer, split, text, templates, trie,
                             evaluation, trained.prompt_history, args.shard, evaluation.shards)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):

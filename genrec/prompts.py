@@ -1,8 +1,12 @@
 """What prompts say about items, shared by every stage that writes a prompt (SFT, RL, evaluation).
 
-`ItemText` holds each item's SID string, title and description; templates come from config
-(`prompts.<set>.<template>`, placeholders {history}, {sid}, {title}, {description}). `recommendation_prompt`
-is the `seq_rec` prompt: what SFT trains on and what evaluation and RL decode from, so they cannot drift apart.
+A prompt set (config `prompts.<set>`) holds templates per stage: `sft` names every task's template, and `rl` and
+`evaluate` replace some of them for that stage (MiniOneRec's RL prompts drop the instruction preamble, and its
+evaluation asks for the next item in other words than SFT did). A template is a `prompt` and a `response`
+with placeholders {history}, {sid}, {title}, {description}, {category} and {instruction}; `history_separator`
+joins the history's SIDs or quoted titles, and `instructions` lists the sentences {instruction} draws from, one
+at random per example. `recommendation_prompt` is the `seq_rec` prompt of a stage: what SFT trains on and what
+evaluation and RL decode from, so they cannot drift apart unless a set says they do.
 """
 
 from __future__ import annotations
@@ -12,35 +16,100 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from genrec.errors import GenrecError
 from genrec.tokenize.index import format_sid
+
+STAGES = ("sft", "rl", "evaluate")
+# how a history is joined where the template does not say: SIDs back to back, quoted titles by a comma
+SID_SEPARATOR, TITLE_SEPARATOR = "", ", "
+
+
+@dataclass(frozen=True)
+class Template:
+    """One task's prompt and response (config `prompts.<set>.<stage>.<name>`)."""
+
+    prompt: str
+    response: str
+    history_separator: str | None = None      # None: SIDs back to back, titles by ", "
+    instructions: tuple[str, ...] = ()        # {instruction} is one of these, drawn per example
+
+    @classmethod
+    def of(cls, entry: dict) -> Template:
+        return cls(entry["prompt"], entry["response"], entry.get("history_separator"),
+                   tuple(entry.get("instructions", ())))
+
+    def render(self, rng: np.random.Generator, **fields: str) -> tuple[str, str]:
+        """(prompt, response) of one example."""
+        fields = self._with_instruction(rng, fields)
+        return self._format(self.prompt, fields), self._format(self.response, fields)
+
+    def render_prompt(self, rng: np.random.Generator, **fields: str) -> str:
+        """The prompt alone (what decoding starts from: the response is what the model writes)."""
+        return self._format(self.prompt, self._with_instruction(rng, fields))
+
+    def _with_instruction(self, rng: np.random.Generator, fields: dict) -> dict:
+        if not self.instructions:
+            return fields
+        return fields | {"instruction": self._format(self.instructions[rng.integers(len(self.instructions))], fields)}
+
+    @staticmethod
+    def _format(text: str, fields: dict) -> str:
+        try:
+            return text.format(**fields)
+        except KeyError as missing:
+            raise GenrecError(f"a prompt template uses the placeholder {{{missing.args[0]}}}, which has no value here",
+                              fix="{category} comes from the dataset's `prompt_category` (config/datasets.yaml); "
+                                  "{instruction} needs the template's `instructions`; otherwise use {history}, "
+                                  "{sid}, {title} or {description}") from None
+
+
+def stage_templates(prompt_set: dict, stage: str, where: str = "prompts") -> dict[str, Template]:
+    """The templates one stage reads: the set's `sft` templates, with the stage's own in their place."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}")
+    if "sft" not in prompt_set:
+        raise GenrecError("a prompt set needs its `sft` templates (templates are grouped by stage since genrec "
+                          "0.9; a checkpoint trained earlier records them ungrouped)", key=where,
+                          fix="put the set's templates under `sft:`, or re-run the training rule of the checkpoint")
+    entries = {**prompt_set["sft"], **(prompt_set.get(stage) or {} if stage != "sft" else {})}
+    return {name: Template.of(entry) for name, entry in entries.items()}
 
 
 @dataclass(frozen=True)
 class ItemText:
-    """What the templates can say about items: SID string, title and description by item id."""
+    """What the templates can say about items: SID string, title and description by item id, and what the
+    dataset's items are called ({category}, MiniOneRec's `category_dict`)."""
 
     sids: list[str]
     titles: list[str]
     descriptions: list[str]
-    title_separator: str = ", "
+    category: str | None = None
 
     @classmethod
-    def build(cls, items: pd.DataFrame, index: dict[int, list[str]], max_description_chars: int = 300) -> ItemText:
+    def build(cls, items: pd.DataFrame, index: dict[int, list[str]], category: str | None = None,
+              max_description_chars: int | None = 300) -> ItemText:
         titles = items["title"].fillna("").astype(str).str.strip().tolist()
-        descriptions = items["description"].fillna("").astype(str).str.strip().str.slice(0, max_description_chars).tolist()
-        return cls([format_sid(index[i]) for i in range(len(items))], titles, descriptions)
+        descriptions = items["description"].fillna("").astype(str).str.strip()
+        if max_description_chars is not None:
+            descriptions = descriptions.str.slice(0, max_description_chars)
+        return cls([format_sid(index[i]) for i in range(len(items))], titles, descriptions.tolist(), category)
 
-    def history_sids(self, history: list[int] | np.ndarray) -> str:
-        return "".join(self.sids[i] for i in history)
+    def history_sids(self, history: list[int] | np.ndarray, separator: str | None = None) -> str:
+        return (SID_SEPARATOR if separator is None else separator).join(self.sids[i] for i in history)
 
-    def history_titles(self, history: list[int] | np.ndarray) -> str:
-        return self.title_separator.join(f'"{self.titles[i]}"' for i in history)
+    def history_titles(self, history: list[int] | np.ndarray, separator: str | None = None) -> str:
+        return (TITLE_SEPARATOR if separator is None else separator).join(f'"{self.titles[i]}"' for i in history)
+
+    def fields(self, item: int) -> dict[str, str]:
+        """The placeholders an item fills ({category} only where the dataset names its items)."""
+        out = {"sid": self.sids[item], "title": self.titles[item], "description": self.descriptions[item]}
+        return out | ({"category": self.category} if self.category is not None else {})
 
 
-def render(template: dict, **fields) -> tuple[str, str]:
-    return template["prompt"].format(**fields), template["response"].format(**fields)
-
-
-def recommendation_prompt(templates: dict, text: ItemText, history: list[int] | np.ndarray) -> str:
-    """The `seq_rec` prompt for a history: what SFT trains on and what evaluation decodes from."""
-    return templates["seq_rec"]["prompt"].format(history=text.history_sids(history))
+def recommendation_prompt(templates: dict[str, Template], text: ItemText, history: list[int] | np.ndarray,
+                          rng: np.random.Generator | None = None) -> str:
+    """The `seq_rec` prompt for a history, from one stage's templates (`stage_templates`)."""
+    template = templates["seq_rec"]
+    fields = {"history": text.history_sids(history, template.history_separator)}
+    fields |= {"category": text.category} if text.category is not None else {}
+    return template.render_prompt(rng or np.random.default_rng(0), **fields)

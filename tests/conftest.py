@@ -92,6 +92,7 @@ def first_users(prepared: Path, out: Path, users: int = 300) -> Path:
         if name != "items":
             table = table[table["user_id"] < users]
         table.to_parquet(out / f"{name}.parquet")
+    (out / "stats.json").write_text((prepared / "stats.json").read_text())     # what prompts call the items
     return out
 
 

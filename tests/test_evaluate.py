@@ -18,7 +18,7 @@ from genrec.io import read_table
 from genrec.models.backbone import BackboneSpec, build_tiny_backbone
 from genrec.models.baselines.mostpop import most_popular
 from genrec.models.sid_vocab import add_sid_tokens, index_tokens, sid_token_ids
-from genrec.prompts import ItemText
+from genrec.prompts import ItemText, stage_templates
 from genrec.tokenize.index import read_index
 
 TEMPLATES = read_yaml(ROOT / "config" / "config.yaml")["prompts"]["short"]
@@ -43,7 +43,7 @@ def records_of(setup, shards: int, batch_size: int = 16, mask_history: bool = Fa
     settings = EvalSettings(num_beams=20, batch_size=batch_size, precision="float32", mask_history=mask_history)
     out = []
     for shard in range(shards):
-        out += predict_split(model, tokenizer, test, ItemText.build(items, index), TEMPLATES, trie, settings, 20,
+        out += predict_split(model, tokenizer, test, ItemText.build(items, index), stage_templates(TEMPLATES, "evaluate"), trie, settings, 20,
                              shard, shards)
     return sorted(out, key=lambda r: r["row"])
 

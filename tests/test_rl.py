@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import SAMPLE_INDEX, first_users, short_templates, tiny_backbone
@@ -17,7 +18,7 @@ from genrec.models.sid_vocab import sid_token_ids
 from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import (cf_reward, group_hit, rank_penalties, ranking_reward, rule_reward, semantic_reward,
                                trl_reward_functions)
-from genrec.prompts import ItemText, recommendation_prompt
+from genrec.prompts import ItemText, recommendation_prompt, stage_templates
 from genrec.rl.rollout import SIDRollout
 from genrec.rl.train import RLSettings, run_rl
 from genrec.sft.train import SFTSettings, run_sft
@@ -89,22 +90,28 @@ def test_reward_names_and_requirements_are_checked():
 
 # --- RL prompts ---------------------------------------------------------------------------------------------
 
-def test_rl_prompts_mix_tasks_by_share_and_keep_targets(sample):
+def test_rl_prompts_mix_tasks_by_weight_and_keep_targets(sample):
     items, index, train = sample
     text = ItemText.build(items, index)
-    examples = rl_examples({"seq_rec": 0.75, "title2sid": 0.25}, 400, TEMPLATES, text, train, 5, seed=1)
-    assert len(examples) == 400
-    assert sum(e.task == "seq_rec" for e in examples) == 300
-    for e in examples:
+    templates = stage_templates(TEMPLATES, "rl")
+    weights = {"seq_rec": 1.0, "title2sid": {"samples": 100}, "description2sid": {"samples": 30}}
+    every = rl_examples(weights, None, templates, text, train, 5, seed=1)
+    assert pd.Series([e.task for e in every]).value_counts().to_dict() == {
+        "seq_rec": len(train), "title2sid": 100, "description2sid": 30}
+    examples = rl_examples(weights, 400, templates, text, train, 5, seed=1)
+    assert len(examples) == 400 and {e.task for e in examples} <= set(weights)
+    for e in every:
         assert e.response == text.sids[e.target]
         if e.task == "seq_rec":
             assert 0 < len(e.history) <= 5
-            assert e.prompt == recommendation_prompt(TEMPLATES, text, list(e.history))   # the evaluation prompt
-        else:
+            assert e.prompt == recommendation_prompt(templates, text, list(e.history))   # the evaluation prompt
+        elif e.task == "title2sid":
             assert e.history == () and text.titles[e.target] in e.prompt
+        else:
+            assert e.history == () and text.descriptions[e.target] in e.prompt
     assert len(unique_prompts(examples + examples[:5])) == len({e.prompt for e in examples})
     with pytest.raises(GenrecError, match="sid2title"):
-        rl_examples({"sid2title": 1.0}, 10, TEMPLATES, text, train, 5, seed=1)
+        rl_examples({"sid2title": 1.0}, 10, templates, text, train, 5, seed=1)
 
 
 # --- rollouts and a short GRPO run on a tiny SFT model ----------------------------------------------------------

@@ -87,7 +87,7 @@ def test_each_default_is_written_once_and_schema_and_dataclasses_name_the_same_s
     # the datasets file: the schema fills every default, DatasetSpec and RawFile take them as they come
     spec_defaults = [f.name for f in dataclasses.fields(DatasetSpec)
                      if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
-    assert spec_defaults == ["published", "settings"]        # an optional section (None), and the raw entry
+    assert spec_defaults == ["prompt_category", "published", "settings"]   # optional (None), and the raw entry
     raw_schema = load_schema("datasets.schema.yaml")["$defs"]["rawfile"]
     assert not schema_defaults(raw_schema), "RawFile holds the raw files' defaults"
     assert {f.name for f in dataclasses.fields(RawFile)} >= set(raw_schema["properties"])

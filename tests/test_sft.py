@@ -12,7 +12,7 @@ from genrec.errors import GenrecError
 from genrec.io import read_table
 from genrec.models.backbone import build_tiny_backbone, load_backbone
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens, sid_token_ids
-from genrec.prompts import ItemText
+from genrec.prompts import ItemText, stage_templates
 from genrec.sft.dataset import IGNORE, SFTDataset
 from genrec.sft.tasks import build_examples
 from genrec.sft.train import SFTSettings, run_sft
@@ -26,14 +26,18 @@ TINY = tiny_backbone()
 def test_tasks_are_mixed_by_weight(sample):
     items, index, train = sample
     text = ItemText.build(items, index)
-    examples = build_examples({"seq_rec": 1.0, "title2sid": 0.5, "hist2text": 1.0, "title_hist2sid": 2.0},
-                              TEMPLATES, text, train, prompt_history=5, seed=0)
+    weights = {"seq_rec": 1.0, "title2sid": 0.5, "hist2title": 1.0, "hist2description": {"samples": 50},
+               "title_hist2sid": 2.0}
+    examples = build_examples(weights, stage_templates(TEMPLATES, "sft"), text, train, prompt_history=5, seed=0)
     counts = pd.Series([e.task for e in examples]).value_counts().to_dict()
-    titled = sum(bool(t) for t in text.titles)
-    assert counts == {"seq_rec": len(train), "title2sid": round(0.5 * titled), "hist2text": len(train),
-                      "title_hist2sid": 2 * len(train)}
-    hist2text = [e for e in examples if e.task == "hist2text"]
-    assert {e.prompt.split("\n")[1] for e in hist2text} == {"next title:", "next description:"}  # both branches
+    titled = len({t for t in text.titles if t})                 # one example per distinct title
+    described = sum(bool(text.descriptions[t]) for t in train["target"])
+    assert described > 50
+    assert counts == {"seq_rec": len(train), "title2sid": round(0.5 * titled), "hist2title": len(train),
+                      "hist2description": 50, "title_hist2sid": 2 * len(train)}
+    for e in examples:
+        if e.task == "hist2description":
+            assert e.prompt.endswith("next description:") and e.response == " " + text.descriptions[e.target]
     seq = next(e for e in examples if e.task == "seq_rec")
     assert seq.prompt.count("<a_") <= 5 and seq.response in text.sids          # history cut to prompt_history
 
@@ -166,7 +170,7 @@ def test_tiger_trains_under_its_rsqrt_schedule(small_data, tmp_path):
                                          "num_heads": 2, "intermediate_size": 64})
     settings = SFTSettings(batch_size=64, micro_batch_size=64, epochs=3, learning_rate=1e-2, lr_scheduler="rsqrt",
                            warmup_ratio=0.25, weight_decay=0.0, precision="float32", seed=1)
-    templates = {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}
+    templates = {"sft": {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}}
     info = run_sft(tiger, settings, templates, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1)
     constant = info["warmup_steps"]
     assert constant == pytest.approx(0.25 * info["steps"], abs=2)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from genrec.data.spec import DatasetSpec
+from genrec.errors import GenrecError
 from genrec.data.splits import SPLITS
 from genrec.io import atomic_outputs, read_table
 
@@ -49,6 +50,7 @@ def dataset_stats(spec: DatasetSpec, prepared: Prepared, steps: list[dict], has_
         "source": spec.source,
         "protocol": spec.protocol,
         "max_history": spec.split_history,
+        "prompt_category": spec.prompt_category,
         "timestamps": "unix seconds (UTC)" if has_timestamps else "ordinal: the source gives order only",
         "users": n_users,
         "items": n_items,
@@ -95,6 +97,15 @@ def write_prepared(prepared: Prepared, out_dir: str | Path) -> dict[str, Path]:
             pq.write_table(table, tmp_for[name])
         tmp_for["stats"].write_text(json.dumps(prepared.stats, indent=2) + "\n")
     return targets
+
+
+def prompt_category(data_dir: str | Path) -> str | None:
+    """What the dataset's items are called in prompts ({category}; `prompt_category` in config/datasets.yaml)."""
+    stats = json.loads((Path(data_dir) / "stats.json").read_text())
+    if "prompt_category" not in stats:
+        raise GenrecError("stats.json predates `prompt_category`", path=Path(data_dir) / "stats.json",
+                          fix="re-run the dataset's preprocess rule")
+    return stats["prompt_category"]
 
 
 def read_prepared(data_dir: str | Path) -> Prepared:

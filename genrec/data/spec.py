@@ -45,6 +45,7 @@ class DatasetSpec:
     kcore: int
     dedup: bool
     description: str
+    prompt_category: str | None = None     # what prompts call the items ({category}; MiniOneRec's category_dict)
     published: dict | None = None     # what a paper's table of datasets states (source, users, items, interactions)
     settings: dict = field(default_factory=dict, compare=False)
 
@@ -68,6 +69,7 @@ def spec_of(name: str, entry: dict) -> DatasetSpec:
         kcore=filters["kcore"],
         dedup=filters["dedup"],
         description=entry["description"],
+        prompt_category=entry.get("prompt_category"),     # optional: only prompts that say {category} need it
         published=entry.get("published"),     # an optional section: most datasets have no published statistics
         settings=entry,
     )

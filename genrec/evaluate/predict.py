@@ -20,7 +20,7 @@ from genrec.evaluate.scoring import TITLES_SHOWN
 from genrec.evaluate.settings import EvalSettings
 from genrec.precision import use_bf16
 from genrec.progress import progress
-from genrec.prompts import ItemText, recommendation_prompt
+from genrec.prompts import ItemText, Template, recommendation_prompt
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def shard_of(batches: list[np.ndarray], shard: int, shards: int) -> list[np.ndar
 
 
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
-                  templates: dict, trie: SIDTrie, settings: EvalSettings, prompt_history: int,
+                  templates: dict[str, Template], trie: SIDTrie, settings: EvalSettings, prompt_history: int,
                   shard: int = 0, shards: int = 1) -> list[dict]:
     """Prediction records of this shard's rows: ranked SIDs, their items, scores, titles.
 

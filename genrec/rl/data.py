@@ -1,8 +1,9 @@
-"""RL prompts: the SFT tasks whose answer is an item's SID, drawn from the training split.
+"""RL prompts: the tasks whose answer is an item's SID, drawn from the training split.
 
-`tasks` gives each task's share of the `max_samples` prompts (MiniOneRec notes that RL on tens of thousands
-of samples is enough): `seq_rec` (history SIDs -> next SID, the evaluation task), `title2sid` and
-`title_hist2sid`. Every example keeps its target item and history for the rewards.
+`tasks` weighs them as SFT's do (copies of a task's natural set, or `{samples: N}`): `seq_rec` (history SIDs ->
+next SID, the evaluation task), `title2sid`, `description2sid` and `title_hist2sid`, read from the prompt set's
+`rl` templates. `max_samples` caps the mix (MiniOneRec notes that RL on tens of thousands of samples is enough;
+null takes it whole). Every example keeps its target item and history for the rewards.
 """
 
 from __future__ import annotations
@@ -11,31 +12,21 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.prompts import ItemText
-from genrec.sft.tasks import Example, recent_history, task_examples
+from genrec.prompts import ItemText, Template
+from genrec.sft.settings import RL_TASKS
+from genrec.sft.tasks import Example, mixed_examples, task_weight
 
-RL_TASKS = ("seq_rec", "title2sid", "title_hist2sid")
 
-
-def rl_examples(tasks: dict[str, float], max_samples: int, templates: dict, text: ItemText, rows: pd.DataFrame,
-                prompt_history: int, seed: int) -> list[Example]:
-    """`max_samples` prompts split over `tasks` by their shares (each at most its natural set), shuffled."""
-    unknown = sorted(set(tasks) - set(RL_TASKS))
-    if unknown:
-        raise GenrecError(f"unknown RL task(s) {unknown}: RL needs tasks answered by a SID", key="rl.tasks",
-                          fix=f"use {list(RL_TASKS)}")
-    shares = {task: float(share) for task, share in tasks.items() if share > 0}
-    if not shares or max_samples < 1:
-        raise GenrecError("no RL prompts: every task share is 0 or max_samples < 1", key="rl.tasks")
-    rng = np.random.default_rng(seed)
-    rows = recent_history(rows, prompt_history)
-    total = sum(shares.values())
-    examples: list[Example] = []
-    for task, share in shares.items():
-        pool = task_examples(task, templates, text, rows, rng)
-        n = min(len(pool), round(max_samples * share / total))
-        examples += [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
-    return [examples[i] for i in rng.permutation(len(examples))]
+def rl_examples(tasks: dict[str, float | dict], max_samples: int | None, templates: dict[str, Template],
+                text: ItemText, rows: pd.DataFrame, prompt_history: int, seed: int) -> list[Example]:
+    """The mixed, shuffled RL prompts, at most `max_samples` of them."""
+    if not any(task_weight(w) > 0 for w in tasks.values()) or (max_samples is not None and max_samples < 1):
+        raise GenrecError("no RL prompts: every task weight is 0 or max_samples < 1", key="rl.tasks")
+    examples = mixed_examples(tasks, RL_TASKS, templates, text, rows, prompt_history, seed, "rl.tasks")
+    if max_samples is not None and len(examples) > max_samples:
+        keep = np.random.default_rng(seed + 1).choice(len(examples), size=max_samples, replace=False)
+        examples = [examples[i] for i in np.sort(keep)]
+    return examples
 
 
 def unique_prompts(examples: list[Example]) -> list[Example]:

@@ -22,7 +22,7 @@ class RLSettings(Settings):
     KEY = "rl"
 
     tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
-    max_samples: int = 1024
+    max_samples: int | None = 1024    # cap on the mixed prompts (null: all)
     num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
     rollout: str = "beam"            # beam | sample
     include_target: bool = False     # a group the decoder missed gets the target as its last candidate

@@ -20,6 +20,7 @@ import torch
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from genrec.data.prepared import prompt_category
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import trie_groups
@@ -29,12 +30,12 @@ from genrec.models.backbone import load_backbone
 from genrec.models.checkpoint import SID_INDEX, save_final_model, trained_with
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.precision import use_bf16
-from genrec.prompts import ItemText
+from genrec.prompts import ItemText, stage_templates
 from genrec.rl.data import rl_examples, unique_prompts
 from genrec.rl.rewards import trl_reward_functions
 from genrec.rl.rollout import SIDRollout
 from genrec.rl.settings import RLSettings
-from genrec.sft.tasks import check_templates
+from genrec.sft.tasks import check_templates, task_weight
 from genrec.tokenize.index import read_index
 from genrec.training import TimeLimit, gradient_accumulation, world_size
 
@@ -88,7 +89,9 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
             raise GenrecError("the semantic reward needs item embeddings", fix="pass --embeddings PATH.npy")
         vectors = load_embeddings(embeddings, n_items=len(read_table(Path(data_dir) / "items.parquet")))
     trained, index_path = trained_with(sft_dir)
-    check_templates(trained.templates, list(settings.tasks), f"prompts.{trained.prompts}")
+    templates = stage_templates(trained.templates, "rl", f"prompts.{trained.prompts}")
+    check_templates(templates, [t for t, w in settings.tasks.items() if task_weight(w) > 0],
+                    f"prompts.{trained.prompts}.rl")
     set_seed(settings.seed)
     if threads:
         torch.set_num_threads(threads)
@@ -98,8 +101,8 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
     data_dir = Path(data_dir)
     items = read_table(data_dir / "items.parquet")
     index = read_index(index_path, n_items=len(items))
-    text = ItemText.build(items, index)
-    examples = unique_prompts(rl_examples(settings.tasks, settings.max_samples, trained.templates, text,
+    text = ItemText.build(items, index, prompt_category(data_dir))
+    examples = unique_prompts(rl_examples(settings.tasks, settings.max_samples, templates, text,
                                           read_table(data_dir / "train.parquet"), trained.prompt_history,
                                           settings.seed))
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 from genrec.config import Settings
 
-TASKS = ("seq_rec", "title2sid", "sid2title", "hist2text", "title_hist2sid")
+# SFT tasks (genrec/sft/tasks.py); RL trains on those answered by a SID, and on `description2sid`
+TASKS = ("seq_rec", "title2sid", "sid2title", "hist2title", "hist2description", "title_hist2sid", "title_hist2title")
+RL_TASKS = ("seq_rec", "title2sid", "description2sid", "title_hist2sid")
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class SFTSettings(Settings):
 
     KEY = "sft"
 
-    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})
+    tasks: dict = field(default_factory=lambda: {"seq_rec": 1.0})   # task -> weight, or {samples: N}
     batch_size: int = 256             # global: examples per optimizer step (paper 1024)
     micro_batch_size: int = 256
     learning_rate: float = 1e-3

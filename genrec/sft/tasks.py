@@ -1,13 +1,16 @@
-"""MiniOneRec's SFT tasks as (prompt, response) pairs, mixed by configurable weights.
+"""Training tasks as (prompt, response) pairs, mixed by configurable weights (MiniOneRec's `data.py` classes).
 
-- `seq_rec`: history SIDs -> next item's SID (the recommendation task, also the evaluation prompt)
-- `title2sid` / `sid2title`: an item's title <-> its SID (aligns the new tokens with language)
-- `hist2text`: history SIDs -> next item's title or description (branch chosen at random per example)
-- `title_hist2sid`: history of titles -> next item's SID
+- `seq_rec`: history SIDs -> next item's SID (the recommendation task, also the evaluation prompt; `SidSFTDataset`)
+- `title2sid` / `sid2title`: an item's title <-> its SID (aligns the new tokens with language; `SidItemFeatDataset`)
+- `hist2title`: history SIDs -> next item's title (`FusionSeqRecDataset`)
+- `hist2description`: history SIDs -> next item's description (that class's branch MiniOneRec comments out)
+- `title_hist2sid`: history of titles -> next item's SID (`TitleHistory2SidSFTDataset`)
+- `title_hist2title`: history of titles -> next item's title (`SFTData`)
+- `description2sid`: an item's description -> its SID (RL only: `RLTitle2SidDataset`'s second half)
 
-Templates come from config (`prompts.<set>.<template>`); placeholders are {history}, {sid}, {title},
-{description}. A task's weight is how many copies of its natural example set one epoch sees (0.5 = a
-random half, 2 = twice); recommendation tasks have one example per training row, item tasks one per item.
+Each task reads the template of its own name (`genrec.prompts`). A task's weight is how many copies of its
+natural example set one epoch sees (0.5 = a random half, 2 = twice), or `{samples: N}` for N of them drawn at
+random (MiniOneRec's `sample=`); recommendation tasks have one example per training row, item tasks one per item.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.prompts import ItemText, render
+from genrec.prompts import ItemText, Template
 from genrec.sft.settings import TASKS
 
-TEMPLATES = {"seq_rec": ["seq_rec"], "title2sid": ["title2sid"], "sid2title": ["sid2title"],
-             "hist2text": ["hist2title", "hist2description"], "title_hist2sid": ["title_hist2sid"]}
+ITEM_TASKS = ("title2sid", "sid2title", "description2sid")
+TITLE_HISTORY_TASKS = ("title_hist2sid", "title_hist2title")
+# the item text a task needs of its target: an item without it gives no example
+NEEDS = {"hist2title": "title", "hist2description": "description", "title_hist2title": "title"}
 
 
 @dataclass(frozen=True)
@@ -34,44 +39,46 @@ class Example:
     history: tuple[int, ...] = ()     # the user's items the prompt shows (empty for item tasks)
 
 
-def check_templates(templates: dict[str, dict], tasks: list[str], where: str) -> None:
+def check_templates(templates: dict[str, Template], tasks: list[str], where: str) -> None:
     for task in tasks:
-        for name in TEMPLATES[task]:
-            entry = templates.get(name)
-            if not isinstance(entry, dict) or not {"prompt", "response"} <= set(entry):
-                raise GenrecError(f"prompt template '{name}' (task {task}) is missing or lacks prompt/response",
-                                  key=f"{where}.{name}", fix="add `prompt:` and `response:` strings")
+        if task not in templates:
+            raise GenrecError(f"prompt template '{task}' is missing", key=f"{where}.{task}",
+                              fix="add it, with `prompt:` and `response:` strings, under the set's `sft:`")
 
 
-def task_examples(task: str, templates: dict, text: ItemText, rows: pd.DataFrame,
+def task_examples(task: str, templates: dict[str, Template], text: ItemText, rows: pd.DataFrame,
                   rng: np.random.Generator) -> list[Example]:
     """The natural example set of one task: one per item (item tasks) or per row of `rows`."""
+    template = templates[task]
     out = []
-    if task in ("title2sid", "sid2title"):
-        for item, title in enumerate(text.titles):
-            if title:
-                out.append(Example(task, *render(templates[task], sid=text.sids[item], title=title), target=item))
+    if task in ITEM_TASKS:
+        # one example per distinct question (title, SID or description), answered by the last item that has it:
+        # MiniOneRec keys these tasks by that text (`SidItemFeatDataset`, `RLTitle2SidDataset`)
+        asked = {"title2sid": text.titles, "sid2title": text.sids, "description2sid": text.descriptions}[task]
+        last = {question: item for item, question in enumerate(asked) if question and text.titles[item]
+                or question and task == "description2sid"}
+        for item in last.values():
+            out.append(Example(task, *template.render(rng, **text.fields(item)), target=item))
         return out
+    needs = NEEDS.get(task)
     for history, target in zip(rows["history"], rows["target"]):
-        if task == "seq_rec":
-            fields = {"history": text.history_sids(history)}
-            name = "seq_rec"
-        elif task == "title_hist2sid":
-            fields = {"history": text.history_titles(history)}
-            name = "title_hist2sid"
-        else:  # hist2text: title or description of the next item, at random
-            name = "hist2title" if rng.random() < 0.5 or not text.descriptions[target] else "hist2description"
-            fields = {"history": text.history_sids(history)}
-            if not text.titles[target] and name == "hist2title":
-                continue
-        fields.update(sid=text.sids[target], title=text.titles[target], description=text.descriptions[target])
-        out.append(Example(task, *render(templates[name], **fields), target=int(target),
+        if needs and not getattr(text, needs + "s")[target]:
+            continue
+        if task in TITLE_HISTORY_TASKS:
+            shown = text.history_titles(history, template.history_separator)
+        else:
+            shown = text.history_sids(history, template.history_separator)
+        out.append(Example(task, *template.render(rng, history=shown, **text.fields(target)), target=int(target),
                            history=tuple(int(i) for i in history)))
     return out
 
 
-def sample_weighted(examples: list[Example], weight: float, rng: np.random.Generator) -> list[Example]:
-    """`weight` copies of the set: whole copies, then a random subset for the fraction."""
+def sample_weighted(examples: list[Example], weight: float | dict, rng: np.random.Generator) -> list[Example]:
+    """`weight` copies of the set (whole copies, then a random subset for the fraction), or `{samples: N}`:
+    N examples drawn without replacement (the whole set where it has fewer)."""
+    if isinstance(weight, dict):
+        n = min(int(weight["samples"]), len(examples))
+        return [examples[i] for i in rng.choice(len(examples), size=n, replace=False)]
     whole, fraction = int(weight), weight - int(weight)
     picked = examples * whole
     if fraction > 0:
@@ -79,25 +86,37 @@ def sample_weighted(examples: list[Example], weight: float, rng: np.random.Gener
     return picked
 
 
+def task_weight(weight: float | dict) -> float:
+    """How much of a task one epoch sees, as a number to compare with 0 (a task with weight 0 is off)."""
+    return float(weight["samples"]) if isinstance(weight, dict) else float(weight)
+
+
 def recent_history(rows: pd.DataFrame, prompt_history: int) -> pd.DataFrame:
     """Rows with each history cut to its latest `prompt_history` items (what prompts show)."""
     return rows.assign(history=[list(h)[-prompt_history:] for h in rows["history"]])
 
 
-def build_examples(weights: dict[str, float], templates: dict, text: ItemText, rows: pd.DataFrame,
-                   prompt_history: int, seed: int) -> list[Example]:
-    """The mixed, shuffled SFT example list of one epoch (histories cut to their last `prompt_history` items)."""
-    unknown = sorted(set(weights) - set(TASKS))
+def mixed_examples(weights: dict[str, float | dict], tasks: tuple[str, ...], templates: dict[str, Template],
+                   text: ItemText, rows: pd.DataFrame, prompt_history: int, seed: int, key: str) -> list[Example]:
+    """The mixed, shuffled examples of `weights` (tasks of `tasks` only), histories cut to their last
+    `prompt_history` items."""
+    unknown = sorted(set(weights) - set(tasks))
     if unknown:
-        raise GenrecError(f"unknown SFT task(s) {unknown}", key="sft.tasks", fix=f"use {list(TASKS)}")
+        raise GenrecError(f"unknown task(s) {unknown}", key=key, fix=f"use {list(tasks)}")
     if len(rows) == 0:
-        raise GenrecError("the training split is empty: nothing to fine-tune on")
+        raise GenrecError("the training split is empty: nothing to train on")
     rng = np.random.default_rng(seed)
     rows = recent_history(rows, prompt_history)
     examples: list[Example] = []
-    for task in TASKS:
-        weight = float(weights.get(task, 0.0))
-        if weight > 0:
+    for task in tasks:
+        weight = weights.get(task, 0.0)
+        if task_weight(weight) > 0:
             examples += sample_weighted(task_examples(task, templates, text, rows, rng), weight, rng)
     order = rng.permutation(len(examples))
     return [examples[i] for i in order]
+
+
+def build_examples(weights: dict[str, float | dict], templates: dict[str, Template], text: ItemText,
+                   rows: pd.DataFrame, prompt_history: int, seed: int) -> list[Example]:
+    """The mixed, shuffled SFT example list of one epoch."""
+    return mixed_examples(weights, TASKS, templates, text, rows, prompt_history, seed, "sft.tasks")

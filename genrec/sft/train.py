@@ -17,6 +17,7 @@ import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from genrec.data.prepared import prompt_category
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
 from genrec.io import read_table
@@ -24,10 +25,10 @@ from genrec.models.backbone import BackboneSpec, create_backbone
 from genrec.models.checkpoint import SID_INDEX, TrainedWith, save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.precision import use_bf16
-from genrec.prompts import ItemText
+from genrec.prompts import ItemText, stage_templates
 from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
 from genrec.sft.settings import SFTSettings
-from genrec.sft.tasks import TASKS, build_examples, check_templates
+from genrec.sft.tasks import TASKS, build_examples, check_templates, task_weight
 from genrec.tokenize.index import index_json, read_index
 from genrec.training import TimeLimit, gradient_accumulation, rsqrt_decay, world_size
 
@@ -59,11 +60,12 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     set_seed(settings.seed)
     if threads:
         torch.set_num_threads(threads)
-    tasks = [t for t, w in settings.tasks.items() if w > 0]
+    tasks = [t for t, w in settings.tasks.items() if task_weight(w) > 0]
     if set(settings.tasks) - set(TASKS):
         raise GenrecError(f"unknown SFT task(s) {sorted(set(settings.tasks) - set(TASKS))}", key="sft.tasks",
                           fix=f"use {list(TASKS)}")
-    check_templates(templates, sorted(set(tasks) | {"seq_rec"}), f"prompts.{backbone.prompts}")
+    sft_templates = stage_templates(templates, "sft", f"prompts.{backbone.prompts}")
+    check_templates(sft_templates, sorted(set(tasks) | {"seq_rec"}), f"prompts.{backbone.prompts}.sft")
     data_dir = Path(data_dir)
     items = read_table(data_dir / "items.parquet")
     train, valid = read_table(data_dir / "train.parquet"), read_table(data_dir / "valid.parquet")
@@ -74,9 +76,10 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     n_old = add_sid_tokens(model, tokenizer, index_tokens(index), settings.sid_init)
     if settings.freeze_llm:
         freeze_llm(model, n_old)
-    text = ItemText.build(items, index)
-    examples = build_examples(settings.tasks, templates, text, train, settings.prompt_history, settings.seed)
-    valid_examples = build_examples({"seq_rec": 1.0}, templates, text, valid, settings.prompt_history, settings.seed)
+    text = ItemText.build(items, index, prompt_category(data_dir))
+    examples = build_examples(settings.tasks, sft_templates, text, train, settings.prompt_history, settings.seed)
+    valid_examples = build_examples({"seq_rec": 1.0}, sft_templates, text, valid, settings.prompt_history,
+                                    settings.seed)
     valid_examples.sort(key=lambda e: len(e.prompt))   # evaluation batches of similar length pad little
     seq2seq = model.config.is_encoder_decoder           # TIGER: the history is encoded, the SID decoded
     dataset_class = Seq2SeqDataset if seq2seq else SFTDataset
