@@ -145,15 +145,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     import torch
 
-    from genrec.evaluate.constrained import SIDTrie
+    from genrec.data.prepared import prompt_category
     from genrec.evaluate.predict import check_split, evaluation_precision, predict_split
     from genrec.evaluate.scoring import write_predictions
     from genrec.evaluate.settings import EvalSettings
     from genrec.io import atomic_outputs, read_table
     from genrec.models.backbone import load_backbone
     from genrec.models.checkpoint import trained_with
-    from genrec.models.sid_vocab import sid_token_ids
-    from genrec.data.prepared import prompt_category
+    from genrec.models.sid_vocab import sid_trie
     from genrec.prompts import ItemText, stage_templates
     from genrec.tokenize.index import read_index
 
@@ -167,11 +166,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
     check_split(split, len(items), str(data / f"{args.split}.parquet"))
     index = read_index(index_path, n_items=len(items))
     model, tokenizer = load_backbone(args.model)
-    trie = SIDTrie(sid_token_ids(tokenizer, index, source=args.model))
+    templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
+    end = templates["seq_rec"].response_tail() if evaluation.score_eos else None
+    trie = sid_trie(tokenizer, index, source=args.model, end=end)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     trie.to(model.device)
     text = ItemText.build(items, index, prompt_category(data))
-    templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
     records = predict_split(model, tokenizer, split, text, templates, trie,
                             evaluation, trained.prompt_history, args.shard, evaluation.shards)
     out = Path(args.out)

@@ -43,6 +43,14 @@ class Template:
         fields = self._with_instruction(rng, fields)
         return self._format(self.prompt, fields), self._format(self.response, fields)
 
+    def response_tail(self) -> str:
+        """The response's text after the SID (what a model trained on it writes before EOS), e.g. "\\n"."""
+        head, sid, tail = self.response.partition("{sid}")
+        if not sid or "{" in tail:
+            raise GenrecError(f"response {self.response!r} does not end with {{sid}} and plain text",
+                              fix="a template decoded as a SID needs a response like \"{sid}\" or \"{sid}\\n\"")
+        return tail
+
     def render_prompt(self, rng: np.random.Generator, **fields: str) -> str:
         """The prompt alone (what decoding starts from: the response is what the model writes)."""
         return self._format(self.prompt, self._with_instruction(rng, fields))

@@ -7,9 +7,9 @@ import torch
 from transformers import GenerationConfig
 
 from genrec.evaluate.beam_search import beam_search, generate_beams
-from genrec.evaluate.constrained import SIDTrie
+from genrec.evaluate.constrained import PAD, SIDTrie
 from genrec.models.backbone import BackboneSpec, build_tiny_backbone
-from genrec.models.sid_vocab import add_sid_tokens, sid_token_ids
+from genrec.models.sid_vocab import add_sid_tokens, sid_token_ids, sid_trie
 from genrec.tokenize.index import codes_to_index
 
 TEXTS = ["red wire cutter with insulated handle", "blue safety goggles", "lab glass beaker 500 ml",
@@ -119,3 +119,76 @@ def test_tiger_encoder_decoder_search_equals_hf_generate(tiger_and_index):
     np.testing.assert_allclose(ours.scores, reference.scores, atol=1e-4)
     assert (ours.leaves >= 0).all() and all(len(set(row)) == 12 for row in ours.leaves.tolist())
     assert len({tuple(row) for row in ours.leaves.tolist()}) > 1          # the history matters
+
+
+def test_scores_with_the_responses_end_and_eos_equal_hf_generates(model_and_index):
+    """MiniOneRec's beam score: the SID's tokens, then the response's "\\n" and EOS (evaluate.score_eos)."""
+    model, tokenizer, index, prompts = model_and_index
+    bare, ended = sid_trie(tokenizer, index), sid_trie(tokenizer, index, end="\n")
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    assert ended.levels == bare.levels + len(newline) + 1
+    ours = beam_search(model, tokenizer, prompts, ended, num_beams=12)
+    reference = generate_beams(model, tokenizer, prompts, ended, num_beams=12)
+    np.testing.assert_array_equal(ours.leaves, reference.leaves)
+    np.testing.assert_allclose(ours.scores, reference.scores, atol=1e-4)
+    assert (ours.tokens[..., -1] == tokenizer.eos_token_id).all()
+    # the end costs every SID something: each one scores below its bare score
+    sid_only = beam_search(model, tokenizer, prompts, bare, num_beams=len(index))
+    bare_score = {(u, leaf): s for u, (leaves, scores) in enumerate(zip(sid_only.leaves, sid_only.scores))
+                  for leaf, s in zip(leaves, scores)}
+    leaf_map = dict(zip(ended.leaf_of_item.tolist(), bare.leaf_of_item.tolist()))
+    for u, (leaves, scores) in enumerate(zip(ours.leaves, ours.scores)):
+        assert all(s < bare_score[(u, leaf_map[leaf])] for leaf, s in zip(leaves, scores))
+
+
+def variable_length_index(index: dict[int, list[str]], groups: int = 6) -> dict[int, list[str]]:
+    """MiniOneRec's collision handling: the members of a colliding group, and only they, get a 4th token."""
+    out = {i: list(sid) for i, sid in index.items()}
+    n = len(out)
+    for g in range(groups):                       # item n + 2g and n + 2g + 1 share item g's SID
+        for k in range(2):
+            out[n + 2 * g + k] = list(index[g]) + [f"<d_{k}>"]
+        out[g] = list(index[g]) + ["<d_2>"]
+    return out
+
+
+def path_log_prob(model, tokenizer, prompt: str, path: np.ndarray) -> float:
+    """Teacher-forced log-probability of `path` after `prompt`."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    full = torch.tensor([ids + path.tolist()])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(full).logits[0, len(ids) - 1:-1].float(), dim=-1)
+    return float(logp.gather(1, torch.tensor(path)[:, None]).sum())
+
+
+def test_variable_length_sids_decode_alike_and_only_to_real_items(model_and_index):
+    model, tokenizer, index, prompts = model_and_index
+    varied = variable_length_index(index)
+    add_sid_tokens(model, tokenizer, ["<d_0>", "<d_1>", "<d_2>"], init="random")
+    lengths = {len(sid) for sid in varied.values()}
+    assert lengths == {3, 4}
+    for end in (None, "\n"):
+        trie = sid_trie(tokenizer, varied, end=end)
+        ours = beam_search(model, tokenizer, prompts, trie, num_beams=16)
+        if end is not None:     # paths end in EOS: HF's search finishes them as ours does
+            reference = generate_beams(model, tokenizer, prompts, trie, num_beams=16)
+            np.testing.assert_array_equal(ours.leaves, reference.leaves)
+            np.testing.assert_allclose(ours.scores, reference.scores, atol=1e-4)
+        for prompt, tokens, scores in zip(prompts, ours.tokens, ours.scores):   # a score is its path's log-prob
+            for path, score in list(zip(tokens, scores))[:4]:
+                assert score == pytest.approx(path_log_prob(model, tokenizer, prompt, path[path >= 0]), abs=1e-4)
+        assert (ours.leaves >= 0).all()                                    # no invalid generation
+        spelled = {tuple(t for t in row if t >= 0) for row in trie.item_paths.tolist()}
+        assert all(tuple(t for t in row if t >= 0) in spelled for row in ours.tokens.reshape(-1, trie.levels).tolist())
+        decoded_lengths = {len([t for t in row if t >= 0]) for row in ours.tokens.reshape(-1, trie.levels).tolist()}
+        assert len(decoded_lengths) == 2                                   # short and long SIDs among the beams
+        # a banned SID of any length is never generated, and the beams stay full
+        banned = torch.tensor([trie.leaf_of_item[[0, len(index), 7]].tolist()] * len(prompts))
+        masked = beam_search(model, tokenizer, prompts, trie, num_beams=16, banned=banned)
+        assert (masked.leaves >= 0).all()
+        assert not np.isin(masked.leaves, banned.numpy()).any()
+
+
+def test_a_sid_that_is_a_prefix_of_another_is_refused():
+    with pytest.raises(ValueError, match="prefix of another"):
+        SIDTrie(np.array([[10, 20, PAD], [10, 20, 30]]))

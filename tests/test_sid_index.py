@@ -9,7 +9,7 @@ from conftest import RELEASE, SAMPLE, requires_shared
 
 from genrec.errors import GenrecError
 from genrec.tokenize.collisions import append_dedup_level, collision_summary, reassign_last_level
-from genrec.tokenize.index import codes_to_index, index_to_codes, parse_sid, read_index
+from genrec.tokenize.index import codes_to_index, index_json, index_to_codes, parse_sid, read_index
 from genrec.tokenize.stats import index_stats
 
 
@@ -24,7 +24,7 @@ def test_codes_round_trip_through_the_minionerec_format(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ({"0": ["<a_1>", "<b_2>"], "1": ["<a_1>"]}, "mixes code lengths"),
+    ({"0": ["<a_1>", "<b_2>"], "1": ["<a_1>"]}, "item 0's SID <a_1><b_2> starts with another item's whole SID"),
     ({"0": ["<a_1>", "<b_2>"], "2": ["<a_1>", "<b_3>"]}, "1 missing (first [1]), 1 unknown (first [2])"),
     ({"0": ["<a_1>", "<c_2>"], "1": ["<a_1>", "<b_3>"]}, "should look like <b_N>"),
     ({"x": ["<a_1>"]}, "not an integer id"),
@@ -89,3 +89,28 @@ def test_gzip_index_with_bad_json_names_the_file(tmp_path):
         handle.write('{"0": ["<a_1>"],')
     with pytest.raises(GenrecError, match="malformed JSON"):
         read_index(path)
+
+
+def test_minionerecs_collision_handling_extra_token_and_sinkhorn(tmp_path):
+    """extra_token: only the members of a collision group get a 4th token (1, 2, ... by item id), so SIDs differ
+    in length, none a prefix of another, and the index reads back. sinkhorn_last: groups are re-coded on the
+    last level; a group of identical items cannot be split and keeps its shared SID."""
+    from genrec.tokenize.collisions import resolve
+
+    codes = np.array([[1, 2, 3], [1, 2, 3], [1, 2, 4], [5, 6, 7], [1, 2, 3], [5, 6, 7]])
+    extra = resolve(codes, "extra_token")
+    index = codes_to_index(extra)
+    assert index[0] == ["<a_1>", "<b_2>", "<c_3>", "<d_1>"] and index[4][-1] == "<d_3>" and index[5][-1] == "<d_2>"
+    assert index[2] == ["<a_1>", "<b_2>", "<c_4>"]                          # not in a collision: 3 tokens
+    path = tmp_path / "index.json"
+    path.write_text(index_json(index))
+    assert read_index(path, n_items=6) == index
+    assert collision_summary(index_to_codes(index))["items_in_collisions"] == 0
+
+    rng = np.random.default_rng(0)
+    distances = rng.random((6, 8))
+    distances[5] = distances[3]                                             # items 3 and 5 are identical
+    sinkhorn = resolve(codes, "sinkhorn_last", distances)
+    assert (sinkhorn[:, :2] == codes[:, :2]).all()                         # only the last level moves
+    assert len({tuple(r) for r in sinkhorn[[0, 1, 4]].tolist()}) == 3       # the triple is split
+    assert (sinkhorn[3] == sinkhorn[5]).all()                               # identical items stay together

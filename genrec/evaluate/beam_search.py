@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 
-from genrec.evaluate.constrained import SIDConstraint, SIDTrie
+from genrec.evaluate.constrained import NONE, PAD, SIDConstraint, SIDTrie
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Beams:
     """The outcome for a batch of users: leaf (distinct SID) per beam, best first, and its score."""
 
     leaves: np.ndarray   # users x beams; -1 = not a SID of the index (an invalid generation)
-    scores: np.ndarray   # users x beams; sum of token log-probabilities / levels ** length_penalty
-    tokens: np.ndarray   # users x beams x levels generated token ids
+    scores: np.ndarray   # users x beams; sum of token log-probabilities / length ** length_penalty
+    tokens: np.ndarray   # users x beams x depth generated token ids, `PAD` after a path shorter than the depth
 
 
 def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], device: torch.device) -> dict:
@@ -47,7 +47,10 @@ def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_sc
         candidates = logp
         tokens = None
     else:
-        candidates = logp.gather(1, allowed.clamp(min=0)).masked_fill(allowed < 0, float("-inf"))
+        # a complete path's PAD step costs nothing; it keeps its place among the beams (HF keeps finished
+        # hypotheses apart: the same ranking where every path ends at the same depth)
+        candidates = logp.gather(1, allowed.clamp(min=0)).masked_fill(allowed == PAD, 0.0)
+        candidates = candidates.masked_fill(allowed == NONE, float("-inf"))
         tokens = allowed
     candidates = candidates + beam_scores[:, None]
     width = candidates.shape[1]
@@ -95,7 +98,8 @@ class _CausalSteps:
         own.scatter_(2, self.slots + self.beam[:step] * beams, True)
         width = self.prompt_mask.shape[1]
         mask = torch.cat([self.prompt_mask[:, None, :].expand(users, beams, width), own], dim=2)[:, None]
-        out = self.model(input_ids=generated[:, -1].view(users, beams), attention_mask=mask,
+        last = generated[:, -1].clamp(min=0)      # a finished beam's PAD step: any token, its logits go unread
+        out = self.model(input_ids=last.view(users, beams), attention_mask=mask,
                          position_ids=(self.position[:, -1:] + step).expand(users, beams),
                          past_key_values=self.cache, use_cache=True)
         return torch.log_softmax(out.logits.float(), dim=-1).view(users * beams, -1)
@@ -119,7 +123,7 @@ class _Seq2SeqSteps:
         start = torch.full((len(generated), 1), self.start, dtype=torch.long, device=generated.device)
         hidden = self.encoded.last_hidden_state.repeat_interleave(beams, dim=0)
         out = self.model(encoder_outputs=(hidden,), attention_mask=self.mask.repeat_interleave(beams, dim=0),
-                         decoder_input_ids=torch.cat([start, generated], dim=1), use_cache=False)
+                         decoder_input_ids=torch.cat([start, generated.clamp(min=0)], dim=1), use_cache=False)
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
     def first(self) -> torch.Tensor:
@@ -136,7 +140,7 @@ class _Seq2SeqSteps:
 def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
                 num_beams: int, levels: int | None = None, length_penalty: float = 0.0,
                 banned: torch.Tensor | None = None) -> Beams:
-    """Beam search of `levels` (= the trie's SID length) tokens per prompt; `trie=None` is unconstrained.
+    """Beam search of the trie's paths (`levels` tokens when `trie=None`, unconstrained).
 
     Works for decoder-only LMs and for encoder-decoders (TIGER's T5) alike: only how a step's
     log-probabilities are computed differs. `banned` (prompts x M trie leaves, -1 padded) are SIDs a prompt
@@ -164,17 +168,27 @@ def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prom
     dead = ~torch.isfinite(scores.reshape(-1))
     leaves = trie.walk(generated) if trie is not None else torch.full_like(dead, -1, dtype=torch.long)
     leaves = torch.where(dead, torch.full_like(leaves, -1), leaves)
+    lengths = path_lengths(generated, tokenizer.eos_token_id)
     return Beams(leaves.view(users, num_beams).cpu().numpy(),
-                 (scores / levels ** length_penalty).cpu().numpy(),
+                 (scores.reshape(-1) / lengths ** length_penalty).view(users, num_beams).cpu().numpy(),
                  generated.view(users, num_beams, levels).cpu().numpy())
 
 
+def path_lengths(generated: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Tokens a length penalty counts per row, as HF's beam search does: the path's, less a final EOS."""
+    real = generated != PAD
+    count = real.sum(dim=1)
+    last = generated.gather(1, (count - 1).clamp(min=0)[:, None]).squeeze(1)
+    return (count - (last == eos_token_id).long()).clamp(min=1).float()
+
+
 def generation_config(tokenizer: PreTrainedTokenizerBase, num_beams: int, levels: int, length_penalty: float,
-                      decoder_start_token_id: int | None = None) -> GenerationConfig:
-    """Every setting of a deterministic beam search returning all beams, exactly one SID long."""
+                      decoder_start_token_id: int | None = None, min_levels: int | None = None) -> GenerationConfig:
+    """Every setting of a deterministic beam search returning all beams, one path of `min_levels` to `levels`
+    tokens long."""
     return GenerationConfig(
         num_beams=num_beams, num_return_sequences=num_beams, do_sample=False, early_stopping=True,
-        length_penalty=length_penalty, max_new_tokens=levels, min_new_tokens=levels,
+        length_penalty=length_penalty, max_new_tokens=levels, min_new_tokens=levels if min_levels is None else min_levels,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
         decoder_start_token_id=decoder_start_token_id,
         temperature=None, top_k=None, top_p=None, repetition_penalty=1.0, no_repeat_ngram_size=0,
@@ -202,12 +216,17 @@ def generate_beams(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
     # generated tokens follow the prompt (decoder-only) or the decoder start token (encoder-decoder)
     width = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]
     config = generation_config(tokenizer, num_beams, trie.levels, length_penalty,
-                               model.config.decoder_start_token_id if model.config.is_encoder_decoder else None)
+                               model.config.decoder_start_token_id if model.config.is_encoder_decoder else None,
+                               min_levels=trie.min_new_tokens(tokenizer.eos_token_id))
     processor = processor or SIDConstraint(trie, prompt_length=width, eos_token_id=tokenizer.eos_token_id)
     with explicit_generation(model, config):
         out = model.generate(**batch, generation_config=config, logits_processor=LogitsProcessorList([processor]))
     generated = out.sequences[:, width:width + trie.levels]
+    if generated.shape[1] < trie.levels:          # every beam ended before the longest path's depth
+        generated = torch.nn.functional.pad(generated, (0, trie.levels - generated.shape[1]),
+                                            value=tokenizer.pad_token_id)
     leaves = trie.walk(generated)
+    tokens = trie.spelled(leaves, generated)
     return Beams(leaves.view(len(prompts), num_beams).cpu().numpy(),
                  out.sequences_scores.float().view(len(prompts), num_beams).cpu().numpy(),
-                 generated.view(len(prompts), num_beams, trie.levels).cpu().numpy())
+                 tokens.view(len(prompts), num_beams, trie.levels).cpu().numpy())

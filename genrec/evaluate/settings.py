@@ -24,6 +24,7 @@ class EvalSettings(Settings):
     ks: tuple[int, ...] = DEFAULT_KS
     precision: str = "auto"        # auto: bf16 on a GPU that has it, float32 on CPU (numbers independent of the CPU)
     mask_history: bool = False     # MiniOneRec's default: repeats allowed, the row's history items stay rankable
+    score_eos: bool = False        # beam scores include the response's text after the SID and EOS (MiniOneRec's)
 
     def __post_init__(self) -> None:
         if self.num_beams < max(self.ks):

@@ -12,6 +12,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genrec.errors import GenrecError
+from genrec.evaluate.constrained import PAD, SIDTrie
 from genrec.tokenize.index import SID_TOKEN
 
 
@@ -54,15 +55,25 @@ def freeze_llm(model: PreTrainedModel, n_old: int) -> None:
         weight.register_hook(lambda grad, mask=mask: grad * mask)
 
 
-def sid_token_ids(tokenizer: PreTrainedTokenizerBase, index: dict[int, list[str]], source: str = "") -> np.ndarray:
-    """items x levels array of token ids of each item's SID (row i = item i); every token must exist."""
+def sid_token_ids(tokenizer: PreTrainedTokenizerBase, index: dict[int, list[str]], source: str = "",
+                  end: list[int] | tuple[int, ...] = ()) -> np.ndarray:
+    """items x depth token ids of each item's SID followed by `end` (row i = item i), `PAD`-padded where SIDs
+    differ in length; every SID token must exist in the vocabulary."""
     vocab = tokenizer.get_vocab()
     missing = sorted({t for sid in index.values() for t in sid if t not in vocab})
     if missing:
         raise GenrecError(f"the checkpoint's vocabulary lacks {len(missing)} SID token(s) of the index, e.g. "
                           f"{missing[:3]}", path=source or None,
                           fix="train the checkpoint on this index (the SFT stage adds its tokens)")
-    levels = {len(sid) for sid in index.values()}
-    if len(levels) != 1:
-        raise GenrecError(f"SIDs of the index have different lengths {sorted(levels)}")
-    return np.array([[vocab[t] for t in index[i]] for i in range(len(index))], dtype=np.int64)
+    paths = [[vocab[t] for t in index[i]] + list(end) for i in range(len(index))]
+    depth = max(len(p) for p in paths)
+    return np.array([p + [PAD] * (depth - len(p)) for p in paths], dtype=np.int64)
+
+
+def sid_trie(tokenizer: PreTrainedTokenizerBase, index: dict[int, list[str]], source: str = "",
+             end: str | None = None) -> SIDTrie:
+    """The decoding trie of the index. With `end` (the response's text after the SID, often "" or "\n"), every
+    path goes on with that text's tokens and EOS, so beam scores include them, as MiniOneRec's do."""
+    tail = () if end is None else (*tokenizer(end, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id)
+    lengths = np.array([len(index[i]) for i in range(len(index))])
+    return SIDTrie(sid_token_ids(tokenizer, index, source, tail), sid_lengths=lengths)

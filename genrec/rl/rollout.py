@@ -8,8 +8,8 @@ completion token ids, plus extra fields that TRL hands to the reward functions. 
   best first, so candidates are unique and valid by construction;
 - `sample`: G constrained samples at `temperature` (valid, not necessarily distinct).
 
-A completion is the SID's tokens only -- exactly what the constrained decoder scores. Not EOS: the beam search
-never scores it, so lowering a wrong candidate's EOS probability lowers its sequence log-probability (what
+A completion is the path the constrained decoder scores: the SID's tokens only by default, or with the response's
+end and EOS under `rl.score_eos` (MiniOneRec's). Not EOS by default: the beam search then never scores it, so lowering a wrong candidate's EOS probability lowers its sequence log-probability (what
 GRPO's negative advantages ask for) without changing any ranking -- a free direction the policy can run
 away along (docs/rl.md has the measurements). Extra fields per completion: `item` (the
 candidate's item id), `rank` (its place in the group) and `group` (all G candidates), which the group-aware
@@ -28,7 +28,7 @@ from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokeniz
 from genrec.errors import GenrecError
 from genrec.rl.settings import ROLLOUTS
 from genrec.evaluate.beam_search import beam_search, encode_prompts, explicit_generation, generation_config
-from genrec.evaluate.constrained import SIDConstraint, SIDTrie
+from genrec.evaluate.constrained import PAD, SIDConstraint, SIDTrie
 
 
 
@@ -76,7 +76,7 @@ class SIDRollout:
         prompt_ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
         return {
             "prompt_ids": prompt_ids,
-            "completion_ids": [tokens[r, k].tolist() for r, k in zip(row, rank)],
+            "completion_ids": [[t for t in tokens[r, k].tolist() if t != PAD] for r, k in zip(row, rank)],
             "logprobs": None,                            # TRL recomputes them with the policy
             "item": [items[r][k] for r, k in zip(row, rank)],
             "rank": rank.tolist(),
@@ -111,11 +111,15 @@ class SIDRollout:
         seq2seq = model.config.is_encoder_decoder
         width = 1 if seq2seq else batch["input_ids"].shape[1]
         config = generation_config(self.tokenizer, 1, self.trie.levels, 0.0,
-                                   model.config.decoder_start_token_id if seq2seq else None)
+                                   model.config.decoder_start_token_id if seq2seq else None,
+                                   min_levels=self.trie.min_new_tokens(self.tokenizer.eos_token_id))
         config.num_beams, config.num_return_sequences = 1, self.num_generations
         config.do_sample, config.temperature, config.early_stopping, config.length_penalty = True, self.temperature, False, 1.0
         processor = SIDConstraint(self.trie, prompt_length=width, eos_token_id=self.tokenizer.eos_token_id)
         with explicit_generation(model, config):
             out = model.generate(**batch, generation_config=config, logits_processor=LogitsProcessorList([processor]))
         generated = out.sequences[:, width:width + self.trie.levels]
-        return self.trie.walk(generated).cpu().numpy(), generated.cpu().numpy()
+        generated = torch.nn.functional.pad(generated, (0, self.trie.levels - generated.shape[1]),
+                                            value=self.tokenizer.pad_token_id)
+        leaves = self.trie.walk(generated)
+        return leaves.cpu().numpy(), self.trie.spelled(leaves, generated).cpu().numpy()

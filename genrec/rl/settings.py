@@ -26,6 +26,7 @@ class RLSettings(Settings):
     num_generations: int = 16        # group size = beam width of the rollouts (paper 16)
     rollout: str = "beam"            # beam | sample
     include_target: bool = False     # a group the decoder missed gets the target as its last candidate
+    score_eos: bool = False          # candidates end with the response's text after the SID and EOS (MiniOneRec's)
     temperature: float = 1.0         # sampling rollouts only
     batch_size: int = 512            # completions per optimizer step, global
     micro_batch_size: int = 256

@@ -22,13 +22,12 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.data.prepared import prompt_category
 from genrec.errors import GenrecError
-from genrec.evaluate.constrained import SIDTrie
 from genrec.evaluate.predict import trie_groups
 from genrec.io import read_json
 from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.checkpoint import SID_INDEX, save_final_model, trained_with
-from genrec.models.sid_vocab import sid_token_ids
+from genrec.models.sid_vocab import sid_trie
 from genrec.precision import use_bf16
 from genrec.prompts import ItemText, stage_templates
 from genrec.rl.data import rl_examples, unique_prompts
@@ -107,8 +106,9 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
                                           settings.seed))
 
     model, tokenizer = load_backbone(sft_dir)      # _name_or_path = sft_dir: TRL's reference loads from it
-    item_tokens = sid_token_ids(tokenizer, index, source=str(sft_dir))
-    trie = SIDTrie(item_tokens)
+    end = templates["seq_rec"].response_tail() if settings.score_eos else None
+    trie = sid_trie(tokenizer, index, source=str(sft_dir), end=end)
+    item_tokens = trie.item_paths.numpy()
     leaf_items = trie_groups(trie)
     canonical = [leaf_items[leaf][0] for leaf in trie.leaf_of_item.tolist()]   # an item = its SID's first item
     dataset = Dataset.from_list([{"prompt": e.prompt, "task": e.task, "target": canonical[e.target],

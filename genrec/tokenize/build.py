@@ -1,7 +1,7 @@
 """Item embeddings -> Semantic IDs: fit the configured tokenizer, remove collisions, describe the result.
 
 A tokenizer's settings (config `tokenizers.<name>`) are: method, encoder, levels, codebook_size,
-collision (dedup_level | reassign_last | none), seed, and method-specific `params`.
+collision (dedup_level | extra_token | sinkhorn_last | reassign_last | none; genrec/tokenize/collisions.py), seed, and method-specific `params`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from genrec.config import Settings, from_settings
 from genrec.errors import GenrecError
-from genrec.tokenize.collisions import resolve
+from genrec.tokenize.collisions import KEEPS_COLLISIONS, resolve
 from genrec.tokenize.index import codes_to_index
 from genrec.tokenize.quantized import Quantized
 from genrec.tokenize.stats import index_stats
@@ -117,7 +117,7 @@ def build_sid(spec: TokenizerSpec, x: np.ndarray) -> tuple[dict[int, list[str]],
     fit_seconds = time.perf_counter() - started
     codes = resolve(quantized.codes, spec.collision, quantized.last_distances)
     stats = index_stats(quantized.codes, codes, [spec.codebook_size] * spec.levels)
-    if spec.collision != "none" and stats["collision_rate_after"] != 0.0:
+    if spec.collision not in KEEPS_COLLISIONS and stats["collision_rate_after"] != 0.0:
         raise GenrecError(f"collision handling '{spec.collision}' left collisions (internal error)")
     stats |= {"tokenizer": spec.name, "method": spec.method, "encoder": spec.encoder, "collision": spec.collision,
               "seed": spec.seed, "params": spec.params, "fit_seconds": round(fit_seconds, 2),

@@ -1,8 +1,14 @@
 """Collisions (several items, one SID): measure them, then make every SID unique.
 
-Two remedies, selectable per tokenizer:
+Remedies, selectable per tokenizer:
 - `dedup_level`: append one level; the items of a collision group get <d_0>, <d_1>, ... by item id, every
-  other item <d_0>, so all codes keep one length (only when there is a collision at all).
+  other item <d_0>, so all codes keep one length (only when there is a collision at all; TIGER's).
+- `extra_token`: only the members of a collision group get a 4th token, <d_1>, <d_2>, ... by item id; every
+  other SID keeps its length, so SIDs differ in length but none is a prefix of another (MiniOneRec's
+  `rqkmeans_constrained.py` / `generate_indices_plus.py`, its polars dedup).
+- `sinkhorn_last`: re-code each collision group's last level by a Sinkhorn assignment over the group's
+  distances (epsilon 0.003, 50 iterations), up to 20 rounds; groups still colliding then keep their shared SID
+  (MiniOneRec's `generate_indices.py`: the released index has 31 such items).
 - `reassign_last`: move colliding items to the nearest *free* code of the last level under the same prefix
   (the item nearest the shared code keeps it), so SIDs keep their length and every code stays a real
   centroid. A prefix with more items than codes cannot be resolved this way: that is an error that says so.
@@ -14,7 +20,12 @@ import numpy as np
 
 from genrec.errors import GenrecError
 
-METHODS = ("dedup_level", "reassign_last", "none")
+METHODS = ("dedup_level", "extra_token", "sinkhorn_last", "reassign_last", "none")
+# MiniOneRec's generate_indices.py @ 81b4ba9: epsilon of the last level when training used none (:108-110), the
+# checkpoint's sk_iters (rqvae.sh's default), and the rounds (:112-116)
+SINKHORN_EPSILON, SINKHORN_ITERS, SINKHORN_ROUNDS = 0.003, 50, 20
+# collision handling that may leave items sharing a SID, by design
+KEEPS_COLLISIONS = ("sinkhorn_last", "none")
 
 
 def group_ids(codes: np.ndarray) -> np.ndarray:
@@ -39,18 +50,50 @@ def collision_summary(codes: np.ndarray) -> dict:
     }
 
 
+def rank_in_group(groups: np.ndarray) -> np.ndarray:
+    """Each item's 0-based rank among the items of its group, by item id."""
+    order = np.argsort(groups, kind="stable")          # a stable sort keeps id order inside a group
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank = np.empty(len(groups), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - first
+    return rank
+
+
 def append_dedup_level(codes: np.ndarray) -> np.ndarray:
     groups = group_ids(codes)
     if len(np.unique(groups)) == len(codes):
         return codes
-    # rank of each item inside its group, by item id (stable sort keeps id order)
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
-    first = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    rank = np.empty(len(codes), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - first
-    return np.column_stack([codes, rank])
+    return np.column_stack([codes, rank_in_group(groups)])
+
+
+def append_extra_token(codes: np.ndarray) -> np.ndarray:
+    """The members of each collision group get one more code, 1, 2, ... by item id; the others none (-1)."""
+    groups = group_ids(codes)
+    colliding = np.bincount(groups)[groups] > 1
+    if not colliding.any():
+        return codes
+    return np.column_stack([codes, np.where(colliding, rank_in_group(groups) + 1, -1)])
+
+
+def sinkhorn_last_level(codes: np.ndarray, last_distances: np.ndarray) -> np.ndarray:
+    """Each round, every collision group's last codes become its Sinkhorn assignment over the group's own
+    distances to the last codebook; after `SINKHORN_ROUNDS` rounds what still collides stays shared."""
+    from genrec.tokenize.rqvae import sinkhorn_assign
+    import torch
+
+    codes = codes.copy()
+    for _ in range(SINKHORN_ROUNDS):
+        groups = group_ids(codes)
+        sizes = np.bincount(groups)
+        if (sizes <= 1).all():
+            break
+        for group in np.flatnonzero(sizes > 1):
+            members = np.flatnonzero(groups == group)
+            distances = torch.from_numpy(last_distances[members])
+            codes[members, -1] = sinkhorn_assign(distances, SINKHORN_EPSILON, SINKHORN_ITERS).numpy()
+    return codes
 
 
 def reassign_last_level(codes: np.ndarray, last_distances: np.ndarray) -> np.ndarray:
@@ -82,6 +125,12 @@ def reassign_last_level(codes: np.ndarray, last_distances: np.ndarray) -> np.nda
 def resolve(codes: np.ndarray, method: str, last_distances: np.ndarray | None = None) -> np.ndarray:
     if method == "dedup_level":
         return append_dedup_level(codes)
+    if method == "extra_token":
+        return append_extra_token(codes)
+    if method == "sinkhorn_last":
+        if last_distances is None:
+            raise GenrecError("this tokenizer gives no last-level distances; use collision: extra_token")
+        return sinkhorn_last_level(codes, last_distances)
     if method == "reassign_last":
         if last_distances is None:
             raise GenrecError("this tokenizer gives no last-level distances; use collision: dedup_level")

@@ -30,7 +30,8 @@ def format_sid(tokens: list[str]) -> str:
 
 def read_index(path: str | Path, n_items: int | None = None) -> dict[int, list[str]]:
     """Read an index and check it: integer item keys, well-formed tokens with letters a, b, c... by level,
-    one code length for every item, and (when `n_items` is given) exactly the items 0..n_items-1."""
+    no SID a prefix of another (lengths may differ: MiniOneRec's extra token on colliding items only), and
+    (when `n_items` is given) exactly the items 0..n_items-1."""
     raw = read_json(path)
     if not isinstance(raw, dict) or not raw:
         raise GenrecError("a SID index must be a non-empty JSON object item_id -> list of tokens", path=path)
@@ -49,9 +50,14 @@ def read_index(path: str | Path, n_items: int | None = None) -> dict[int, list[s
         index[int(key)] = list(tokens)
         lengths.setdefault(len(tokens), str(key))
     if len(lengths) > 1:
-        examples = ", ".join(f"item {k} has {n}" for n, k in sorted(lengths.items()))
-        raise GenrecError(f"the index mixes code lengths ({examples} tokens)", path=path,
-                          fix="every item needs the same number of levels; rebuild the index")
+        sids = {tuple(sid) for sid in index.values()}
+        prefix = next(((item, sid) for item, sid in index.items()
+                       if any(tuple(sid[:n]) in sids for n in lengths if n < len(sid))), None)
+        if prefix is not None:
+            item, sid = prefix
+            raise GenrecError(f"item {item}'s SID {format_sid(sid)} starts with another item's whole SID: a decoder "
+                              "could not tell where that one ends", path=path, key=str(item),
+                              fix="give every member of a collision group the extra token (collision: extra_token)")
     if n_items is not None:
         missing = sorted(set(range(n_items)) - set(index))
         extra = sorted(set(index) - set(range(n_items)))
@@ -74,15 +80,17 @@ def level_letter(level: int) -> str:
 
 
 def codes_to_index(codes) -> dict[int, list[str]]:
-    """Integer codes (items x levels, row i = item i) -> MiniOneRec's token lists."""
+    """Integer codes (items x levels, row i = item i; -1 = no token at that level) -> MiniOneRec's token lists."""
     letters = [level_letter(level) for level in range(codes.shape[1])]
-    return {item: [f"<{letters[level]}_{int(code)}>" for level, code in enumerate(row)]
+    return {item: [f"<{letters[level]}_{int(code)}>" for level, code in enumerate(row) if code >= 0]
             for item, row in enumerate(codes.tolist())}
 
 
 def index_to_codes(index: dict[int, list[str]]):
-    """Token lists -> integer codes (items x levels), rows in item-id order."""
+    """Token lists -> integer codes (items x longest SID, -1 after a shorter one), rows in item-id order."""
     import numpy as np
 
     items = sorted(index)
-    return np.array([[int(SID_TOKEN.fullmatch(t).group(2)) for t in index[i]] for i in items], dtype=np.int64)
+    depth = max(len(sid) for sid in index.values())
+    return np.array([[int(SID_TOKEN.fullmatch(t).group(2)) for t in index[i]] + [-1] * (depth - len(index[i]))
+                     for i in items], dtype=np.int64)

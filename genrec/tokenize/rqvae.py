@@ -154,15 +154,16 @@ class RQVAE(nn.Module):
 
 def sinkhorn_assign(distances: torch.Tensor, epsilon: float, iters: int) -> torch.Tensor:
     """Balanced assignment: the entropic transport plan between items (mass 1/n each) and codes (1/K each)
-    under cost = distance rescaled to [-1, 1], computed in log space; each item takes its largest entry."""
+    under cost = distance rescaled to [-1, 1] (MiniOneRec's `center_distance_for_constraint`), computed in log
+    space; each item takes its largest entry."""
     d = distances.double()  # float32 exp() leaves its fast path below -88; the cost spans ~-2/epsilon
     middle = (d.max() + d.min()) / 2
     cost = (d - middle) / (d.max() - middle + 1e-5)
     log_plan = -cost / epsilon
     n, k = log_plan.shape
-    for _ in range(iters):
-        log_plan = log_plan - torch.logsumexp(log_plan, dim=0, keepdim=True) - np.log(k)
+    for _ in range(iters):      # MiniOneRec's order (rq/models/layers.py:96-104): items' mass, then codes'
         log_plan = log_plan - torch.logsumexp(log_plan, dim=1, keepdim=True) - np.log(n)
+        log_plan = log_plan - torch.logsumexp(log_plan, dim=0, keepdim=True) - np.log(k)
     return log_plan.argmax(1)
 
 

@@ -11,11 +11,11 @@ def level_usage(codes: np.ndarray, codebook_sizes: list[int] | None = None) -> l
     """Per level: codes used, share of the codebook used, usage entropy (bits, and / log2 K)."""
     levels = []
     for level in range(codes.shape[1]):
-        counts = np.bincount(codes[:, level])
+        counts = np.bincount(codes[:, level][codes[:, level] >= 0])      # -1: a shorter SID has no such level
         counts = counts[counts > 0]
         p = counts / counts.sum()
         entropy = float(-(p * np.log2(p)).sum())
-        size = codebook_sizes[level] if codebook_sizes and level < len(codebook_sizes) else int(codes[:, level].max()) + 1
+        size = codebook_sizes[level] if codebook_sizes and level < len(codebook_sizes) else len(np.bincount(codes[:, level][codes[:, level] >= 0]))
         levels.append({"level": level, "codebook_size": int(size), "codes_used": int(len(counts)),
                        "usage": round(len(counts) / size, 4), "entropy_bits": round(entropy, 4),
                        "entropy_normalised": round(entropy / np.log2(size), 4) if size > 1 else 1.0,
@@ -30,6 +30,7 @@ def index_stats(before: np.ndarray, after: np.ndarray, codebook_sizes: list[int]
     return {
         "items": int(len(before)),
         "levels": int(after.shape[1]),
+        "sid_lengths": {str(n): int(c) for n, c in zip(*np.unique((after >= 0).sum(axis=1), return_counts=True))},
         "codebook_sizes": codebook_sizes,
         "collision_rate_before": round(pre["collision_rate"], 6),
         "duplicate_rate_before": round(pre["duplicate_rate"], 6),
