@@ -101,6 +101,21 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
         tmp_stats.write_text(json.dumps(stats, indent=2) + "\n")
 
 
+def cmd_import_index(args: argparse.Namespace) -> None:
+    from genrec.io import atomic_outputs, read_table
+    from genrec.tokenize.build import TokenizerSpec, method_params
+    from genrec.tokenize.imported import import_index
+    from genrec.tokenize.index import index_json
+
+    spec = TokenizerSpec.from_json(args.settings)
+    index, stats = import_index(method_params(spec), args.dataset, read_table(args.items), f"tokenizers.{spec.name}")
+    stats |= {"tokenizer": spec.name, "method": spec.method}
+    out = Path(args.out_dir)
+    with atomic_outputs(out / "index.json", out / "stats.json") as (tmp_index, tmp_stats):
+        tmp_index.write_text(index_json(index))
+        tmp_stats.write_text(json.dumps(stats, indent=2) + "\n")
+
+
 def cmd_sid_stats(args: argparse.Namespace) -> None:
     from genrec.tokenize.index import index_to_codes, read_index
     from genrec.tokenize.stats import index_stats
@@ -397,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("import-index", help="a released SID index (MiniOneRec / LC-Rec format) -> index.json + stats.json")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--items", required=True, help="items.parquet")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.tokenize.build', 'TokenizerSpec')}")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_import_index)
 
     p = sub.add_parser("sid-stats", help="collision rate and code usage of SID indexes (ours, MiniOneRec's, LC-Rec's)")
     p.add_argument("index", nargs="+")

@@ -55,6 +55,13 @@ def tokenizer(config: dict, name: str) -> TokenizerSpec:
     return TokenizerSpec.named(name, _entry(config, "tokenizers", name))
 
 
+def imported_index_file(config: dict, name: str, dataset: str) -> str:
+    """The released index file an `imported` tokenizer reads for `dataset`."""
+    from genrec.tokenize.build import method_params
+
+    return method_params(tokenizer(config, name)).index_file(dataset, f"tokenizers.{name}")
+
+
 def backbone(config: dict, name: str) -> BackboneSpec:
     entry = _entry(config, "backbones", name)
     # the jobs' resources are not the model's settings: more GPUs must not retrain it

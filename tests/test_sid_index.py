@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import RELEASE, SAMPLE, requires_shared
+from conftest import RELEASE, SAMPLE, SAMPLE_INDEX, requires_shared
 
 from genrec.errors import GenrecError
 from genrec.tokenize.collisions import append_dedup_level, collision_summary, reassign_last_level
@@ -114,3 +114,22 @@ def test_minionerecs_collision_handling_extra_token_and_sinkhorn(tmp_path):
     assert (sinkhorn[:, :2] == codes[:, :2]).all()                         # only the last level moves
     assert len({tuple(r) for r in sinkhorn[[0, 1, 4]].tolist()}) == 3       # the triple is split
     assert (sinkhorn[3] == sinkhorn[5]).all()                               # identical items stay together
+
+
+def test_a_released_index_is_imported_only_where_its_item_ids_are_ours(prepared_sample, tmp_path):
+    from genrec.io import read_json, read_table
+    from genrec.tokenize.imported import ImportedParams, import_index
+
+    items = read_table(prepared_sample / "items.parquet")
+    params = ImportedParams(files={"sample": str(SAMPLE_INDEX)},
+                            item_files={"sample": str(SAMPLE / "Scientific.item.json.gz")})
+    index, stats = import_index(params, "sample", items, "tokenizers.native")
+    assert index == read_index(SAMPLE_INDEX) and stats["titles_checked"] == len(items) == 4_344
+    with pytest.raises(GenrecError, match="no file for dataset 'other'"):
+        import_index(params, "other", items, "tokenizers.native")
+    released = read_json(SAMPLE / "Scientific.item.json.gz")
+    released["10"], released["500"] = released["500"], released["10"]       # two ids swapped in the release
+    swapped = tmp_path / "swapped.item.json"
+    swapped.write_text(json.dumps(released))
+    with pytest.raises(GenrecError, match=r"2 of 4344 item ids name another item in the release \(item 10: "):
+        import_index(ImportedParams(files=params.files, item_files={"sample": str(swapped)}), "sample", items, "t")

@@ -21,7 +21,7 @@ from genrec.tokenize.stats import index_stats
 
 log = logging.getLogger(__name__)
 
-METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus")
+METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus", "imported")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ def method_params(spec: TokenizerSpec):
     """The method's parameter dataclass from `params` (KMeansParams or RQVAEConfig), naming any unknown key."""
     if spec.method in ("rqkmeans", "rqkmeans_constrained"):
         return _params(spec, KMeansParams)
+    if spec.method == "imported":
+        from genrec.tokenize.imported import ImportedParams
+
+        return _params(spec, ImportedParams)
     from genrec.tokenize import rqvae as rq
 
     return _params(spec, rq.RQVAEConfig, levels=spec.levels, codebook_size=spec.codebook_size, seed=spec.seed,
