@@ -49,7 +49,7 @@ def cmd_download(args: argparse.Namespace) -> None:
         raise GenrecError(f"dataset '{spec.name}' has no downloadable raw file '{args.role}'",
                           key=f"datasets.{spec.name}.raw.{args.role}")
     raw = spec.raw[args.role]
-    download(raw.url, args.out, raw.sha256)
+    download(raw.url, args.out, raw.sha256, lock=args.lock)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -386,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--role", required=True, help="raw file role, e.g. reviews or meta")
     p.add_argument("--datasets", required=True, help="the datasets file (config `datasets_file`)")
+    p.add_argument("--lock", help="url -> sha256 of files without a published checksum (recorded on first download)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_download)
 

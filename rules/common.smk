@@ -13,6 +13,7 @@ from genrec.grid import dataset_grid
 
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]
+DOWNLOADS_LOCK = config["downloads_lock"]
 with open(DATASETS_FILE) as handle:
     DATASETS = yaml.safe_load(handle)
 validate(DATASETS, "../genrec/schemas/datasets.schema.yaml")

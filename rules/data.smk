@@ -34,7 +34,7 @@ rule download:
         runtime=240,
     shell:
         "{GENREC} download --dataset {wildcards.dataset} --role {params.role} --datasets {DATASETS_FILE}"
-        " --out {output} 2> {log}"
+        " --lock {DOWNLOADS_LOCK} --out {output} 2> {log}"
 
 
 rule preprocess:

@@ -74,3 +74,17 @@ def test_offline_gives_a_clear_message(tmp_path):
         download(f"http://127.0.0.1:{port}/x.json.gz", tmp_path / "x.json.gz", timeout=5)
     assert "cannot reach" in err.value.message and "by hand" in err.value.message
     assert not (tmp_path / "x.json.gz").exists()
+
+
+def test_a_file_without_a_published_checksum_is_locked_by_its_first_download(server, tmp_path):
+    import json
+
+    lock = tmp_path / "config" / "downloads.lock.json"
+    url = f"{server}/x.json.gz"
+    download(url, tmp_path / "a" / "x.json.gz", lock=lock)
+    assert json.loads(lock.read_text()) == {url: hashlib.sha256(PAYLOAD).hexdigest()}
+    download(url, tmp_path / "b" / "x.json.gz", lock=lock)             # the same bytes: accepted
+    lock.write_text(json.dumps({url: "0" * 64}))                        # the source changed since it was locked
+    with pytest.raises(GenrecError, match="(?s)checksum mismatch.*drop the url from the lock file"):
+        download(url, tmp_path / "c" / "x.json.gz", lock=lock)
+    assert not (tmp_path / "c" / "x.json.gz").exists()

@@ -47,7 +47,7 @@ SECTIONS = {
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
 GRID_DEFAULTS = {
-    "results", "datasets_file", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "seeds", "encoders",
+    "results", "datasets_file", "downloads_lock", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "seeds", "encoders",
     "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
     "baseline_models.sasrec", "baseline_models.gru4rec", "baseline_models.caser", "baseline_training", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",

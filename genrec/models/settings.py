@@ -21,6 +21,7 @@ class BackboneSpec(Settings):
     name: str
     kind: str = "tiny"                  # tiny | hf | t5 (TIGER's encoder-decoder over SIDs)
     path: str | None = None             # hf: local directory or hub id
+    revision: str | None = None         # hf hub id: the commit to load (a result names the weights it came from)
     prompts: str = "short"              # key of config `prompts`
     dtype: str = "float32"              # weights of an hf model; tiny trains in float32 (bf16 autocast on CPU)
     architecture: str = "qwen2"

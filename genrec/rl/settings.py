@@ -35,6 +35,7 @@ class RLSettings(Settings):
     warmup_ratio: float = 0.0
     lr_scheduler: str = "constant"
     weight_decay: float = 0.0
+    max_grad_norm: float = 1.0       # MiniOneRec's rl.py: 0.3
     beta: float = 1e-3               # KL penalty against the reference (the SFT model)
     sync_ref_model: bool = False
     ref_model_sync_steps: int = 64

@@ -27,6 +27,7 @@ class SFTSettings(Settings):
     learning_rate: float = 1e-3
     epochs: float = 10
     warmup_ratio: float = 0.05
+    warmup_steps: int | None = None   # a fixed warm-up (MiniOneRec's 20 steps), in place of warmup_ratio
     weight_decay: float = 0.01
     lr_scheduler: str = "cosine"      # an HF scheduler name, or rsqrt (TIGER's: constant for the warm-up, then 1/sqrt)
     prompt_history: int = 20          # the latest items a prompt shows (the split's own cap is the dataset's)
@@ -34,6 +35,9 @@ class SFTSettings(Settings):
     freeze_llm: bool = False
     sid_init: str = "mean"
     precision: str = "auto"           # auto: bf16 where the device supports it
-    save_every_epochs: float = 1.0
+    save_every_epochs: float = 1.0    # also how often valid loss is computed (MiniOneRec: 5 % of the steps)
+    early_stopping_patience: int | None = None   # stop after this many evaluations without a better valid loss
+    group_by_length: bool = True      # batches of similar length (less padding); MiniOneRec samples at random
+    max_grad_norm: float = 1.0
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.data.prepared import prompt_category
@@ -91,21 +91,25 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
 
     steps_per_epoch = max(1, len(train_set) // settings.batch_size)
     save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
-    warmup_steps = round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
+    warmup_steps = settings.warmup_steps if settings.warmup_steps is not None else \
+        round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
     rsqrt = settings.lr_scheduler == "rsqrt"
     args = TrainingArguments(
         output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
         per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
         learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
         lr_scheduler_type="constant" if rsqrt else settings.lr_scheduler, warmup_steps=0 if rsqrt else warmup_steps,
-        weight_decay=settings.weight_decay, bf16=use_bf16(settings.precision),
+        weight_decay=settings.weight_decay, max_grad_norm=settings.max_grad_norm, bf16=use_bf16(settings.precision),
         eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
         logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
         report_to=[], remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=False,
-        use_cpu=not torch.cuda.is_available(), train_sampling_strategy="group_by_length",
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
     )
     callbacks = list(callbacks or []) + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
+    if settings.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id)
     trainer = ScheduledTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
                                data_collator=collator, compute_loss_func=None if seq2seq else response_loss,
