@@ -192,3 +192,14 @@ def test_variable_length_sids_decode_alike_and_only_to_real_items(model_and_inde
 def test_a_sid_that_is_a_prefix_of_another_is_refused():
     with pytest.raises(ValueError, match="prefix of another"):
         SIDTrie(np.array([[10, 20, PAD], [10, 20, 30]]))
+
+
+def test_fewer_beams_than_path_tokens(model_and_index):
+    """RL's groups can be narrower than a path is long (4 candidates, SID + "\\n" + EOS = 5 tokens)."""
+    model, tokenizer, index, prompts = model_and_index
+    trie = sid_trie(tokenizer, index, end="\n")
+    assert trie.levels > 3
+    ours = beam_search(model, tokenizer, prompts, trie, num_beams=3)
+    reference = generate_beams(model, tokenizer, prompts, trie, num_beams=3)
+    np.testing.assert_array_equal(ours.leaves, reference.leaves)
+    np.testing.assert_allclose(ours.scores, reference.scores, atol=1e-4)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import FAST, snakemake
 
-from genrec.tokenize.index import index_to_codes, read_index
+from genrec.tokenize.index import index_to_codes, parse_sid, read_index
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
@@ -38,7 +38,11 @@ def test_bundled_sample_through_snakemake(pipeline):
         stats = json.loads((sid / "stats.json").read_text())
         assert stats["collision_rate_after"] == 0.0 and stats["method"] == tokenizer
         assert (workdir / f"results/benchmarks/tokenize/sample/{tokenizer}.tsv").exists()
-    for tokenizer in ALL_TOKENIZERS:
+    native = json.loads((workdir / "results/sid/sample/native/stats.json").read_text())   # the released index
+    assert (native["method"], native["titles_checked"], native["items"]) == ("imported", 4_344, 4_344)
+    assert read_index(workdir / "results/sid/sample/native/index.json") == read_index(
+        workdir / "data/sample/indexes/rqvae_native.index.json.gz")
+    for tokenizer in [*ALL_TOKENIZERS, "native"]:
         metrics = json.loads((workdir / f"results/metrics/sample/{tokenizer}/tiny/sft.json").read_text())
         assert (metrics["dataset"], metrics["tokenizer"], metrics["backbone"], metrics["stage"]) == \
             ("sample", tokenizer, "tiny", "sft")
@@ -46,7 +50,8 @@ def test_bundled_sample_through_snakemake(pipeline):
         assert metrics["invalid_generations"] == 0 and metrics["num_beams"] == 20
         assert (metrics["mask_history"], metrics["precision"]) == (False, "float32")
         assert set(metrics["metrics"]) >= {f"{m}@{k}" for m in ("hr", "ndcg") for k in (1, 3, 5, 10, 20)}
-        assert metrics["config"]["tokenizer"]["method"] == tokenizer and metrics["wall_seconds"]["sft"] > 0
+        assert metrics["config"]["tokenizer"]["method"] == ("imported" if tokenizer == "native" else tokenizer)
+        assert metrics["wall_seconds"]["sft"] > 0
         lines = (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.jsonl").read_text().splitlines()
         assert len(lines) == 8_317 and len(json.loads(lines[0])["sids"]) == 20
         model = workdir / f"results/models/sample/{tokenizer}/tiny/sft"
@@ -74,6 +79,8 @@ def test_bundled_sample_through_snakemake(pipeline):
         assert metrics["config"]["rl"]["reward"] == stage[3:] and metrics["wall_seconds"]["rl"] > 0
         steps = (workdir / f"results/models/sample/rqkmeans/tiny/{stage}/rl_steps.jsonl").read_text().splitlines()
         assert len(steps) == 2 and "group_hit_rate" in json.loads(steps[0])
+        training = json.loads((workdir / f"results/models/sample/rqkmeans/tiny/{stage}/training.json").read_text())
+        assert training["prompts"] == {"seq_rec": 16, "title2sid": 6, "description2sid": 5, "title_hist2sid": 5}
     for stage in ("sft", "rl-ranking", "rl-cf"):
         valid = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.valid.json").read_text())
         assert (valid["split"], valid["n_users"]) == ("valid", 8_317)
@@ -97,8 +104,8 @@ def test_time_811_dataset_through_every_stage(pipeline):
     test = pd.read_parquet(data / "test.parquet")
     rows_per_user = test.groupby("user_id").size()
     assert (rows_per_user >= 2).sum() >= 100
-    runs = [("rqkmeans/tiny", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + [("rqkmeans/tiger", "tiger")] + \
-           [("baselines", b) for b in ("mostpop", "sasrec", "gru4rec", "caser")]
+    runs = [("rqkmeans_extra/tiny_minionerec", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
+           [("rqkmeans/tiger", "tiger")] + [("baselines", b) for b in ("mostpop", "sasrec", "gru4rec", "caser")]
     assert not (workdir / "results/sid/sample_dated/rqvae").exists()      # per_dataset: one tokenizer here
     for where, stage in runs:
         metrics = json.loads((workdir / f"results/metrics/sample_dated/{where}/{stage}.json").read_text())
@@ -109,8 +116,18 @@ def test_time_811_dataset_through_every_stage(pipeline):
         assert [r["row"] for r in records] == list(range(len(test)))
         assert [r["user_id"] for r in records] == test["user_id"].tolist()
         assert [r["target"] for r in records] == test["target"].tolist()
+    # MiniOneRec's recipe: a 4th token on colliding items only, decoded with its "\n" + EOS beam score
+    index = read_index(workdir / "results/sid/sample_dated/rqkmeans_extra/index.json")
+    assert {len(sid) for sid in index.values()} == {3, 4}
+    sft = json.loads((workdir / "results/metrics/sample_dated/rqkmeans_extra/tiny_minionerec/sft.json").read_text())
+    assert sft["config"]["evaluate"]["score_eos"] and sft["config"]["prompts"]["evaluate"]["seq_rec"]
+    decoded = {len(parse_sid(sid)) for line in (workdir / "results/predictions/sample_dated/rqkmeans_extra/"
+                                                         "tiny_minionerec/sft.jsonl").read_text().splitlines()
+               for sid in json.loads(line)["sids"]}
+    assert decoded == {3, 4}                                           # short and long SIDs both decoded
     for stage in ("sft", "rl-ranking", "rl-cf"):
-        valid = json.loads((workdir / f"results/metrics/sample_dated/rqkmeans/tiny/{stage}.valid.json").read_text())
+        valid = json.loads((workdir / "results/metrics/sample_dated/rqkmeans_extra/tiny_minionerec/"
+                                      f"{stage}.valid.json").read_text())
         assert valid["n_rows"] == len(pd.read_parquet(data / "valid.parquet")) > valid["n_users"]
     board = pd.read_csv(workdir / "results/leaderboard.csv")
     dated = board[board["dataset"] == "sample_dated"]

@@ -95,7 +95,7 @@ class _CausalSteps:
         users, beams, step = self.users, self.num_beams, generated.shape[1]
         self.slots = torch.cat([self.slots, self.beam.expand(users, beams)[..., None]], dim=2)
         own = torch.zeros((users, beams, step * beams), dtype=torch.bool, device=generated.device)
-        own.scatter_(2, self.slots + self.beam[:step] * beams, True)
+        own.scatter_(2, self.slots + torch.arange(step, device=generated.device) * beams, True)
         width = self.prompt_mask.shape[1]
         mask = torch.cat([self.prompt_mask[:, None, :].expand(users, beams, width), own], dim=2)[:, None]
         last = generated[:, -1].clamp(min=0)      # a finished beam's PAD step: any token, its logits go unread
