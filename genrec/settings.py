@@ -22,8 +22,10 @@ from genrec.evaluate.settings import EvalSettings
 from genrec.grid import dataset_grid, grid_union, method_of, reward_of
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
 from genrec.models.settings import BackboneSpec
+from genrec.prompts import STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
+from genrec.sft.sequences import check_chaining
 from genrec.sft.settings import SFTSettings
 from genrec.tokenize.build import TokenizerSpec
 
@@ -64,8 +66,8 @@ def imported_index_file(config: dict, name: str, dataset: str) -> str:
 
 def backbone(config: dict, name: str) -> BackboneSpec:
     entry = _entry(config, "backbones", name)
-    # the jobs' resources are not the model's settings: more GPUs must not retrain it
-    return BackboneSpec.named(name, {key: value for key, value in entry.items() if key != "resources"})
+    # the jobs' resources are not the model's settings (more GPUs must not retrain it), nor is its SFT overlay
+    return BackboneSpec.named(name, {key: value for key, value in entry.items() if key not in ("resources", "sft")})
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,16 @@ def prompt_set(config: dict, name: str) -> PromptSet:
     return PromptSet(name, _entry(config, "prompts", name))
 
 
-def sft_training(config: dict, stage: str) -> SFTSettings:
-    """`sft`, with TIGER's overrides (`tiger.sft`) for the `tiger` stage."""
-    overrides = config["tiger"]["sft"] if stage == "tiger" else {}
-    return SFTSettings.from_config({**config["sft"], **overrides}, key="tiger.sft" if overrides else "sft")
+def sft_training(config: dict, stage: str, backbone_name: str | None = None) -> SFTSettings:
+    """`sft`, with TIGER's overrides (`tiger.sft`) for the `tiger` stage, or the backbone's own
+    (`backbones.<name>.sft`, e.g. its batch size or `seq_rec_mode`) for the `sft` stage of that backbone."""
+    if stage == "tiger":
+        overrides, key = config["tiger"]["sft"], "tiger.sft"
+    elif backbone_name is not None:
+        overrides, key = _entry(config, "backbones", backbone_name).get("sft", {}), f"backbones.{backbone_name}.sft"
+    else:
+        overrides, key = {}, "sft"
+    return SFTSettings.from_config({**config["sft"], **overrides}, key=key if overrides else "sft")
 
 
 def rl_training(config: dict) -> RLSettings:
@@ -150,7 +158,7 @@ def sft_job(config: dict, backbone_name: str, stage: str) -> SFTJob:
     if spec.kind not in TRAINING_STAGES[stage]:
         raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; stage {stage} trains kinds "
                           f"{TRAINING_STAGES[stage]}", key=f"backbones.{backbone_name}.kind")
-    return SFTJob(spec, sft_training(config, stage), prompt_set(config, spec.prompts))
+    return SFTJob(spec, sft_training(config, stage, backbone_name), prompt_set(config, spec.prompts))
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,7 @@ class EvaluateJob(Settings):
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
     """A generative model's evaluation (SFT, RL or TIGER)."""
-    training = sft_training(config, "tiger" if stage == "tiger" else "sft")
+    training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
     sid = tokenizer(config, tokenizer_name)
     spec = backbone(config, backbone_name)
     provenance = {"dataset": datasets["datasets"][dataset], "encoder": encoder(config, sid.encoder).to_dict(),
@@ -227,6 +235,20 @@ def baseline_job(config: dict, name: str, seed: int | None = None) -> BaselineJo
 
 
 # --- Cross-checks --------------------------------------------------------------------------------------------
+def check_sequence_mode(config: dict, backbone_name: str, score_eos: bool) -> None:
+    """A backbone trained in sequence mode needs chaining `seq_rec` prompts, and learns no EOS after a SID for a
+    beam score to include."""
+    if score_eos or (config["rl"]["rewards"] and rl_training(config).score_eos):
+        raise GenrecError(f"backbone '{backbone_name}' trains seq_rec in sequence mode, which learns no EOS after a "
+                          "SID, so a beam score cannot include one",
+                          key="evaluate.score_eos" if score_eos else "rl.score_eos", fix="set it to false")
+    prompts = backbone(config, backbone_name).prompts
+    for stage in STAGES:
+        templates = stage_templates(config["prompts"][prompts], stage, f"prompts.{prompts}")
+        if "seq_rec" in templates:
+            check_chaining(templates["seq_rec"], f"prompts.{prompts}.{stage}.seq_rec")
+
+
 def check_config(config: dict, datasets: dict) -> None:
     """The checks no single key's schema can make, each naming the key to fix. `config` is validated against
     config.schema.yaml and `datasets` against datasets.schema.yaml; every stage's settings of the grid are built
@@ -263,7 +285,10 @@ def check_config(config: dict, datasets: dict) -> None:
                               "TIGER baseline (`baselines: [tiger]`, `tiger.backbone`), not by LLM SFT",
                               key="sft_backbones")
     sft_training(config, "sft")
-    evaluation(config)
+    score_eos = evaluation(config).score_eos
+    for name in sorted(grid_union(config, grids, "sft_backbones")):
+        if sft_training(config, "sft", name).seq_rec_mode == "sequence":
+            check_sequence_mode(config, name, score_eos)
     baselines = grid_union(config, grids, "baselines")
     if "tiger" in baselines:
         name = config["tiger"]["backbone"]
@@ -274,7 +299,9 @@ def check_config(config: dict, datasets: dict) -> None:
             raise GenrecError("the grid runs TIGER on no tokenizer", key="tiger.tokenizers",
                               fix="name tokenizers of `tokenizers`")
         names("unknown tokenizer(s)", used, config["tokenizers"], "tiger.tokenizers", "`tokenizers` defines: ")
-        sft_training(config, "tiger")
+        if sft_training(config, "tiger").seq_rec_mode != "row":
+            raise GenrecError("TIGER (an encoder-decoder) trains one example per row", key="tiger.sft.seq_rec_mode",
+                              fix="set tiger.sft.seq_rec_mode: row")
     for name in baselines - {"mostpop", "tiger"}:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:

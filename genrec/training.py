@@ -52,3 +52,20 @@ class TimeLimit(TrainerCallback):
             control.should_training_stop = True
             control.should_save = True
         return control
+
+
+class EpochClock(TrainerCallback):
+    """Seconds of training per epoch, evaluation excluded (HF reports each evaluation's `eval_runtime`)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+        self.start, self.evaluating = time.monotonic(), 0.0
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.start, self.evaluating = time.monotonic(), 0.0
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.evaluating += float((metrics or {}).get("eval_runtime", 0.0))
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.seconds.append(round(time.monotonic() - self.start - self.evaluating, 2))

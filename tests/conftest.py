@@ -126,7 +126,7 @@ def short_templates() -> dict:
 
 # --- The workflow in a scratch copy (tests never touch the checkout's results/) ------------------------------
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "profiles", "genrec/schemas", "data/sample", "data/sample_dated",
-                  "tests/fast.yaml",
+                  "tests/fast.yaml", "tests/fast-sequence.yaml",
                   "dvc.yaml", ".dvcignore",
                   "scripts/pull_artifacts.sh")
 

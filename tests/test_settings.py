@@ -37,7 +37,7 @@ DATASETS = read_yaml(ROOT / "config" / "datasets.yaml")
 SECTIONS = {
     ("encoders", "*"): (EncoderSpec, set(), set()),
     ("tokenizers", "*"): (TokenizerSpec, set(), {"name"}),
-    ("backbones", "*"): (BackboneSpec, {"resources"}, {"name"}),
+    ("backbones", "*"): (BackboneSpec, {"resources", "sft"}, {"name"}),
     ("backbones", "*", "resources"): (settings.Resources, set(), set()),
     ("sft",): (SFTSettings, set(), set()),
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),

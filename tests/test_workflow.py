@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST, snakemake
+from conftest import FAST, copy_workflow, snakemake
 
 from genrec.tokenize.index import index_to_codes, parse_sid, read_index
 
@@ -212,3 +212,35 @@ def test_artifacts_round_trip_through_a_dvc_remote(pipeline, tmp_path):
     again = snakemake(workdir, "-n", *FAST)
     assert "Nothing to be done" in again.stdout + again.stderr, (again.stdout + again.stderr)[-3000:]
     assert (workdir / "results/leaderboard.csv").read_bytes() == board
+
+
+@pytest.mark.timeout(1500)
+def test_sequence_mode_sft_through_rl_and_evaluation(pipeline, tmp_path):
+    """`seq_rec_mode: sequence` on both protocols, through Snakemake: SFT on users' sequences (mixed with per-row
+    item tasks), GRPO from it, and evaluation with 0 invalid generations, in a copy of the pipeline's tree that
+    reuses its data and SIDs."""
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    copy = copy_workflow(tmp_path / "sequence")
+    for part in ("data", "embed", "sid"):
+        shutil.copytree(workdir / "results" / part, copy / "results" / part)
+    targets = [f"results/metrics/{dataset}/{tokenizer}/tiny_seq/{stage}.json"
+               for dataset, tokenizer in (("sample", "rqkmeans"), ("sample_dated", "rqkmeans_extra"))
+               for stage in ("sft", "rl-ranking")]
+    result = snakemake(copy, *targets, *FAST, "tests/fast-sequence.yaml", "--rerun-triggers", "mtime")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule tokenize" not in result.stdout + result.stderr               # the pipeline's SIDs were reused
+    for dataset, tokenizer in (("sample", "rqkmeans"), ("sample_dated", "rqkmeans_extra")):
+        model = copy / f"results/models/{dataset}/{tokenizer}/tiny_seq/sft"
+        training = json.loads((model / "training.json").read_text())
+        train = pd.read_parquet(copy / f"results/data/{dataset}/train.parquet")
+        assert training["sft"]["seq_rec_mode"] == "sequence"
+        # the windows hold every training row once
+        assert training["examples"]["seq_rec"] < training["examples"]["seq_rec_targets"]
+        assert training["examples"]["seq_rec_targets"] == len(train)
+        assert training["epoch_seconds"] and training["train_tokens"] > 0
+        for stage in ("sft", "rl-ranking"):
+            metrics = json.loads((copy / f"results/metrics/{dataset}/{tokenizer}/tiny_seq/{stage}.json").read_text())
+            test = pd.read_parquet(copy / f"results/data/{dataset}/test.parquet")
+            assert metrics["n_rows"] == len(test) and metrics["invalid_generations"] == 0
+            assert not metrics["config"]["evaluate"]["score_eos"]

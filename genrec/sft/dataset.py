@@ -1,4 +1,5 @@
-"""Tokenised SFT examples: prompt tokens are masked out of the loss (label -100), the response ends with EOS.
+"""Tokenised SFT examples: prompt tokens are masked out of the loss (label -100), the response ends with EOS
+(a sequence example's: its SID tokens are the labels, genrec/sft/sequences.py).
 
 Batches are left-padded, as at generation time, so every response ends at the last position: the model
 then computes logits for the last `logits_to_keep` positions only (the longest response + 1) instead of
@@ -11,19 +12,34 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from genrec.sft.tasks import Example
+from genrec.errors import GenrecError
+from genrec.sft.example import Example
 
 IGNORE = -100
 
 
 class SFTDataset(torch.utils.data.Dataset):
-    """Pre-tokenised examples; prompts longer than `max_length` lose their oldest tokens, never the response."""
+    """Pre-tokenised examples; prompts longer than `max_length` lose their oldest tokens, never the response.
 
-    def __init__(self, examples: list[Example], tokenizer: PreTrainedTokenizerBase, max_length: int):
+    A sequence example (`Example.targets`, genrec/sft/sequences.py) is kept whole, with the loss on the SID
+    tokens of its response only (`sid_token_ids`) and no EOS: cutting its start would change the prompt in
+    front of its first target.
+    """
+
+    def __init__(self, examples: list[Example], tokenizer: PreTrainedTokenizerBase, max_length: int,
+                 sid_token_ids: set[int] | None = None):
         prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
         responses = tokenizer([e.response for e in examples], add_special_tokens=False)["input_ids"]
         self.items = []
-        for prompt, response in zip(prompts, responses):
+        for example, prompt, response in zip(examples, prompts, responses):
+            if example.targets:
+                if len(prompt) + len(response) > max_length:
+                    raise GenrecError(f"a sequence example of {len(prompt) + len(response)} tokens is longer than "
+                                      f"max_length {max_length}", key="sft.max_length",
+                                      fix="raise sft.max_length, or lower sft.prompt_history")
+                labels = [IGNORE] * len(prompt) + [t if t in sid_token_ids else IGNORE for t in response]
+                self.items.append((prompt + response, labels))
+                continue
             response = response[: max_length - 1] + [tokenizer.eos_token_id]
             prompt = prompt[max(0, len(prompt) + len(response) - max_length):]
             self.items.append((prompt + response, len(prompt)))
@@ -31,9 +47,15 @@ class SFTDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def tokens(self) -> int:
+        """Tokens of one pass over the examples, padding excluded."""
+        return sum(len(ids) for ids, _ in self.items)
+
     def __getitem__(self, i: int) -> dict:
-        ids, n_prompt = self.items[i]
-        return {"input_ids": ids, "labels": [IGNORE] * n_prompt + ids[n_prompt:]}
+        ids, labels = self.items[i]
+        if isinstance(labels, int):          # a prompt's length: the response after it is the label
+            labels = [IGNORE] * labels + ids[labels:]
+        return {"input_ids": ids, "labels": labels}
 
 
 class Seq2SeqDataset(SFTDataset):
@@ -60,9 +82,11 @@ class LeftPadCollator:
             ids[row, width - n:] = torch.tensor(b["input_ids"])
             labels[row, width - n:] = torch.tensor(b["labels"])
             mask[row, width - n:] = 1
-        response = int((labels != IGNORE).sum(dim=1).max())
+        # the labelled span: from each row's first label to the end (a sequence example's labels have gaps)
+        labelled = labels != IGNORE
+        span = int((width - labelled.int().argmax(dim=1))[labelled.any(dim=1)].max()) if labelled.any() else 1
         return {"input_ids": ids, "labels": labels, "attention_mask": mask,
-                "position_ids": (mask.cumsum(dim=1) - 1).clamp(min=0), "logits_to_keep": response + 1}
+                "position_ids": (mask.cumsum(dim=1) - 1).clamp(min=0), "logits_to_keep": span + 1}
 
 
 def response_loss(outputs, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:

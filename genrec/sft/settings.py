@@ -38,6 +38,7 @@ class SFTSettings(Settings):
     save_every_epochs: float = 1.0    # also how often valid loss is computed (MiniOneRec: 5 % of the steps)
     early_stopping_patience: int | None = None   # stop after this many evaluations without a better valid loss
     group_by_length: bool = True      # batches of similar length (less padding); MiniOneRec samples at random
+    seq_rec_mode: str = "row"         # sequence: seq_rec as windows of users' sequences (genrec/sft/sequences.py)
     max_grad_norm: float = 1.0
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42

@@ -15,28 +15,19 @@ random (MiniOneRec's `sample=`); recommendation tasks have one example per train
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.prompts import ItemText, Template
+from genrec.sft.example import Example, recent_history
+from genrec.sft.sequences import check_chaining, sequence_examples
 from genrec.sft.settings import TASKS
 
 ITEM_TASKS = ("title2sid", "sid2title", "description2sid")
 TITLE_HISTORY_TASKS = ("title_hist2sid", "title_hist2title")
 # the item text a task needs of its target: an item without it gives no example
 NEEDS = {"hist2title": "title", "hist2description": "description", "title_hist2title": "title"}
-
-
-@dataclass(frozen=True)
-class Example:
-    task: str
-    prompt: str
-    response: str
-    target: int = -1                  # the item the response names (RL rewards score candidates against it)
-    history: tuple[int, ...] = ()     # the user's items the prompt shows (empty for item tasks)
 
 
 def check_templates(templates: dict[str, Template], tasks: list[str], where: str) -> None:
@@ -91,15 +82,12 @@ def task_weight(weight: float | dict) -> float:
     return float(weight["samples"]) if isinstance(weight, dict) else float(weight)
 
 
-def recent_history(rows: pd.DataFrame, prompt_history: int) -> pd.DataFrame:
-    """Rows with each history cut to its latest `prompt_history` items (what prompts show)."""
-    return rows.assign(history=[list(h)[-prompt_history:] for h in rows["history"]])
-
-
 def mixed_examples(weights: dict[str, float | dict], tasks: tuple[str, ...], templates: dict[str, Template],
-                   text: ItemText, rows: pd.DataFrame, prompt_history: int, seed: int, key: str) -> list[Example]:
+                   text: ItemText, rows: pd.DataFrame, prompt_history: int, seed: int, key: str,
+                   seq_rec_mode: str = "row") -> list[Example]:
     """The mixed, shuffled examples of `weights` (tasks of `tasks` only), histories cut to their last
-    `prompt_history` items."""
+    `prompt_history` items; `seq_rec_mode: sequence` makes `seq_rec`'s examples windows of users' sequences
+    (genrec/sft/sequences.py), whose weight then counts copies of those."""
     unknown = sorted(set(weights) - set(tasks))
     if unknown:
         raise GenrecError(f"unknown task(s) {unknown}", key=key, fix=f"use {list(tasks)}")
@@ -111,12 +99,17 @@ def mixed_examples(weights: dict[str, float | dict], tasks: tuple[str, ...], tem
     for task in tasks:
         weight = weights.get(task, 0.0)
         if task_weight(weight) > 0:
-            examples += sample_weighted(task_examples(task, templates, text, rows, rng), weight, rng)
+            if task == "seq_rec" and seq_rec_mode == "sequence":
+                check_chaining(templates[task], f"{key}.seq_rec")
+                natural = sequence_examples(templates[task], text, rows)
+            else:
+                natural = task_examples(task, templates, text, rows, rng)
+            examples += sample_weighted(natural, weight, rng)
     order = rng.permutation(len(examples))
     return [examples[i] for i in order]
 
 
 def build_examples(weights: dict[str, float | dict], templates: dict[str, Template], text: ItemText,
-                   rows: pd.DataFrame, prompt_history: int, seed: int) -> list[Example]:
+                   rows: pd.DataFrame, prompt_history: int, seed: int, seq_rec_mode: str = "row") -> list[Example]:
     """The mixed, shuffled SFT example list of one epoch."""
-    return mixed_examples(weights, TASKS, templates, text, rows, prompt_history, seed, "sft.tasks")
+    return mixed_examples(weights, TASKS, templates, text, rows, prompt_history, seed, "sft.tasks", seq_rec_mode)

@@ -30,7 +30,7 @@ from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, resp
 from genrec.sft.settings import SFTSettings
 from genrec.sft.tasks import TASKS, build_examples, check_templates, task_weight
 from genrec.tokenize.index import index_json, read_index
-from genrec.training import TimeLimit, gradient_accumulation, rsqrt_decay, world_size
+from genrec.training import EpochClock, TimeLimit, gradient_accumulation, rsqrt_decay, world_size
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,28 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     if settings.freeze_llm:
         freeze_llm(model, n_old)
     text = ItemText.build(items, index, prompt_category(data_dir))
-    examples = build_examples(settings.tasks, sft_templates, text, train, settings.prompt_history, settings.seed)
+    examples = build_examples(settings.tasks, sft_templates, text, train, settings.prompt_history, settings.seed,
+                              settings.seq_rec_mode)
     valid_examples = build_examples({"seq_rec": 1.0}, sft_templates, text, valid, settings.prompt_history,
                                     settings.seed)
+    if settings.seq_rec_mode == "sequence":
+        # scored as sequence mode trains: the SID's tokens, no EOS (which that mode never learns)
+        valid_examples = [dataclasses.replace(e, targets=(e.target,)) for e in valid_examples]
     valid_examples.sort(key=lambda e: len(e.prompt))   # evaluation batches of similar length pad little
     seq2seq = model.config.is_encoder_decoder           # TIGER: the history is encoded, the SID decoded
-    dataset_class = Seq2SeqDataset if seq2seq else SFTDataset
-    train_set = dataset_class(examples, tokenizer, settings.max_length)
-    valid_set = dataset_class(valid_examples, tokenizer, settings.max_length)
+    if seq2seq and settings.seq_rec_mode != "row":
+        raise GenrecError("an encoder-decoder (TIGER) trains one example per row", key="sft.seq_rec_mode",
+                          fix="use row")
+    if seq2seq:
+        train_set = Seq2SeqDataset(examples, tokenizer, settings.max_length)
+        valid_set = Seq2SeqDataset(valid_examples, tokenizer, settings.max_length)
+    else:
+        sid_ids = set(tokenizer.convert_tokens_to_ids(index_tokens(index)))
+        train_set = SFTDataset(examples, tokenizer, settings.max_length, sid_ids)
+        valid_set = SFTDataset(valid_examples, tokenizer, settings.max_length, sid_ids)
     counts = {t: sum(e.task == t for e in examples) for t in tasks}
+    if settings.seq_rec_mode == "sequence":
+        counts["seq_rec_targets"] = sum(len(e.targets) for e in examples)
     log.info("SFT examples per epoch: %s (valid seq_rec: %d); %d new SID tokens", counts, len(valid_set),
              len(tokenizer) - n_old)
 
@@ -107,7 +120,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
     )
-    callbacks = list(callbacks or []) + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
+    clock = EpochClock()
+    callbacks = list(callbacks or []) + [clock] + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
     if settings.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id)
@@ -126,6 +140,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         "steps": trainer.state.global_step, "warmup_steps": warmup_steps, "epochs_run": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint, "best_eval_loss": trainer.state.best_metric,
         "train_loss": result.training_loss, "resumed_from": last,
+        # per epoch run by this process (not those before a resume), evaluation excluded; tokens: real, unpadded
+        "epoch_seconds": clock.seconds, "train_tokens": train_set.tokens(),
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
         **TrainedWith(backbone.prompts, templates, settings.prompt_history).record(),
     }

@@ -14,6 +14,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn import functional as F
 
+from genrec.data.sequences import user_sequences
+
 PAD = -1
 
 
@@ -73,22 +75,19 @@ def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Gene
 
 
 def training_sequences(train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
-    """Every user's whole training sequence, cut into windows the models can read, and each window's user.
+    """Every user's whole training sequence (`genrec.data.sequences`), cut into windows the models can read,
+    and each window's user.
 
-    A user's sequence is the history of their first training row plus the target of every training row, in
-    time order (the split's histories are capped, 10 under `time_811` and 50 under `loo`, so no single row
-    holds it). It is cut from the end into windows of `max_length + 1` items that share one item with the
+    A sequence is cut from the end into windows of `max_length + 1` items that share one item with the
     previous window: each window predicts `max_length` next items, and every training target is predicted
     exactly once, with as much of its past as a window holds.
     """
-    ordered = train.sort_values(["user_id", "timestamp"], kind="stable") if "timestamp" in train else train
     windows, users = [], []
-    for user, rows in ordered.groupby("user_id", sort=True):
-        sequence = [int(i) for i in rows["history"].iloc[0]] + [int(t) for t in rows["target"]]
-        end = len(sequence)
+    for sequence in user_sequences(train):
+        end = len(sequence.items)
         while end > 1:
-            windows.append(sequence[max(0, end - max_length - 1):end])
-            users.append(int(user))
+            windows.append(sequence.items[max(0, end - max_length - 1):end])
+            users.append(sequence.user)
             end -= max_length
     return windows, users
 

@@ -1,0 +1,100 @@
+"""SFT per row vs per sequence on the bundled sample: speed per epoch and valid quality after the same epochs.
+
+Trains the quickstart's tiny backbone twice through Snakemake, identical but for `sft.seq_rec_mode`
+(`row`: one example per training row; `sequence`: one per window of a user's sequence, every target in one
+pass, genrec/sft/sequences.py), both on the `sequence` prompt set, and scores each on the valid split. Prints:
+
+- examples and real (unpadded) tokens per epoch, seconds per epoch (evaluation excluded; `training.json`'s
+  `epoch_seconds`), tokens/s, and the row / sequence ratio of seconds per epoch;
+- valid NDCG@10 and HR@10 of each, and sequence - row NDCG@10 with a paired bootstrap 95 % interval (the same
+  valid rows answer both; users resampled with their rows).
+
+Run: .venv/bin/python benchmarks/bench_sft.py [--epochs 3] [--sequence-batch-size 64] [--text-vocab 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from genrec.report.compare import paired_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_mode(mode: str, args: argparse.Namespace, upstream: Path | None = None) -> Path:
+    """Train and score one mode; returns its results tree. `upstream`: a tree whose data, embeddings and SID
+    index this one reuses, so that the two modes train on the same SIDs."""
+    results = Path(args.results) / mode
+    results.mkdir(parents=True, exist_ok=True)
+    if upstream is not None:
+        for part in ("data", "embed", "sid"):
+            if not (results / part).exists():
+                shutil.copytree(upstream / part, results / part)        # keeps modification times
+    overrides = {
+        "results": str(results),
+        "sid_tokenizers": [args.tokenizer],
+        "backbones": {"tiny": {"prompts": "sequence", "text_vocab_size": args.text_vocab}},
+        "sft": {"seq_rec_mode": mode, "epochs": args.epochs, "save_every_epochs": 1,
+                "batch_size": args.sequence_batch_size if mode == "sequence" else args.batch_size,
+                "micro_batch_size": args.sequence_batch_size if mode == "sequence" else args.batch_size},
+        "rl": {"rewards": []}, "baselines": [],
+    }
+    if args.separator is not None:          # a separator token after every SID: the next SID is read off it
+        overrides["prompts"] = {"sequence": {"sft": {"seq_rec": {
+            "prompt": "{history}" + args.separator, "response": "{sid}", "history_separator": args.separator}}}}
+    config = results / "bench-sft.yaml"
+    config.write_text(yaml.safe_dump(overrides))
+    target = results / "metrics" / "sample" / args.tokenizer / "tiny" / "sft.valid.json"
+    subprocess.run([sys.executable, "-m", "snakemake", str(target), "--cores", str(args.cores),
+                    "--configfile", str(ROOT / "config" / "config.yaml"), str(config), "--rerun-triggers", "mtime"],
+                   cwd=ROOT, check=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(ROOT / "results" / "bench-sft"))
+    parser.add_argument("--tokenizer", default="rqvae")
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--batch-size", type=int, default=256, help="row mode: rows per optimizer step")
+    parser.add_argument("--sequence-batch-size", type=int, default=256,
+                        help="sequence mode: windows per optimizer step (a window holds several rows)")
+    parser.add_argument("--text-vocab", type=int, default=4000,
+                        help="the tiny backbone's text vocabulary (4000 in config/config.yaml; `sequence` prompts "
+                             "hold no text, and the LM head over it is most of sequence mode's step)")
+    parser.add_argument("--separator", default=None, help="written after every SID of the `sequence` prompts")
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+
+    runs = {"row": run_mode("row", args)}
+    runs["sequence"] = run_mode("sequence", args, upstream=runs["row"])
+    part = Path("sample") / args.tokenizer / "tiny"
+    print(f"| mode | batch | examples / epoch | tokens / epoch | s / epoch | tokens / s | valid NDCG@10 | valid HR@10 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    seconds = {}
+    for mode, results in runs.items():
+        training = json.loads((results / "models" / part / "sft" / "training.json").read_text())
+        valid = json.loads((results / "metrics" / part / "sft.valid.json").read_text())["metrics"]
+        seconds[mode] = statistics.median(training["epoch_seconds"])
+        examples = sum(v for k, v in training["examples"].items() if k != "seq_rec_targets")
+        print(f"| {mode} | {training['global_batch']} | {examples:,} | {training['train_tokens']:,} | "
+              f"{seconds[mode]:.1f} | {training['train_tokens'] / seconds[mode]:,.0f} | {valid['ndcg@10']:.4f} | "
+              f"{valid['hr@10']:.4f} |")
+    gain = paired_runs(runs["sequence"] / "predictions" / part / "sft.valid.jsonl",
+                       runs["row"] / "predictions" / part / "sft.valid.jsonl", "ndcg@10")
+    print(f"\nrow / sequence seconds per epoch: {seconds['row'] / seconds['sequence']:.2f}x (median over "
+          f"{args.epochs:g} epochs)")
+    print(f"sequence - row valid NDCG@10: {gain['difference']:+.4f} [{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}] "
+          f"(paired 95 % CI, {gain['n_rows']:,} rows)")
+
+
+if __name__ == "__main__":
+    main()
