@@ -47,7 +47,8 @@ def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(w
     plan = snakemake(workdir, "-n", "--profile", "profiles/local")
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_counts(plan.stdout + plan.stderr) == {
-        "preprocess": 1, "embed": 1, "tokenize": 2, "sft": 2, "rl": 1, "predict_shard": 3 * 2, "evaluate": 3,
+        # test: 2 SFT + 1 RL; valid: the RL model and its SFT model (rl.compare_on_valid); 2 shards each
+        "preprocess": 1, "embed": 1, "tokenize": 2, "sft": 2, "rl": 1, "predict_shard": 5 * 2, "evaluate": 5,
         "mostpop": 1, "train_baseline": 1, "evaluate_baseline": 1, "item_embeddings": 1, "leaderboard": 1,
         "all": 1}
 

@@ -186,7 +186,7 @@ def test_tiger_stage_takes_its_overrides_and_rl_stage_records_its_reward():
     config = load_config(CONFIG)
     tiger = settings.sft_job(config, "tiger", "tiger")
     assert (tiger.sft.epochs, tiger.sft.learning_rate, tiger.prompts.name) == (10, 0.002, "sids")
-    assert settings.sft_job(config, "tiny", "sft").sft.epochs == 3
+    assert settings.sft_job(config, "tiny", "sft").sft.epochs == config["sft"]["epochs"] != tiger.sft.epochs
     job = settings.evaluate_job(config, DATASETS, "sample", "rqkmeans", "tiny", "rl-ranking")
     assert job.provenance["rl"]["reward"] == "ranking" and job.run.method == "minionerec"
     with pytest.raises(GenrecError, match="stage tiger trains kinds"):

@@ -123,11 +123,11 @@ def test_mixed_run_builds_sequence_seq_rec_and_row_item_tasks(sample):
 
 def test_config_refuses_sequence_mode_with_an_eos_score_or_a_prompt_that_does_not_chain():
     datasets = read_yaml(ROOT / "config" / "datasets.yaml")
-    base = load_config(ROOT / "config" / "config.yaml")
-    tiny = {**base["backbones"]["tiny"], "prompts": "sequence", "sft": {"seq_rec_mode": "sequence"}}
-    good = {**base, "backbones": {**base["backbones"], "tiny": tiny}}
+    good = load_config(ROOT / "config" / "config.yaml")             # the quickstart trains `tiny` per sequence
+    tiny = good["backbones"]["tiny"]
     check_config(good, datasets)
     assert sft_job(good, "tiny", "sft").sft.seq_rec_mode == "sequence"           # the backbone's own overlay
+    assert sft_job(good, "tiny", "sft").sft.batch_size == tiny["sft"]["batch_size"] != good["sft"]["batch_size"]
     assert sft_training(good, "sft").seq_rec_mode == "row"
     with pytest.raises(GenrecError) as error:
         check_config({**good, "evaluate": {**good["evaluate"], "score_eos": True}}, datasets)
@@ -136,10 +136,13 @@ def test_config_refuses_sequence_mode_with_an_eos_score_or_a_prompt_that_does_no
     with pytest.raises(GenrecError) as error:
         check_config(short, datasets)
     assert error.value.key == "prompts.short.sft.seq_rec"
-    everywhere = {**base, "sft": {**base["sft"], "seq_rec_mode": "sequence"}}          # `sft` for every backbone
+    plain = {key: value for key, value in tiny.items() if key != "sft"} | {"prompts": "short"}
+    everywhere = {**good, "backbones": {**good["backbones"], "tiny": plain},
+                  "sft": {**good["sft"], "seq_rec_mode": "sequence"}}                  # `sft` for every backbone
     with pytest.raises(GenrecError) as error:
         check_config(everywhere, datasets)
     assert error.value.key == "prompts.short.sft.seq_rec"
+    check_config({**everywhere, "sft": good["sft"]}, datasets)                       # per row, short chains no need
     typo = {**good, "backbones": {**good["backbones"], "tiny": {**tiny, "sft": {"seq_rec_mod": "sequence"}}}}
     with pytest.raises(GenrecError) as error:
         check_config(typo, datasets)
