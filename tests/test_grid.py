@@ -36,8 +36,9 @@ def test_paper_grid_plans_every_job_through_the_slurm_profile(workdir):
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_counts(plan.stdout + plan.stderr) == PAPER_JOBS
     # an 8-GPU backbone: sbatch gets gpu=8 on the gpu partition, the job starts 8 processes via accelerate
-    sft = plan.stdout[plan.stdout.index("rule sft:"):]
-    sft = sft[:sft.index("\n\n")]
+    # the plan lists jobs in no fixed order, and TIGER trains under rule sft too: take an LLM SFT job's block
+    blocks = [block for block in plan.stdout.split("\n\n") if "rule sft:" in block]
+    sft = next(block for block in blocks if "stage=sft" in block and "backbone=qwen2.5-1.5b" in block)
     assert "slurm_partition=gpu" in sft
     assert ", gpu=8" in sft
     assert "--processes 8 -- sft" in sft
