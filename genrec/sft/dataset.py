@@ -30,6 +30,8 @@ class SFTDataset(torch.utils.data.Dataset):
                  sid_token_ids: set[int] | None = None):
         prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
         responses = tokenizer([e.response for e in examples], add_special_tokens=False)["input_ids"]
+        if sid_token_ids is None and any(e.targets for e in examples):
+            raise ValueError("sequence examples need `sid_token_ids`: their loss is on SID tokens only")
         self.items = []
         for example, prompt, response in zip(examples, prompts, responses):
             if example.targets:
