@@ -41,7 +41,8 @@ def rsqrt_decay(constant_steps: int):
 
 
 class TimeLimit(TrainerCallback):
-    """Ends training once `seconds` have passed, saving a checkpoint first (so the run can resume)."""
+    """Ends training once `seconds` have passed, saving a checkpoint first (so the run can resume). Where the
+    run is evaluated, the last state is evaluated too, so that best-model selection can pick it."""
 
     def __init__(self, seconds: float):
         self.seconds, self.start = seconds, time.monotonic()
@@ -51,6 +52,7 @@ class TimeLimit(TrainerCallback):
             log.info("time limit of %.0f s reached at step %d", self.seconds, state.global_step)
             control.should_training_stop = True
             control.should_save = True
+            control.should_evaluate = args.eval_strategy != "no"
         return control
 
 

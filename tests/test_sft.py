@@ -180,3 +180,19 @@ def test_tiger_trains_under_its_rsqrt_schedule(small_data, tmp_path):
     for step, rate in logged:
         assert rate == pytest.approx(1e-2 * rsqrt_decay(constant)(step - 1)), step
     assert logged[-1][1] < 1e-2
+
+
+def test_a_time_limited_run_evaluates_its_last_state_and_collates_in_workers(small_data, tmp_path):
+    """`max_seconds` stops after the first step, which is evaluated and so can be the model kept (the GPU
+    overlay cuts TIGER's schedule this way); batches come from `dataloader_workers` processes."""
+    from genrec.models.backbone import BackboneSpec
+
+    tiger = BackboneSpec.named("tiger", {"kind": "t5", "prompts": "sids", "hidden_size": 32, "num_layers": 1,
+                                         "num_heads": 2, "intermediate_size": 64})
+    settings = SFTSettings(batch_size=64, micro_batch_size=64, epochs=3, learning_rate=1e-2, save_every_epochs=2,
+                           precision="float32", dataloader_workers=2, max_seconds=1e-3, seed=1)
+    templates = {"sft": {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}}
+    info = run_sft(tiger, settings, templates, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1)
+    assert info["steps"] == 1
+    assert [e["step"] for e in info["log_history"] if "eval_loss" in e] == [1]
+    assert info["best_checkpoint"].endswith("checkpoint-1")

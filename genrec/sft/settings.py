@@ -40,5 +40,6 @@ class SFTSettings(Settings):
     group_by_length: bool = True      # batches of similar length (less padding); MiniOneRec samples at random
     seq_rec_mode: str = "row"         # sequence: seq_rec as windows of users' sequences (genrec/sft/sequences.py)
     max_grad_norm: float = 1.0
+    dataloader_workers: int = 0       # processes collating batches beside the step (a GPU's step outruns one)
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42
