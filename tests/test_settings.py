@@ -109,7 +109,7 @@ def config_with(**overrides) -> dict:
 
 # Overlays stack on an experiment (`--configfile base.yaml overlay.yaml`); they are checked on their base.
 OVERLAYS = {"tiger-beauty-cpu.yaml": "tiger-beauty.yaml", "tiger-beauty-caser-user.yaml": "tiger-beauty.yaml",
-            "tiger-beauty-caser-softmax.yaml": "tiger-beauty.yaml"}
+            "tiger-beauty-caser-softmax.yaml": "tiger-beauty.yaml", "tiger-beauty-gpu-short.yaml": "tiger-beauty.yaml"}
 
 
 @pytest.mark.parametrize("path", [CONFIG, *sorted((ROOT / "config" / "experiments").glob("*.yaml"))],

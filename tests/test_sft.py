@@ -184,15 +184,24 @@ def test_tiger_trains_under_its_rsqrt_schedule(small_data, tmp_path):
 
 def test_a_time_limited_run_evaluates_its_last_state_and_collates_in_workers(small_data, tmp_path):
     """`max_seconds` stops after the first step, which is evaluated and so can be the model kept (the GPU
-    overlay cuts TIGER's schedule this way); batches come from `dataloader_workers` processes."""
+    overlay cuts TIGER's schedule this way); batches come from `dataloader_workers` processes; `optimizer`
+    picks HF's optimiser."""
     from genrec.models.backbone import BackboneSpec
 
     tiger = BackboneSpec.named("tiger", {"kind": "t5", "prompts": "sids", "hidden_size": 32, "num_layers": 1,
                                          "num_heads": 2, "intermediate_size": 64})
     settings = SFTSettings(batch_size=64, micro_batch_size=64, epochs=3, learning_rate=1e-2, save_every_epochs=2,
-                           precision="float32", dataloader_workers=2, max_seconds=1e-3, seed=1)
+                           precision="float32", optimizer="adafactor", dataloader_workers=2, max_seconds=1e-3, seed=1)
     templates = {"sft": {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}}
-    info = run_sft(tiger, settings, templates, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1)
+
+    class Optimizer(TrainerCallback):
+        def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
+            self.name = type(optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer).__name__
+
+    seen = Optimizer()
+    info = run_sft(tiger, settings, templates, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1,
+                   callbacks=[seen])
+    assert seen.name == "Adafactor"                                     # `sft.optimizer` reaches the Trainer
     assert info["steps"] == 1
     assert [e["step"] for e in info["log_history"] if "eval_loss" in e] == [1]
     assert info["best_checkpoint"].endswith("checkpoint-1")

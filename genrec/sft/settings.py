@@ -29,6 +29,7 @@ class SFTSettings(Settings):
     warmup_ratio: float = 0.05
     warmup_steps: int | None = None   # a fixed warm-up (MiniOneRec's 20 steps), in place of warmup_ratio
     weight_decay: float = 0.01
+    optimizer: str = "adamw_torch"    # an HF `optim` name; T5X (TIGER's framework) defaults to adafactor
     lr_scheduler: str = "cosine"      # an HF scheduler name, or rsqrt (TIGER's: constant for the warm-up, then 1/sqrt)
     prompt_history: int = 20          # the latest items a prompt shows (the split's own cap is the dataset's)
     max_length: int = 512
