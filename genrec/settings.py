@@ -187,13 +187,22 @@ class EvaluateJob(Settings):
     provenance: dict
 
 
+def item_vectors(config: dict, name: str) -> dict:
+    """What a tokenizer's item vectors come from: a text encoder of `encoders`, or a sequential baseline's item
+    embeddings (collaborative: TIGER-SAS, ETEGRec's tokenizer), described by the model and training behind them."""
+    if name in SEQUENTIAL_BASELINES and name not in config["encoders"]:
+        return {"collaborative": name, "model": baseline_model(config, name).to_dict(),
+                "training": baseline_training(config, config["seeds"][0] if config["seeds"] else None).to_dict()}
+    return encoder(config, name).to_dict()
+
+
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
     """A generative model's evaluation (SFT, RL or TIGER)."""
     training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
     sid = tokenizer(config, tokenizer_name)
     spec = backbone(config, backbone_name)
-    provenance = {"dataset": datasets["datasets"][dataset], "encoder": encoder(config, sid.encoder).to_dict(),
+    provenance = {"dataset": datasets["datasets"][dataset], "encoder": item_vectors(config, sid.encoder),
                   "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "sft": training.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
     if stage.startswith("rl-"):
@@ -274,8 +283,9 @@ def check_config(config: dict, datasets: dict) -> None:
         raise GenrecError(f"encoder name(s) {clash} are taken by the baselines' item embeddings "
                           "(embed/{dataset}/NAME.npy)", key="encoders", fix="rename the encoder")
     for name in config["tokenizers"]:
-        names("unknown encoder(s)", {tokenizer(config, name).encoder}, config["encoders"], f"tokenizers.{name}.encoder",
-              "`encoders` defines: ")
+        # a sequential baseline's item embeddings serve as well (collaborative SIDs: TIGER-SAS)
+        names("unknown encoder(s)", {tokenizer(config, name).encoder}, [*config["encoders"], *SEQUENTIAL_BASELINES],
+              f"tokenizers.{name}.encoder", "`encoders` defines, besides the sequential baselines: ")
     for name in config["backbones"]:
         names("unknown prompt set(s)", {backbone(config, name).prompts}, config["prompts"],
               f"backbones.{name}.prompts", "`prompts` defines: ")

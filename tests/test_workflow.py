@@ -73,6 +73,11 @@ def test_bundled_sample_through_snakemake(pipeline):
     assert (tiger["method"], tiger["stage"], tiger["backbone"], tiger["n_users"]) == ("tiger", "tiger", "tiger", 8_317)
     assert tiger["invalid_generations"] == 0 and tiger["config"]["backbone"]["kind"] == "t5"
     assert tiger["config"]["sft"]["epochs"] == 0.2
+    # TIGER-SAS: TIGER on SIDs quantised from the trained SASRec's item embeddings, provenance naming them
+    sas = json.loads((workdir / "results/metrics/sample/tiger_sas/tiger/tiger.json").read_text())
+    assert (sas["n_users"], sas["invalid_generations"]) == (8_317, 0) and sas["metrics"]["ndcg@10"] > 0
+    assert sas["config"]["encoder"]["collaborative"] == "sasrec" and sas["config"]["encoder"]["model"]["hidden_size"] == 16
+    assert json.loads((workdir / "results/sid/sample/tiger_sas/stats.json").read_text())["encoder"] == "sasrec"
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
