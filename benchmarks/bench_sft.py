@@ -38,13 +38,14 @@ def run_mode(mode: str, args: argparse.Namespace, upstream: Path | None = None) 
         for part in ("data", "embed", "sid"):
             if not (results / part).exists():
                 shutil.copytree(upstream / part, results / part)        # keeps modification times
+    batch = args.sequence_batch_size if mode == "sequence" else args.batch_size
+    # the mode and batch go in the backbone's own `sft` overlay too: the quickstart's tiny sets them there
+    mode_settings = {"seq_rec_mode": mode, "batch_size": batch, "micro_batch_size": batch}
     overrides = {
         "results": str(results),
         "sid_tokenizers": [args.tokenizer],
-        "backbones": {"tiny": {"prompts": "sequence", "text_vocab_size": args.text_vocab}},
-        "sft": {"seq_rec_mode": mode, "epochs": args.epochs, "save_every_epochs": 1,
-                "batch_size": args.sequence_batch_size if mode == "sequence" else args.batch_size,
-                "micro_batch_size": args.sequence_batch_size if mode == "sequence" else args.batch_size},
+        "backbones": {"tiny": {"prompts": "sequence", "text_vocab_size": args.text_vocab, "sft": mode_settings}},
+        "sft": {**mode_settings, "epochs": args.epochs, "save_every_epochs": 1},
         "rl": {"rewards": []}, "baselines": [],
     }
     if args.separator is not None:          # a separator token after every SID: the next SID is read off it
@@ -83,6 +84,8 @@ def main() -> None:
     for mode, results in runs.items():
         training = json.loads((results / "models" / part / "sft" / "training.json").read_text())
         valid = json.loads((results / "metrics" / part / "sft.valid.json").read_text())["metrics"]
+        if training["sft"]["seq_rec_mode"] != mode:      # an overlay won over the benchmark's setting
+            sys.exit(f"{results}: trained in {training['sft']['seq_rec_mode']} mode, not {mode}")
         seconds[mode] = statistics.median(training["epoch_seconds"])
         examples = sum(v for k, v in training["examples"].items() if k != "seq_rec_targets")
         print(f"| {mode} | {training['global_batch']} | {examples:,} | {training['train_tokens']:,} | "
