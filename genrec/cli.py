@@ -94,7 +94,15 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     spec = TokenizerSpec.from_json(args.settings)
     n_items = len(read_table(args.items))
-    index, stats = build_sid(spec, load_embeddings(args.embeddings, n_items))
+    if spec.reads_interactions:
+        if not args.train:
+            raise GenrecError(f"method {spec.method} builds IDs from the training split: pass --train")
+        index, stats = build_sid(spec, train=read_table(args.train), n_items=n_items)
+    else:
+        if not args.embeddings:
+            raise GenrecError(f"method {spec.method} quantises item vectors: pass --embeddings")
+        collaborative = load_embeddings(args.collaborative, n_items) if args.collaborative else None
+        index, stats = build_sid(spec, load_embeddings(args.embeddings, n_items), collaborative)
     out = Path(args.out_dir)
     with atomic_outputs(out / "index.json", out / "stats.json") as (tmp_index, tmp_stats):
         tmp_index.write_text(index_json(index))
@@ -406,9 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("tokenize", help="embeddings -> SID index.json + stats.json")
+    p = sub.add_parser("tokenize", help="embeddings (or the training split) -> SID index.json + stats.json")
     p.add_argument("--items", required=True, help="items.parquet")
-    p.add_argument("--embeddings", required=True)
+    p.add_argument("--embeddings", help="item vectors .npy (every method but sequential and collaborative)")
+    p.add_argument("--collaborative", help="a sequential baseline's item embeddings .npy (letter)")
+    p.add_argument("--train", help="train.parquet (methods sequential and collaborative)")
     p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.tokenize.build', 'TokenizerSpec')}")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int, default=2)

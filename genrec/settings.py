@@ -196,13 +196,24 @@ def item_vectors(config: dict, name: str) -> dict:
     return encoder(config, name).to_dict()
 
 
+def tokenizer_input(config: dict, sid: TokenizerSpec) -> dict:
+    """What a tokenizer reads, for provenance: the training split (SID, CID) or item vectors; LETTER also names the
+    collaborative embeddings its codes are aligned with."""
+    if sid.reads_interactions:
+        return {"interactions": "train split"}
+    described = item_vectors(config, sid.encoder)
+    if sid.collaborative:
+        described = {**described, "collaborative_alignment": item_vectors(config, sid.collaborative)}
+    return described
+
+
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
     """A generative model's evaluation (SFT, RL or TIGER)."""
     training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
     sid = tokenizer(config, tokenizer_name)
     spec = backbone(config, backbone_name)
-    provenance = {"dataset": datasets["datasets"][dataset], "encoder": item_vectors(config, sid.encoder),
+    provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
                   "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "sft": training.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
     if stage.startswith("rl-"):
@@ -283,9 +294,15 @@ def check_config(config: dict, datasets: dict) -> None:
         raise GenrecError(f"encoder name(s) {clash} are taken by the baselines' item embeddings "
                           "(embed/{dataset}/NAME.npy)", key="encoders", fix="rename the encoder")
     for name in config["tokenizers"]:
+        sid = tokenizer(config, name)
+        if sid.reads_interactions:
+            continue
         # a sequential baseline's item embeddings serve as well (collaborative SIDs: TIGER-SAS)
-        names("unknown encoder(s)", {tokenizer(config, name).encoder}, [*config["encoders"], *SEQUENTIAL_BASELINES],
+        names("unknown encoder(s)", {sid.encoder}, [*config["encoders"], *SEQUENTIAL_BASELINES],
               f"tokenizers.{name}.encoder", "`encoders` defines, besides the sequential baselines: ")
+        if sid.collaborative:
+            names("unknown sequential baseline", {sid.collaborative}, SEQUENTIAL_BASELINES,
+                  f"tokenizers.{name}.collaborative", "its item embeddings come from one of: ")
     for name in config["backbones"]:
         names("unknown prompt set(s)", {backbone(config, name).prompts}, config["prompts"],
               f"backbones.{name}.prompts", "`prompts` defines: ")

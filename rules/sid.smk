@@ -34,16 +34,30 @@ def names_pattern(names):
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
+def tokenize_inputs(wildcards):
+    """The items, then what the tokenizer reads: item vectors (a text encoder's, or a sequential baseline's), the
+    training split (SID, CID), and for LETTER a baseline's item embeddings too."""
+    sid = genrec_settings.tokenizer(config, wildcards.tokenizer)
+    inputs = {"item_table": concrete(ITEMS, wildcards)}
+    if sid.reads_interactions:
+        inputs["train"] = concrete(split_table("train"), wildcards)
+    else:
+        inputs["embeddings"] = concrete(f"{EMBEDDINGS}.npy", wildcards, encoder=sid.encoder)
+    if sid.collaborative:
+        inputs["collaborative"] = concrete(f"{EMBEDDINGS}.npy", wildcards, encoder=sid.collaborative)
+    return inputs
+
+
 rule tokenize:
     input:
-        item_table=ITEMS,
-        vectors=lambda wildcards: concrete(f"{EMBEDDINGS}.npy", wildcards,
-                                           encoder=genrec_settings.tokenizer(config, wildcards.tokenizer).encoder),
+        unpack(tokenize_inputs),
     output:
         index=SID_INDEX,
         stats=SID_STATS,
     params:
         settings=lambda wildcards: genrec_settings.tokenizer(config, wildcards.tokenizer).to_json(),
+        sources=lambda wildcards, input: " ".join(f"--{role} {path}" for role, path in input.items()
+                                                  if role != "item_table"),
         out=lambda wildcards, output: os.path.dirname(output.index),
     log:
         f"{RESULTS}/logs/tokenize/{{dataset}}/{{tokenizer}}.log",
@@ -56,7 +70,7 @@ rule tokenize:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{GENREC} tokenize --items {input.item_table} --embeddings {input.vectors}"
+        "{GENREC} tokenize --items {input.item_table} {params.sources}"
         " --settings {params.settings:q} --out-dir {params.out} --threads {threads} 2> {log}"
 
 

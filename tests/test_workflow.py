@@ -78,6 +78,20 @@ def test_bundled_sample_through_snakemake(pipeline):
     assert (sas["n_users"], sas["invalid_generations"]) == (8_317, 0) and sas["metrics"]["ndcg@10"] > 0
     assert sas["config"]["encoder"]["collaborative"] == "sasrec" and sas["config"]["encoder"]["model"]["hidden_size"] == 16
     assert json.loads((workdir / "results/sid/sample/tiger_sas/stats.json").read_text())["encoder"] == "sasrec"
+    # ETEGRec's Table 3 tokenizers, each under TIGER: LETTER (text RQ-VAE aligned with SASRec), SID and CID (IDs from
+    # the training split; SID's are the 4 digits of 1001..5344, CID's differ in length)
+    for name, encoder in (("letter", "sasrec"), ("sid", None), ("cid", None)):
+        run = json.loads((workdir / f"results/metrics/sample/{name}/tiger/tiger.json").read_text())
+        assert (run["n_users"], run["invalid_generations"]) == (8_317, 0) and run["metrics"]["ndcg@10"] > 0
+        if encoder:
+            assert run["config"]["encoder"]["collaborative_alignment"]["collaborative"] == encoder
+        else:
+            assert run["config"]["encoder"] == {"interactions": "train split"}
+    sid_stats = json.loads((workdir / "results/sid/sample/sid/stats.json").read_text())
+    assert sid_stats["sid_lengths"] == {"4": 4_344} and sid_stats["collision_rate_after"] == 0.0
+    cid_stats = json.loads((workdir / "results/sid/sample/cid/stats.json").read_text())
+    assert len(cid_stats["sid_lengths"]) > 1 and cid_stats["collision_rate_before"] == 0.0
+    assert cid_stats["fit"]["items_in_graph"] + cid_stats["fit"]["cold_items"] == 4_344
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)

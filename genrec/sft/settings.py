@@ -42,5 +42,6 @@ class SFTSettings(Settings):
     seq_rec_mode: str = "row"         # sequence: seq_rec as windows of users' sequences (genrec/sft/sequences.py)
     max_grad_norm: float = 1.0
     dataloader_workers: int = 0       # processes collating batches beside the step (a GPU's step outruns one)
+    torch_compile: bool = False       # HF's torch_compile: fewer kernel launches for a small model on a GPU
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42

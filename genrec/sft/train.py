@@ -117,6 +117,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
         logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
         report_to=[], remove_unused_columns=False, dataloader_num_workers=settings.dataloader_workers,
+        torch_compile=settings.torch_compile,
         disable_tqdm=False,
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",

@@ -1,7 +1,10 @@
-"""Item embeddings -> Semantic IDs: fit the configured tokenizer, remove collisions, describe the result.
+"""Item embeddings (or the training interactions) -> Semantic IDs: fit the configured tokenizer, remove
+collisions, describe the result.
 
-A tokenizer's settings (config `tokenizers.<name>`) are: method, encoder, levels, codebook_size,
-collision (dedup_level | extra_token | sinkhorn_last | reassign_last | none; genrec/tokenize/collisions.py), seed, and method-specific `params`.
+A tokenizer's settings (config `tokenizers.<name>`) are: method, encoder, collaborative (LETTER), levels,
+codebook_size, collision (dedup_level | extra_token | sinkhorn_last | reassign_last | none;
+genrec/tokenize/collisions.py), seed, and method-specific `params`. The interaction methods (`sequential`: SID,
+`collaborative`: CID) read the training split instead of embeddings; their IDs' length follows from the data.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from genrec.config import Settings, from_settings
 from genrec.errors import GenrecError
@@ -21,7 +25,9 @@ from genrec.tokenize.stats import index_stats
 
 log = logging.getLogger(__name__)
 
-METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus", "imported")
+METHODS = ("rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus", "letter", "sequential", "collaborative",
+           "imported")
+INTERACTION_METHODS = ("sequential", "collaborative")     # IDs from the training split, not from item vectors
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class TokenizerSpec(Settings):
     name: str
     method: str
     encoder: str = "minilm"
+    collaborative: str | None = None   # letter: the sequential baseline whose item embeddings align the codes
     levels: int = 3
     codebook_size: int = 256
     collision: str = "dedup_level"
@@ -48,6 +55,17 @@ class TokenizerSpec(Settings):
         if self.method not in METHODS:
             raise GenrecError(f"unknown tokenizer method {self.method!r}", key=f"tokenizers.{self.name}.method",
                               fix=f"use one of {list(METHODS)}")
+        if (self.method == "letter") != (self.collaborative is not None):
+            raise GenrecError("method letter needs `collaborative` (a sequential baseline, e.g. sasrec), and only it "
+                              "reads one", key=f"tokenizers.{self.name}.collaborative")
+        if self.method in INTERACTION_METHODS and (self.levels, self.codebook_size) != (3, 256):
+            raise GenrecError(f"method {self.method} derives its ID length and codes from the data",
+                              key=f"tokenizers.{self.name}.levels",
+                              fix="leave levels and codebook_size out; see genrec/tokenize/build.py for its params")
+
+    @property
+    def reads_interactions(self) -> bool:
+        return self.method in INTERACTION_METHODS
 
 
 def _params(spec: TokenizerSpec, config_class, **fixed):
@@ -72,14 +90,35 @@ def method_params(spec: TokenizerSpec):
         from genrec.tokenize.imported import ImportedParams
 
         return _params(spec, ImportedParams)
+    if spec.method == "sequential":
+        from genrec.tokenize.sequential_ids import SequentialParams
+
+        return _params(spec, SequentialParams)
+    if spec.method == "collaborative":
+        from genrec.tokenize.collaborative_ids import CollaborativeParams
+
+        return _params(spec, CollaborativeParams)
     from genrec.tokenize import rqvae as rq
 
     return _params(spec, rq.RQVAEConfig, levels=spec.levels, codebook_size=spec.codebook_size, seed=spec.seed,
                    encoder="residual" if spec.method == "rqkmeans_plus" else "mlp")
 
 
-def fit(spec: TokenizerSpec, x: np.ndarray) -> Quantized:
-    """Run the tokenizer's method on embeddings `x` (items x dim)."""
+def fit_interactions(spec: TokenizerSpec, train: pd.DataFrame, n_items: int) -> Quantized:
+    """Run an interaction method (SID, CID) on the training split."""
+    p = method_params(spec)
+    if spec.method == "sequential":
+        from genrec.tokenize.sequential_ids import sequential_ids
+
+        return sequential_ids(train, n_items, p)
+    from genrec.tokenize.collaborative_ids import collaborative_ids
+
+    return collaborative_ids(train, n_items, p)
+
+
+def fit(spec: TokenizerSpec, x: np.ndarray, collaborative: np.ndarray | None = None) -> Quantized:
+    """Run the tokenizer's method on embeddings `x` (items x dim); LETTER also aligns the codes with the
+    `collaborative` item embeddings."""
     from genrec.tokenize import rqvae as rq
 
     p = method_params(spec)
@@ -93,6 +132,8 @@ def fit(spec: TokenizerSpec, x: np.ndarray) -> Quantized:
         return fit_rqkmeans_constrained(x, spec.levels, spec.codebook_size, spec.seed, p.max_iter, p.n_init)[1]
     if spec.method == "rqvae":
         return rq.train_rqvae(x, p)
+    if spec.method == "letter":
+        return rq.train_rqvae(x, p, collaborative=collaborative)
     # rqkmeans_plus: balanced residual k-means in the (PCA) latent, then trained like rqvae from there
     from genrec.tokenize.rqkmeans_constrained import fit_rqkmeans_constrained
 
@@ -113,17 +154,26 @@ def check_fit_input(spec: TokenizerSpec, x: np.ndarray) -> None:
         raise GenrecError("levels must be at least 1", key=f"tokenizers.{spec.name}.levels")
 
 
-def build_sid(spec: TokenizerSpec, x: np.ndarray) -> tuple[dict[int, list[str]], dict]:
-    """Fit, resolve collisions, and return the index (MiniOneRec format) and its statistics."""
-    check_fit_input(spec, x)
+def build_sid(spec: TokenizerSpec, x: np.ndarray | None = None, collaborative: np.ndarray | None = None,
+              train: pd.DataFrame | None = None, n_items: int | None = None) -> tuple[dict[int, list[str]], dict]:
+    """Fit (on embeddings `x`, or on the `train` split for the interaction methods), resolve collisions, and
+    return the index (MiniOneRec format) and its statistics."""
     started = time.perf_counter()
-    quantized = fit(spec, x)
+    if spec.reads_interactions:
+        quantized = fit_interactions(spec, train, n_items)
+        sizes = None    # per level, the codes the data needed
+    else:
+        check_fit_input(spec, x)
+        quantized = fit(spec, x, collaborative)
+        sizes = [spec.codebook_size] * spec.levels
     fit_seconds = time.perf_counter() - started
     codes = resolve(quantized.codes, spec.collision, quantized.last_distances)
-    stats = index_stats(quantized.codes, codes, [spec.codebook_size] * spec.levels)
+    stats = index_stats(quantized.codes, codes, sizes)
     if spec.collision not in KEEPS_COLLISIONS and stats["collision_rate_after"] != 0.0:
         raise GenrecError(f"collision handling '{spec.collision}' left collisions (internal error)")
-    stats |= {"tokenizer": spec.name, "method": spec.method, "encoder": spec.encoder, "collision": spec.collision,
+    stats |= {"tokenizer": spec.name, "method": spec.method,
+              "encoder": "training interactions" if spec.reads_interactions else spec.encoder,
+              "collaborative": spec.collaborative, "collision": spec.collision,
               "seed": spec.seed, "params": spec.params, "fit_seconds": round(fit_seconds, 2),
               "fit": dict(quantized.info)}
     log.info("%s: collision rate %.4f before %s (largest group %d), fit %.1f s", spec.name,

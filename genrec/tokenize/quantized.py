@@ -10,7 +10,7 @@ import numpy as np
 @dataclass
 class Quantized:
     codes: np.ndarray                 # items x levels, int64; row i = item i
-    last_distances: np.ndarray        # items x K_last: squared distance of each item's last residual to each code
+    last_distances: np.ndarray | None  # items x K_last: squared distance of each item's last residual to each code
     info: dict = field(default_factory=dict)  # method-specific facts for stats.json (losses, epochs, ...)
 
 

@@ -7,6 +7,13 @@
   at zero (so training starts exactly at the k-means solution), codebooks warm-started from balanced
   residual k-means on x, then trained the same way.
 
+- `letter` (LETTER, Wang et al., CIKM 2024; HonghuiBao2000/LETTER @ 8d0154e, RQ-VAE/): `rqvae` plus two
+  regularisers. Collaborative: the quantised latent of each item must pick out its own collaborative embedding
+  (a sequential baseline's) among the batch's, in-batch cross-entropy on raw dot products (rqvae.py:75-80).
+  Diversity: at every level the codebook is clustered (balanced k-means, 10 clusters, every epoch), and each
+  item's assigned code is pulled towards a random other code of its cluster against the rest of the codebook
+  (vq.py:69-107), which spreads items over the codes.
+
 Training stops early on the collision rate of the deterministic codes: every `eval_every` epochs the codes
 of all items are computed and the state with the fewest collisions is kept; training ends after `patience`
 evaluations without improvement, at zero collisions, or at `max_seconds`. Codes left unused by a batch
@@ -25,6 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genrec.errors import GenrecError
 from genrec.progress import progress
 from genrec.tokenize.collisions import collision_summary
 from genrec.tokenize.quantized import Quantized
@@ -53,7 +61,17 @@ class RQVAEConfig:
     # [0, 0, 0.003]): codes are spread evenly over the batch, the main lever against collisions.
     sinkhorn_epsilon: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.003])
     sinkhorn_iters: int = 20
+    level_loss: str = "sum"           # sum | mean of the per-level codebook losses (TIGER sums; LETTER, MiniOneRec mean)
+    # LETTER: loss = recon + level_loss(codebook_l + beta commit_l + diversity_weight div_l) + collaborative_weight cf
+    collaborative_weight: float = 0.0
+    diversity_weight: float = 0.0
+    diversity_clusters: int = 10
+    diversity_recluster_every: int = 1    # epochs (LETTER: 1); balanced k-means of every codebook, ~0.4 s each on CPU
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.level_loss not in ("sum", "mean"):
+            raise GenrecError(f"level_loss must be sum or mean, not {self.level_loss!r}", key="params.level_loss")
 
 
 def mlp(sizes: list[int], last_zero: bool = False) -> nn.Sequential:
@@ -128,6 +146,7 @@ class RQVAE(nn.Module):
         return quantized, torch.stack(codes, 1), vq_loss, residuals
 
     def forward(self, x: torch.Tensor):
+        """Reconstruction loss, codebook loss, codes, per-level residuals and the quantised latent."""
         z = self.encoder(x)
         quantized, codes, vq_loss, residuals = self.quantize(z)
         recon = self.decoder(quantized)
@@ -135,7 +154,19 @@ class RQVAE(nn.Module):
             recon_loss = (1 - F.cosine_similarity(recon, x, dim=-1)).mean()
         else:
             recon_loss = F.mse_loss(recon, x)
-        return recon_loss, vq_loss, codes, residuals
+        return recon_loss, vq_loss, codes, residuals, quantized
+
+    def diversity_loss(self, codes: torch.Tensor, clusters: list[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+        """LETTER's code-assignment diversity, summed over levels: each item's assigned code embedding scores
+        every other code by dot product and must pick a random code of its own cluster (`clusters[l]`: the
+        members of each cluster of level l's codebook, -1-padded)."""
+        loss = codes.new_zeros((), dtype=torch.float32)
+        for level, codebook in enumerate(self.codebooks):
+            assigned = codes[:, level]
+            anchor = codebook[assigned]
+            logits = (anchor @ codebook.T).masked_fill(F.one_hot(assigned, len(codebook)).bool(), -1e12)
+            loss = loss + F.cross_entropy(logits, same_cluster_codes(assigned, clusters[level], generator))
+        return loss
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -150,6 +181,42 @@ class RQVAE(nn.Module):
             codes.append(chunk_codes)
             last.append(torch.cdist(residuals[-1].double(), self.codebooks[-1].double()) ** 2)
         return torch.cat(codes).numpy().astype(np.int64), torch.cat(last).numpy()
+
+
+def codebook_clusters(codebook: torch.Tensor, n_clusters: int, seed: int) -> torch.Tensor:
+    """Balanced k-means of a codebook's codes (LETTER's `constrained_km`, trainer.py:87-99: at least
+    min(K / 2n, 10) and at most 6n codes a cluster, 10 iterations, 10 inits) -> each cluster's members as rows,
+    -1-padded."""
+    from k_means_constrained import KMeansConstrained
+
+    k = len(codebook)
+    size_min = min(k // (n_clusters * 2), 10)
+    size_max = max(n_clusters * 6, -(-k // n_clusters))
+    labels = KMeansConstrained(n_clusters=n_clusters, size_min=size_min, size_max=size_max, max_iter=10, n_init=10,
+                               random_state=seed).fit_predict(codebook.detach().double().numpy())
+    members = [np.flatnonzero(labels == c) for c in range(n_clusters)]
+    table = np.full((k, max(len(m) for m in members)), -1, dtype=np.int64)
+    for code in range(k):    # row per code: the members of its cluster
+        own = members[labels[code]]
+        table[code, :len(own)] = own
+    return torch.from_numpy(table)
+
+
+def same_cluster_codes(assigned: torch.Tensor, clusters: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each assigned code, a uniformly drawn other code of its cluster (itself when it is alone)."""
+    members = clusters[assigned]                              # B x max cluster size
+    sizes = (members >= 0).sum(1)
+    own = (members == assigned[:, None]).long().argmax(1)
+    draw = (torch.rand(len(assigned), generator=generator) * (sizes - 1).clamp(min=1)).long()
+    draw = torch.where(sizes > 1, draw + (draw >= own).long(), own)
+    return members.gather(1, draw[:, None]).squeeze(1)
+
+
+def collaborative_loss(quantized: torch.Tensor, collaborative: torch.Tensor) -> torch.Tensor:
+    """LETTER's CF loss: each quantised latent must score its own item's collaborative embedding highest among
+    the batch's (raw dot products, no temperature: rqvae.py:75-80)."""
+    logits = quantized @ collaborative.T
+    return F.cross_entropy(logits, torch.arange(len(quantized)))
 
 
 def sinkhorn_assign(distances: torch.Tensor, epsilon: float, iters: int) -> torch.Tensor:
@@ -207,24 +274,36 @@ def pca(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_rqvae(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] | None = None,
-                projection: tuple[np.ndarray, np.ndarray] | None = None) -> Quantized:
+                projection: tuple[np.ndarray, np.ndarray] | None = None,
+                collaborative: np.ndarray | None = None) -> Quantized:
     """Train and return the codes of the best-collision state. `projection` = (components, mean) of the
-    residual encoder's fixed part (RQ-KMeans+ in a PCA space); `init_codebooks` warm-starts the codebooks."""
+    residual encoder's fixed part (RQ-KMeans+ in a PCA space); `init_codebooks` warm-starts the codebooks;
+    `collaborative` (items x latent_dim) are the item embeddings LETTER's collaborative loss aligns with."""
     # Codebook gradients accumulate over repeated indices (index_put); only the deterministic kernels make
     # that sum, and so the index, the same from one run to the next.
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(x_np, cfg, init_codebooks, projection)
+        return _train(x_np, cfg, init_codebooks, projection, collaborative)
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _train(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] | None,
-           projection: tuple[np.ndarray, np.ndarray] | None) -> Quantized:
+           projection: tuple[np.ndarray, np.ndarray] | None, collaborative: np.ndarray | None) -> Quantized:
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     x = torch.from_numpy(np.ascontiguousarray(x_np, dtype=np.float32))
+    cf = None if collaborative is None else torch.from_numpy(np.ascontiguousarray(collaborative, dtype=np.float32))
+    if (cfg.collaborative_weight > 0) != (cf is not None):
+        raise GenrecError("the collaborative loss needs the collaborative item embeddings, and they serve only it",
+                          key="params.collaborative_weight")
+    if cf is not None and cf.shape != (len(x), cfg.latent_dim):
+        raise GenrecError(f"collaborative embeddings are {tuple(cf.shape)}, but the loss scores them against "
+                          f"{len(x)} quantised latents of width {cfg.latent_dim}", key="params.latent_dim",
+                          fix=f"set latent_dim to the baseline's hidden size ({cf.shape[1]}), as LETTER's 32 "
+                              "matches its 32-d SASRec")
+    level_scale = 1.0 / cfg.levels if cfg.level_loss == "mean" else 1.0
     model = RQVAE(x.shape[1], cfg, *(projection or (None, None)))
     if init_codebooks is not None:
         set_codebooks(model, init_codebooks)
@@ -239,11 +318,17 @@ def _train(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] 
     bar = progress(range(1, cfg.max_epochs + 1), desc=f"train {cfg.encoder} RQ-VAE", unit=" epoch")
     for epoch in bar:
         model.train()
+        if cfg.diversity_weight > 0 and (epoch - 1) % cfg.diversity_recluster_every == 0:
+            clusters = [codebook_clusters(c, cfg.diversity_clusters, cfg.seed + epoch) for c in model.codebooks]
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), cfg.batch_size):
-            batch = x[order[start:start + cfg.batch_size]]
-            recon_loss, vq_loss, codes, residuals = model(batch)
-            loss = recon_loss + vq_loss
+            rows = order[start:start + cfg.batch_size]
+            recon_loss, vq_loss, codes, residuals, quantized = model(x[rows])
+            if cfg.diversity_weight > 0:
+                vq_loss = vq_loss + cfg.diversity_weight * model.diversity_loss(codes, clusters, generator)
+            loss = recon_loss + level_scale * vq_loss
+            if cf is not None:
+                loss = loss + cfg.collaborative_weight * collaborative_loss(quantized, cf[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
