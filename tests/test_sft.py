@@ -184,14 +184,15 @@ def test_tiger_trains_under_its_rsqrt_schedule(small_data, tmp_path):
 
 def test_a_time_limited_run_evaluates_its_last_state_and_collates_in_workers(small_data, tmp_path):
     """`max_seconds` stops after the first step, which is evaluated and so can be the model kept (the GPU
-    overlay cuts TIGER's schedule this way); batches come from `dataloader_workers` processes; `optimizer`
-    picks HF's optimiser."""
+    overlay cuts TIGER's schedule this way); batches come from `dataloader_workers` processes, padded to one
+    width (`static_shapes`, as the GPU overlay trains); `optimizer` picks HF's optimiser."""
     from genrec.models.backbone import BackboneSpec
 
     tiger = BackboneSpec.named("tiger", {"kind": "t5", "prompts": "sids", "hidden_size": 32, "num_layers": 1,
                                          "num_heads": 2, "intermediate_size": 64})
     settings = SFTSettings(batch_size=64, micro_batch_size=64, epochs=3, learning_rate=1e-2, save_every_epochs=2,
-                           precision="float32", optimizer="adafactor", dataloader_workers=2, max_seconds=1e-3, seed=1)
+                           precision="float32", optimizer="adafactor", dataloader_workers=2, max_seconds=1e-3, seed=1,
+                           static_shapes=True)
     templates = {"sft": {"seq_rec": {"prompt": "{history}", "response": "{sid}"}}}
 
     class Optimizer(TrainerCallback):
@@ -205,3 +206,35 @@ def test_a_time_limited_run_evaluates_its_last_state_and_collates_in_workers(sma
     assert info["steps"] == 1
     assert [e["step"] for e in info["log_history"] if "eval_loss" in e] == [1]
     assert info["best_checkpoint"].endswith("checkpoint-1")
+
+
+def test_static_shapes_pad_tiger_batches_to_one_width_without_changing_the_loss():
+    """`sft.static_shapes`: every batch has the data's widths (a compiled model is built once), and the extra
+    padding is masked out of the encoder and the loss."""
+    from transformers import DataCollatorForSeq2Seq, T5Config, T5ForConditionalGeneration
+
+    from genrec.sft.dataset import FixedShapeSeq2SeqCollator
+
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(T5Config(vocab_size=40, d_model=16, d_kv=8, d_ff=32, num_layers=1,
+                                                num_heads=2, decoder_start_token_id=0, pad_token_id=0)).eval()
+
+    class Tokenizer:     # what DataCollatorForSeq2Seq asks of a tokenizer
+        pad_token_id, padding_side, model_input_names = 0, "right", ["input_ids", "attention_mask"]
+
+        def pad(self, features, **kwargs):
+            from transformers.tokenization_utils_base import BatchEncoding
+
+            width = max(len(f["input_ids"]) for f in features)
+            return BatchEncoding({"input_ids": torch.tensor([f["input_ids"] + [0] * (width - len(f["input_ids"]))
+                                                             for f in features]),
+                                  "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"]))
+                                                                  for f in features])})
+
+    batch = [{"input_ids": [5, 6, 7], "labels": [9, 10, 1]}, {"input_ids": [8, 5], "labels": [11, 12, 13, 1]}]
+    static = FixedShapeSeq2SeqCollator(model, 0, prompt_width=16, label_width=8)(batch)
+    dynamic = DataCollatorForSeq2Seq(Tokenizer(), model)(batch)
+    assert static["input_ids"].shape == (2, 16) and static["labels"].shape == (2, 8)
+    assert dynamic["input_ids"].shape == (2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(model(**static).loss, model(**dynamic).loss)

@@ -43,5 +43,6 @@ class SFTSettings(Settings):
     max_grad_norm: float = 1.0
     dataloader_workers: int = 0       # processes collating batches beside the step (a GPU's step outruns one)
     torch_compile: bool = False       # HF's torch_compile: fewer kernel launches for a small model on a GPU
+    static_shapes: bool = False       # TIGER: every batch padded to the data's longest prompt and SID (for torch_compile)
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42

@@ -26,7 +26,7 @@ from genrec.models.checkpoint import SID_INDEX, TrainedWith, save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.precision import use_bf16
 from genrec.prompts import ItemText, stage_templates
-from genrec.sft.dataset import LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
+from genrec.sft.dataset import FixedShapeSeq2SeqCollator, LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
 from genrec.sft.settings import SFTSettings
 from genrec.sft.tasks import TASKS, build_examples, check_templates, task_weight
 from genrec.tokenize.index import index_json, read_index
@@ -50,6 +50,18 @@ class ScheduledTrainer(Trainer):
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer,
                                                                   rsqrt_decay(self.rsqrt_constant_steps))
         return self.lr_scheduler
+
+
+def seq2seq_collator(model, tokenizer, static_shapes: bool, *datasets: Seq2SeqDataset):
+    """Batches padded to their own longest example, or (static_shapes) all to the data's longest prompt and
+    response, a multiple of 8."""
+    if not static_shapes:
+        return DataCollatorForSeq2Seq(tokenizer, model)
+    examples = [d[i] for d in datasets for i in range(len(d))]
+    round8 = lambda n: -(-n // 8) * 8   # noqa: E731
+    return FixedShapeSeq2SeqCollator(model, tokenizer.pad_token_id,
+                                     round8(max(len(e["input_ids"]) for e in examples)),
+                                     round8(max(len(e["labels"]) for e in examples)))
 
 
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
@@ -89,6 +101,9 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     if seq2seq and settings.seq_rec_mode != "row":
         raise GenrecError("an encoder-decoder (TIGER) trains one example per row", key="sft.seq_rec_mode",
                           fix="use row")
+    if settings.static_shapes and not seq2seq:
+        raise GenrecError("static_shapes pads an encoder-decoder's batches (TIGER); a decoder-only backbone's "
+                          "batches are left-padded to their own width", key="sft.static_shapes", fix="leave it out")
     if seq2seq:
         train_set = Seq2SeqDataset(examples, tokenizer, settings.max_length)
         valid_set = Seq2SeqDataset(valid_examples, tokenizer, settings.max_length)
@@ -118,6 +133,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
         report_to=[], remove_unused_columns=False, dataloader_num_workers=settings.dataloader_workers,
         torch_compile=settings.torch_compile,
+        dataloader_drop_last=settings.static_shapes,   # a short last batch would be a new shape: a recompile, then slower steps
         disable_tqdm=False,
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
@@ -126,7 +142,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     callbacks = list(callbacks or []) + [clock] + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
     if settings.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
-    collator = DataCollatorForSeq2Seq(tokenizer, model) if seq2seq else LeftPadCollator(tokenizer.pad_token_id)
+    collator = seq2seq_collator(model, tokenizer, settings.static_shapes, train_set, valid_set) if seq2seq else \
+        LeftPadCollator(tokenizer.pad_token_id)
     trainer = ScheduledTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
                                data_collator=collator, compute_loss_func=None if seq2seq else response_loss,
                                callbacks=callbacks, rsqrt_constant_steps=warmup_steps if rsqrt else None)
