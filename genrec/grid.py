@@ -14,9 +14,22 @@ def reward_of(stage: str) -> str:
     return stage[3:] if stage.startswith("rl-") else "none"
 
 
-def method_of(stage: str) -> str:
-    """The method a generative stage belongs to: TIGER's own training, or MiniOneRec's SFT and RL."""
-    return "tiger" if stage == "tiger" else "minionerec"
+def method_of(stage: str, tokenizer: dict | None = None) -> str:
+    """The method a generative stage belongs to: MiniOneRec's SFT and RL, or TIGER's own training, which stands for
+    the published row of its item IDs (`tokenizer`, its config entry): ETEGRec's Table 3 runs TIGER's recommender
+    on LETTER's, SID's, CID's and SASRec-quantised (TIGER-SAS) IDs."""
+    if stage != "tiger":
+        return "minionerec"
+    tokenizer = tokenizer or {}
+    by_method = {"letter": "letter", "sequential": "tiger-sid", "collaborative": "tiger-cid"}
+    if tokenizer.get("method") in by_method:
+        return by_method[tokenizer["method"]]
+    from genrec.models.baselines.settings import MODEL_CONFIGS
+
+    return "tiger-sas" if tokenizer.get("encoder") in MODEL_CONFIGS else "tiger"
+
+
+TIGER_METHODS = ("tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid")
 
 
 GRID_LISTS = ("sid_tokenizers", "sft_backbones", "baselines")
@@ -67,7 +80,7 @@ def grid_runs(config: dict) -> list[dict]:
             if baseline == "tiger":
                 backbone = grid["tiger"]["backbone"]
                 for tokenizer in grid["tiger"]["tokenizers"]:
-                    add(dataset, method_of("tiger"), tokenizer, backbone, "tiger", "test",
+                    add(dataset, method_of("tiger", config["tokenizers"].get(tokenizer)), tokenizer, backbone, "tiger", "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.json")
             elif baseline != "mostpop" and config["seeds"]:       # a trained baseline, once per seed
                 for seed in config["seeds"]:

@@ -150,3 +150,23 @@ def test_paper_table_command_prints_the_reproduced_rows(tmp_path):
     assert printed.returncode == 0, printed.stderr[-2000:]
     assert printed.stdout.splitlines()[0].startswith("| dataset | row | metric | reported | reproduced |")
     assert len(printed.stdout.splitlines()) == 2          # nothing reproduced in an empty tree
+
+
+def test_etegrec_tokenizer_rows_name_the_tiger_run_on_those_ids():
+    """ETEGRec's LETTER, TIGER-SAS, SID and CID rows are TIGER's recommender on those item IDs: each row's command
+    builds TIGER on a tokenizer of that kind (config/experiments/cpu-full.yaml lists one of each), and the plain
+    TIGER row stays on text SIDs."""
+    from genrec.config import load_config
+    from genrec.grid import method_of
+    from genrec.report import board as lb
+
+    config = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "experiments" / "cpu-full.yaml")
+    assert [method_of("tiger", config["tokenizers"][t]) for t in ("rqvae", "tiger_sas", "letter", "sid", "cid")] == [
+        "tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid"]
+    assert method_of("sft", config["tokenizers"]["letter"]) == "minionerec"
+    cells = lb.paper_table(load_reported(REPORTED), "etegrec", "Table 3", config, "results")
+    command = cells.drop_duplicates(["dataset", "label"]).set_index(["dataset", "label"])["to reproduce"]
+    for label, tokenizer in (("TIGER", "rqkmeans"), ("TIGER-SAS", "tiger_sas"), ("LETTER", "letter"),
+                             ("SID", "sid"), ("CID", "cid")):
+        assert command["Video_Games-2023", label] == (
+            f"snakemake results/metrics/Video_Games-2023/{tokenizer}/tiger/tiger.json --cores all"), label

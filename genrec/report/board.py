@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.grid import grid_runs
+from genrec.grid import TIGER_METHODS, grid_runs, method_of
 from genrec.report.compare import across_seeds, paired_runs, predictions_of
 from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
 
@@ -123,8 +123,9 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
         seeds = config["seeds"] if method in SEEDED_BASELINES else []
         return [f"metrics/{dataset}/baselines/{method}{f'.seed{seed}' if seeds else ''}.json"
                 for seed in (seeds or [None])]
-    if method == "tiger" and config["tiger"]["tokenizers"]:
-        return [f"metrics/{dataset}/{config['tiger']['tokenizers'][0]}/{config['tiger']['backbone']}/tiger.json"]
+    if method in TIGER_METHODS:     # TIGER on the config's first tokenizer of that row's kind
+        tokenizers = [t for t in config["tiger"]["tokenizers"] if method_of("tiger", config["tokenizers"].get(t)) == method]
+        return [f"metrics/{dataset}/{tokenizers[0]}/{config['tiger']['backbone']}/tiger.json"] if tokenizers else []
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
         return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]
     return []
