@@ -97,7 +97,10 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
     if spec.reads_interactions:
         if not args.train:
             raise GenrecError(f"method {spec.method} builds IDs from the training split: pass --train")
-        index, stats = build_sid(spec, train=read_table(args.train), n_items=n_items)
+        from genrec.data.sequences import user_sequences
+
+        sequences = [s.items for s in user_sequences(read_table(args.train))]
+        index, stats = build_sid(spec, sequences=sequences, n_items=n_items)
     else:
         if not args.embeddings:
             raise GenrecError(f"method {spec.method} quantises item vectors: pass --embeddings")

@@ -8,25 +8,27 @@ dataset its own values of those keys (a paper that runs fewer models on one data
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 def reward_of(stage: str) -> str:
     """The RL reward of a stage (`rl-ranking` -> ranking); `none` for SFT and the baselines."""
     return stage[3:] if stage.startswith("rl-") else "none"
 
 
-def method_of(stage: str, tokenizer: dict | None = None) -> str:
+def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collection[str] = ()) -> str:
     """The method a generative stage belongs to: MiniOneRec's SFT and RL, or TIGER's own training, which stands for
     the published row of its item IDs (`tokenizer`, its config entry): ETEGRec's Table 3 runs TIGER's recommender
-    on LETTER's, SID's, CID's and SASRec-quantised (TIGER-SAS) IDs."""
+    on LETTER's, SID's, CID's and SASRec-quantised (TIGER-SAS) IDs. An encoder outside `text_encoders` (the
+    config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
     if stage != "tiger":
         return "minionerec"
     tokenizer = tokenizer or {}
     by_method = {"letter": "letter", "sequential": "tiger-sid", "collaborative": "tiger-cid"}
     if tokenizer.get("method") in by_method:
         return by_method[tokenizer["method"]]
-    from genrec.models.baselines.settings import MODEL_CONFIGS
-
-    return "tiger-sas" if tokenizer.get("encoder") in MODEL_CONFIGS else "tiger"
+    encoder = tokenizer.get("encoder")      # left out: TokenizerSpec's default, a text encoder
+    return "tiger" if encoder is None or encoder in text_encoders else "tiger-sas"
 
 
 TIGER_METHODS = ("tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid")
@@ -80,7 +82,8 @@ def grid_runs(config: dict) -> list[dict]:
             if baseline == "tiger":
                 backbone = grid["tiger"]["backbone"]
                 for tokenizer in grid["tiger"]["tokenizers"]:
-                    add(dataset, method_of("tiger", config["tokenizers"].get(tokenizer)), tokenizer, backbone, "tiger", "test",
+                    method = method_of("tiger", config["tokenizers"].get(tokenizer), config["encoders"])
+                    add(dataset, method, tokenizer, backbone, "tiger", "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.json")
             elif baseline != "mostpop" and config["seeds"]:       # a trained baseline, once per seed
                 for seed in config["seeds"]:

@@ -218,7 +218,7 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
-    run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"][tokenizer_name]),
+    run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"][tokenizer_name], config["encoders"]),
               seed=training.seed, tokenizer=tokenizer_name,
               backbone=backbone_name)
     return EvaluateJob(evaluation(config), run, provenance)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import ROOT
 
+from genrec.data.sequences import user_sequences
 from genrec.errors import GenrecError
 from genrec.tokenize.build import TokenizerSpec, build_sid
 from genrec.tokenize.collaborative_ids import CollaborativeParams, collaborative_ids, cooccurrence_graph, path_codes
@@ -22,9 +23,14 @@ def training_rows(sequences: dict[int, list[int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sequences_of(by_user: dict[int, list[int]]) -> list[list[int]]:
+    """The users' training sequences as the tokenize command reads them from the split (users in id order)."""
+    return [s.items for s in user_sequences(training_rows(by_user))]
+
+
 def test_sid_numbers_items_by_first_appearance_users_in_id_order():
     # user 2 comes first in the table, but users are visited in id order (the original: file order = user id)
-    train = training_rows({2: [5, 0], 1: [3, 4, 3, 0]})
+    train = sequences_of({2: [5, 0], 1: [3, 4, 3, 0]})
     rank, seen = first_appearance_order(train, 7)
     assert seen == 4 and list(rank[[3, 4, 0, 5]]) == [0, 1, 2, 3]
     assert list(rank[[1, 2, 6]]) == [4, 5, 6]                      # never in training: after, in id order
@@ -33,15 +39,14 @@ def test_sid_numbers_items_by_first_appearance_users_in_id_order():
 
 
 def test_sid_digits_are_fixed_width_so_no_id_is_a_prefix_of_another():
-    train = training_rows({0: list(range(9_100))})                 # numbers 1001..10100 cross into 5 digits
+    train = [list(range(9_100))]                                    # numbers 1001..10100 cross into 5 digits
     index = codes_to_index(sequential_ids(train, 9_100, SequentialParams()).codes)
     assert {len(sid) for sid in index.values()} == {5}
     assert index[0] == ["<a_0>", "<b_1>", "<c_0>", "<d_0>", "<e_1>"] and index[9_099][:2] == ["<a_1>", "<b_0>"]
 
 
 def test_cooccurrence_counts_every_pair_of_a_sequence_in_both_directions():
-    train = training_rows({0: [0, 1, 2, 1], 1: [2, 0]})
-    graph = cooccurrence_graph(train, 4).toarray()
+    graph = cooccurrence_graph([[0, 1, 2, 1], [2, 0]], 4).toarray()
     # user 0: (0,1) (0,2) (0,1) (1,2) (2,1) [(1,1) dropped]; user 1: (2,0)
     assert graph[0, 1] == graph[1, 0] == 2 and graph[0, 2] == graph[2, 0] == 2 and graph[1, 2] == 2
     assert np.trace(graph) == 0 and graph[3].sum() == 0
@@ -63,7 +68,7 @@ def test_cid_separates_two_communities_and_splits_big_clusters():
     rng = np.random.default_rng(0)
     # two groups of 40 items, each user buying within one group: the first split follows the groups
     sequences = {u: list(rng.choice(np.arange(40) + 40 * (u % 2), size=8, replace=False)) for u in range(400)}
-    quantized = collaborative_ids(training_rows(sequences), 81, CollaborativeParams(clusters=2, max_cluster_size=30))
+    quantized = collaborative_ids(list(sequences.values()), 81, CollaborativeParams(clusters=2, max_cluster_size=30))
     top = quantized.codes[:, 0]
     assert len(set(top[:40])) == 1 and len(set(top[40:80])) == 1 and top[0] != top[40]
     assert quantized.info["cold_items"] == 1 and quantized.codes.shape[1] >= 3     # 40 > 30: split again
@@ -76,10 +81,10 @@ def test_cid_on_the_bundled_sample_keeps_leaves_under_the_cap():
 
     spec = load_datasets(ROOT / "config" / "datasets.yaml")["sample"]
     prepared = preprocess(spec, {role: ROOT / raw.path for role, raw in spec.raw.items()})
-    train, n_items = prepared.splits["train"], len(prepared.items)
-    quantized = collaborative_ids(train, n_items, CollaborativeParams())
+    sequences = [s.items for s in user_sequences(prepared.splits["train"])]
+    quantized = collaborative_ids(sequences, len(prepared.items), CollaborativeParams())
     assert quantized.info["largest_leaf"] <= 500 and quantized.info["items_in_graph"] > 4_000
-    assert len({tuple(row) for row in quantized.codes.tolist()}) == n_items
+    assert len({tuple(row) for row in quantized.codes.tolist()}) == len(prepared.items)
 
 
 def test_interaction_tokenizers_refuse_levels_and_letter_needs_a_baseline():
@@ -125,7 +130,7 @@ def test_letter_aligns_codes_with_collaborative_embeddings():
 
 
 def test_build_sid_runs_sid_from_the_training_split():
-    train = training_rows({0: [2, 0, 1], 1: [1, 3]})
-    index, stats = build_sid(TokenizerSpec.named("sid", {"method": "sequential"}), train=train, n_items=4)
+    index, stats = build_sid(TokenizerSpec.named("sid", {"method": "sequential"}), sequences=sequences_of(
+        {0: [2, 0, 1], 1: [1, 3]}), n_items=4)
     assert index[2] == ["<a_1>", "<b_0>", "<c_0>", "<d_1>"] and stats["encoder"] == "training interactions"
     assert stats["collision_rate_after"] == 0.0 and stats["codebook_sizes"] is None

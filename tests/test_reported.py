@@ -161,7 +161,8 @@ def test_etegrec_tokenizer_rows_name_the_tiger_run_on_those_ids():
     from genrec.report import board as lb
 
     config = load_config(ROOT / "config" / "config.yaml", ROOT / "config" / "experiments" / "cpu-full.yaml")
-    assert [method_of("tiger", config["tokenizers"][t]) for t in ("rqvae", "tiger_sas", "letter", "sid", "cid")] == [
+    assert [method_of("tiger", config["tokenizers"][t], config["encoders"])
+            for t in ("rqvae", "tiger_sas", "letter", "sid", "cid")] == [
         "tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid"]
     assert method_of("sft", config["tokenizers"]["letter"]) == "minionerec"
     cells = lb.paper_table(load_reported(REPORTED), "etegrec", "Table 3", config, "results")

@@ -124,7 +124,8 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
         return [f"metrics/{dataset}/baselines/{method}{f'.seed{seed}' if seeds else ''}.json"
                 for seed in (seeds or [None])]
     if method in TIGER_METHODS:     # TIGER on the config's first tokenizer of that row's kind
-        tokenizers = [t for t in config["tiger"]["tokenizers"] if method_of("tiger", config["tokenizers"].get(t)) == method]
+        tokenizers = [t for t in config["tiger"]["tokenizers"]
+                      if method_of("tiger", config["tokenizers"].get(t), config["encoders"]) == method]
         return [f"metrics/{dataset}/{tokenizers[0]}/{config['tiger']['backbone']}/tiger.json"] if tokenizers else []
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
         return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from genrec.config import Settings, from_settings
 from genrec.errors import GenrecError
@@ -104,16 +104,16 @@ def method_params(spec: TokenizerSpec):
                    encoder="residual" if spec.method == "rqkmeans_plus" else "mlp")
 
 
-def fit_interactions(spec: TokenizerSpec, train: pd.DataFrame, n_items: int) -> Quantized:
-    """Run an interaction method (SID, CID) on the training split."""
+def fit_interactions(spec: TokenizerSpec, sequences: Sequence[Sequence[int]], n_items: int) -> Quantized:
+    """Run an interaction method (SID, CID) on the users' training sequences (users in id order)."""
     p = method_params(spec)
     if spec.method == "sequential":
         from genrec.tokenize.sequential_ids import sequential_ids
 
-        return sequential_ids(train, n_items, p)
+        return sequential_ids(sequences, n_items, p)
     from genrec.tokenize.collaborative_ids import collaborative_ids
 
-    return collaborative_ids(train, n_items, p)
+    return collaborative_ids(sequences, n_items, p)
 
 
 def fit(spec: TokenizerSpec, x: np.ndarray, collaborative: np.ndarray | None = None) -> Quantized:
@@ -155,12 +155,13 @@ def check_fit_input(spec: TokenizerSpec, x: np.ndarray) -> None:
 
 
 def build_sid(spec: TokenizerSpec, x: np.ndarray | None = None, collaborative: np.ndarray | None = None,
-              train: pd.DataFrame | None = None, n_items: int | None = None) -> tuple[dict[int, list[str]], dict]:
-    """Fit (on embeddings `x`, or on the `train` split for the interaction methods), resolve collisions, and
-    return the index (MiniOneRec format) and its statistics."""
+              sequences: Sequence[Sequence[int]] | None = None,
+              n_items: int | None = None) -> tuple[dict[int, list[str]], dict]:
+    """Fit (on embeddings `x`, or for the interaction methods on the users' training `sequences`), resolve
+    collisions, and return the index (MiniOneRec format) and its statistics."""
     started = time.perf_counter()
     if spec.reads_interactions:
-        quantized = fit_interactions(spec, train, n_items)
+        quantized = fit_interactions(spec, sequences, n_items)
         sizes = None    # per level, the codes the data needed
     else:
         check_fit_input(spec, x)

@@ -20,13 +20,13 @@ extra top-level cluster instead of getting their own one-token ID.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 
-from genrec.data.sequences import user_sequences
 from genrec.errors import GenrecError
 from genrec.progress import progress
 from genrec.tokenize.quantized import Quantized
@@ -45,12 +45,12 @@ class CollaborativeParams:
     seed: int = 0                  # SpectralClustering's random_state in the original
 
 
-def cooccurrence_graph(train: pd.DataFrame, n_items: int) -> sparse.csr_matrix:
+def cooccurrence_graph(sequences: Sequence[Sequence[int]], n_items: int) -> sparse.csr_matrix:
     """Symmetric item x item counts: for every user, each unordered pair of positions in the training sequence
     (an item against itself excluded)."""
     rows, cols = [], []
-    for sequence in user_sequences(train):
-        items = np.asarray(sequence.items, dtype=np.int64)
+    for sequence in sequences:
+        items = np.asarray(sequence, dtype=np.int64)
         first, second = np.triu_indices(len(items), k=1)
         rows.append(items[first])
         cols.append(items[second])
@@ -113,14 +113,15 @@ def path_codes(paths: dict[int, tuple], order: np.ndarray, n_items: int) -> np.n
     return codes
 
 
-def collaborative_ids(train: pd.DataFrame, n_items: int, params: CollaborativeParams) -> Quantized:
-    """Cluster the co-occurrence graph recursively and give every item its path ID."""
+def collaborative_ids(sequences: Sequence[Sequence[int]], n_items: int, params: CollaborativeParams) -> Quantized:
+    """Cluster the co-occurrence graph of the users' training sequences recursively and give every item its path
+    ID."""
     if params.clusters < 2 or params.max_cluster_size < params.clusters:
         raise GenrecError(f"collaborative indexing needs clusters >= 2 and max_cluster_size >= clusters (got "
                           f"{params.clusters}, {params.max_cluster_size})", key="params",
                           fix="use the original's clusters: 20, max_cluster_size: 500")
-    order, _ = first_appearance_order(train, n_items)
-    graph = cooccurrence_graph(train, n_items)
+    order, _ = first_appearance_order(sequences, n_items)
+    graph = cooccurrence_graph(sequences, n_items)
     in_graph = np.flatnonzero(np.asarray(graph.sum(1)).ravel() > 0)
     if len(in_graph) <= params.clusters:
         raise GenrecError(f"only {len(in_graph)} items co-occur in the training sequences, too few for "
@@ -129,11 +130,9 @@ def collaborative_ids(train: pd.DataFrame, n_items: int, params: CollaborativePa
     cold = np.setdiff1d(np.arange(n_items), in_graph)
     paths |= {int(item): (params.clusters,) for item in cold}    # one extra top-level cluster of unseen items
     codes = path_codes(paths, order, n_items)
-    leaf_sizes = pd.Series([p for p in paths.values()]).value_counts()
-    depths = pd.Series([len(p) for p in paths.values()]).value_counts().sort_index()
-    log.info("CID: %d leaves, largest %d items, ID lengths %s", len(leaf_sizes), leaf_sizes.max(),
-             {int(d) + 1: int(c) for d, c in depths.items()})
+    leaf_sizes = Counter(paths.values())
+    lengths = {str(d + 1): c for d, c in sorted(Counter(len(p) for p in paths.values()).items())}
+    log.info("CID: %d leaves, largest %d items, ID lengths %s", len(leaf_sizes), max(leaf_sizes.values()), lengths)
     return Quantized(codes, None, {
         "graph_edges": int(graph.nnz // 2), "items_in_graph": int(len(in_graph)), "cold_items": int(len(cold)),
-        "leaves": int(len(leaf_sizes)), "largest_leaf": int(leaf_sizes.max()),
-        "id_lengths": {str(int(d) + 1): int(c) for d, c in depths.items()}})
+        "leaves": len(leaf_sizes), "largest_leaf": max(leaf_sizes.values()), "id_lengths": lengths})

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+from collections.abc import Sequence
 
-from genrec.data.sequences import user_sequences
+import numpy as np
+
 from genrec.tokenize.quantized import Quantized
 
 
@@ -29,15 +29,15 @@ class SequentialParams:
     base: int = 10         # digits per level: decimal, as the original's numbers are written
 
 
-def first_appearance_order(train: pd.DataFrame, n_items: int) -> tuple[np.ndarray, int]:
-    """rank[item]: the item's position in the order of first appearance over the training sequences (users in
-    id order, items oldest first). Items that never occur in training come after, in id order: the original
+def first_appearance_order(sequences: Sequence[Sequence[int]], n_items: int) -> tuple[np.ndarray, int]:
+    """rank[item]: the item's position in the order of first appearance over the users' training sequences
+    (`sequences`: users in id order, items oldest first; genrec.data.sequences). Items that never occur in training come after, in id order: the original
     numbers them by their appearance in the held-out part of the sequences, which would read validation and
     test; ours reads the training split only. Also returns how many items occur in training."""
     rank = np.full(n_items, -1, dtype=np.int64)
     seen = 0
-    for sequence in user_sequences(train):
-        for item in sequence.items:
+    for sequence in sequences:
+        for item in sequence:
             if rank[item] < 0:
                 rank[item] = seen
                 seen += 1
@@ -55,9 +55,9 @@ def digits(numbers: np.ndarray, base: int) -> np.ndarray:
     return (numbers[:, None] // powers[None, :]) % base
 
 
-def sequential_ids(train: pd.DataFrame, n_items: int, params: SequentialParams) -> Quantized:
+def sequential_ids(sequences: Sequence[Sequence[int]], n_items: int, params: SequentialParams) -> Quantized:
     """Each item's sequential number, written as digit codes (one level per digit)."""
-    rank, in_training = first_appearance_order(train, n_items)
+    rank, in_training = first_appearance_order(sequences, n_items)
     numbers = rank + params.start
     codes = digits(numbers, params.base)
     return Quantized(codes, None, {
