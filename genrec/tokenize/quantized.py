@@ -12,6 +12,8 @@ class Quantized:
     codes: np.ndarray                 # items x levels, int64; row i = item i
     last_distances: np.ndarray | None  # items x K_last: squared distance of each item's last residual to each code
     info: dict = field(default_factory=dict)  # method-specific facts for stats.json (losses, epochs, ...)
+    # a learned tokenizer's model (`genrec.tokenize.rqvae.model_state`): what ETEGRec starts its tokenizer from
+    state: dict | None = None
 
 
 def squared_distances(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ for a while are restarted on random residuals (otherwise dead codes are the main
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -357,4 +358,11 @@ def _train(x_np: np.ndarray, cfg: RQVAEConfig, init_codebooks: list[np.ndarray] 
     return Quantized(codes_np, last, {
         "epochs": epoch, "best_epoch": best["epoch"], "train_seconds": round(time.perf_counter() - started, 2),
         "dead_code_restarts": restarts, "curve": history,
-    })
+    }, state=model_state(model, x.shape[1]))
+
+
+def model_state(model: RQVAE, in_dim: int) -> dict:
+    """What rebuilds a trained RQ-VAE (`genrec.etegrec.joint.tokenizer_from_state`): its config, input width
+    and weights."""
+    return {"config": dataclasses.asdict(model.cfg), "in_dim": int(in_dim),
+            "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}}

@@ -1,0 +1,1 @@
+"""ETEGRec: item tokenizer and generative recommender trained end to end (Liu et al., SIGIR 2025)."""
