@@ -43,6 +43,7 @@ from genrec.precision import use_bf16
 from genrec.progress import progress
 from genrec.tokenize.collisions import collision_summary
 from genrec.tokenize.index import codes_to_index, index_json
+from genrec.tokenize.rqvae import model_state
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +298,6 @@ def save_checkpoint(model: JointModel, tokenizer, codes: np.ndarray, info: dict,
         tokenizer.save_pretrained(str(tmp))
         (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
         (tmp / SID_INDEX).write_text(index_json(codes_to_index(codes)))
-        torch.save({"tokenizer": {"config": dataclasses.asdict(model.item_tokenizer.cfg),
-                                  "in_dim": int(model.item_embeddings.shape[1]),
-                                  "state_dict": model.item_tokenizer.state_dict()},
+        torch.save({"tokenizer": model_state(model.item_tokenizer, model.item_embeddings.shape[1]),
                     "enc_adapter": model.enc_adapter.state_dict(), "dec_adapter": model.dec_adapter.state_dict()},
                    tmp / "etegrec.pt")
