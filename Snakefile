@@ -34,6 +34,7 @@ GRID_METRICS = [f"{RESULTS}/{run['metrics']}" for run in grid_runs(config)]
 include: "rules/data.smk"
 include: "rules/sid.smk"
 include: "rules/train.smk"
+include: "rules/etegrec.smk"
 include: "rules/rl.smk"
 include: "rules/evaluate.smk"
 include: "rules/baselines.smk"

@@ -100,16 +100,21 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
         from genrec.data.sequences import user_sequences
 
         sequences = [s.items for s in user_sequences(read_table(args.train))]
-        index, stats = build_sid(spec, sequences=sequences, n_items=n_items)
+        built = build_sid(spec, sequences=sequences, n_items=n_items, with_state=bool(args.out_model))
     else:
         if not args.embeddings:
             raise GenrecError(f"method {spec.method} quantises item vectors: pass --embeddings")
         collaborative = load_embeddings(args.collaborative, n_items) if args.collaborative else None
-        index, stats = build_sid(spec, load_embeddings(args.embeddings, n_items), collaborative)
+        built = build_sid(spec, load_embeddings(args.embeddings, n_items), collaborative,
+                          with_state=bool(args.out_model))
+    index, stats = built[:2]
     out = Path(args.out_dir)
-    with atomic_outputs(out / "index.json", out / "stats.json") as (tmp_index, tmp_stats):
-        tmp_index.write_text(index_json(index))
-        tmp_stats.write_text(json.dumps(stats, indent=2) + "\n")
+    targets = [out / "index.json", out / "stats.json"] + ([args.out_model] if args.out_model else [])
+    with atomic_outputs(*targets) as temps:
+        temps[0].write_text(index_json(index))
+        temps[1].write_text(json.dumps(stats, indent=2) + "\n")
+        if args.out_model:
+            torch.save(built[2], temps[2])
 
 
 def cmd_import_index(args: argparse.Namespace) -> None:
@@ -155,6 +160,25 @@ def cmd_sft(args: argparse.Namespace) -> None:
                    threads=args.threads)
     log.info("SFT done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", info["steps"], info["epochs_run"],
              info["best_eval_loss"] or float("nan"), info["seconds"])
+
+
+def cmd_etegrec(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.embed.encode import load_embeddings
+    from genrec.etegrec.train import train_etegrec
+    from genrec.io import read_table
+    from genrec.settings import ETEGRecJob
+
+    job = ETEGRecJob.from_json(args.settings)
+    data = Path(args.data)
+    n_items = len(read_table(data / "items.parquet"))
+    state = torch.load(args.tokenizer_model, weights_only=True)
+    info = train_etegrec(job.backbone, job.training, state, load_embeddings(args.embeddings, n_items),
+                         read_table(data / "train.parquet"), read_table(data / "valid.parquet"),
+                         job.prompts.templates, args.out, threads=args.threads)
+    log.info("ETEGRec done: %d recommender epochs, best valid NDCG@10 %.4f, %.0f s", info["recommender_epochs"],
+             info["best"]["valid_ndcg@10"], info["seconds"])
 
 
 def cmd_rl(args: argparse.Namespace) -> None:
@@ -338,6 +362,14 @@ def cmd_results(args: argparse.Namespace) -> None:
     print(results_table([read_json(p) for p in args.metrics]))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from genrec.report.compare import paired_runs
+
+    paired = paired_runs(Path(args.a), Path(args.b), args.metric)
+    print(f"{args.metric}: {args.a} - {args.b} = {paired['difference']:+.4f} "
+          f"[{paired['ci_low']:+.4f}, {paired['ci_high']:+.4f}] (paired bootstrap over users, 95 %)")
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> None:
     from genrec.report.leaderboard import collect_leaderboard, leaderboard_summary, write_leaderboard
 
@@ -424,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", help="train.parquet (methods sequential and collaborative)")
     p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.tokenize.build', 'TokenizerSpec')}")
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-model", help="also save the learned tokenizer's model here (torch.save; ETEGRec's start)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_tokenize)
 
@@ -445,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="print a table of metrics files")
     p.add_argument("metrics", nargs="+", help="metrics .json files")
     p.set_defaults(func=cmd_results)
+    p = sub.add_parser("compare", help="two runs' predictions on the same rows: metric difference, paired interval")
+    p.add_argument("a", help="predictions .jsonl (e.g. predictions/sample/etegrec_rqvae/tiger/etegrec.valid.jsonl)")
+    p.add_argument("b", help="predictions .jsonl of the same dataset and split")
+    p.add_argument("--metric", default="ndcg@10")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("leaderboard", help="every metrics file of a results tree -> leaderboard.csv + .parquet")
     p.add_argument("--results", required=True, help="results root (its metrics/ tree is read)")
@@ -469,6 +507,15 @@ def build_parser() -> argparse.ArgumentParser:
                         f" and {_fields('genrec.settings', 'PromptSet')}")
     _training_outputs(p)
     p.set_defaults(func=cmd_sft)
+
+    p = sub.add_parser("etegrec", help="ETEGRec: joint RQ-VAE tokenizer + T5 recommender training -> TIGER's checkpoint")
+    p.add_argument("--data", required=True, help="the prepared dataset directory (items, train, valid)")
+    p.add_argument("--tokenizer-model", required=True, help="the pre-trained RQ-VAE (`tokenize --out-model`)")
+    p.add_argument("--embeddings", required=True, help="the item embeddings the RQ-VAE was trained on (.npy)")
+    p.add_argument("--settings", required=True, help="JSON of genrec.settings.ETEGRecJob")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_etegrec)
 
     p = sub.add_parser("rl", help="GRPO from an SFT checkpoint with constrained rollouts and one reward")
     p.add_argument("--sft-model", required=True, help="the SFT checkpoint (policy start and KL reference)")

@@ -2,7 +2,9 @@
 
 One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the dashboard's pipeline page:
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
-rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers). `per_dataset` gives a
+rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
+each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
+tokenizer). `per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -21,6 +23,8 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
     the published row of its item IDs (`tokenizer`, its config entry): ETEGRec's Table 3 runs TIGER's recommender
     on LETTER's, SID's, CID's and SASRec-quantised (TIGER-SAS) IDs. An encoder outside `text_encoders` (the
     config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
+    if stage.startswith("etegrec"):
+        return "etegrec"        # its variants (Table 4's ablations) are told apart by stage
     if stage != "tiger":
         return "minionerec"
     tokenizer = tokenizer or {}
@@ -46,7 +50,9 @@ def dataset_grid(config: dict, dataset: str) -> dict:
     return {**{key: override.get(key, config[key]) for key in GRID_LISTS},
             "rl": {key: override.get("rl", {}).get(key, config["rl"][key]) for key in GRID_RL},
             "tiger": {"backbone": config["tiger"]["backbone"],
-                      "tokenizers": override.get("tiger", {}).get("tokenizers", config["tiger"]["tokenizers"])}}
+                      "tokenizers": override.get("tiger", {}).get("tokenizers", config["tiger"]["tokenizers"])},
+            "etegrec": {**{key: config["etegrec"][key] for key in ("backbone", "variants", "compare_on_valid")},
+                        "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])}}
 
 
 def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
@@ -91,4 +97,18 @@ def grid_runs(config: dict) -> list[dict]:
                         f"metrics/{dataset}/baselines/{baseline}.seed{seed}.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")
+        etegrec = grid["etegrec"]
+        splits = ["test", "valid"] if etegrec["compare_on_valid"] else ["test"]
+        for tokenizer in etegrec["tokenizers"]:
+            backbone = etegrec["backbone"]
+            for stage in etegrec["variants"]:
+                for split in splits:
+                    suffix = "" if split == "test" else ".valid"
+                    add(dataset, "etegrec", tokenizer, backbone, stage, split,
+                        f"metrics/{dataset}/{tokenizer}/{backbone}/{stage}{suffix}.json")
+            if "valid" in splits and "tiger" in grid["baselines"] and tokenizer in grid["tiger"]["tokenizers"]:
+                backbone = grid["tiger"]["backbone"]     # TIGER on the same IDs, the comparison's other side
+                method = method_of("tiger", config["tokenizers"].get(tokenizer), config["encoders"])
+                add(dataset, method, tokenizer, backbone, "tiger", "valid",
+                    f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.valid.json")
     return runs

@@ -18,6 +18,8 @@ from genrec.config import Settings
 from genrec.data.spec import DatasetSpec, named_spec
 from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
+from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
+from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
 from genrec.grid import dataset_grid, grid_union, method_of, reward_of
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
@@ -162,6 +164,28 @@ def sft_job(config: dict, backbone_name: str, stage: str) -> SFTJob:
 
 
 @dataclass(frozen=True)
+class ETEGRecJob(Settings):
+    """What an `etegrec` job trains: TIGER's backbone, ETEGRec's training with the stage's Table 4 ablation
+    applied, and the prompt set (`sids`: the history's SIDs back to back)."""
+
+    KEY = "etegrec job"
+
+    backbone: BackboneSpec
+    training: ETEGRecSettings
+    prompts: PromptSet
+
+
+def etegrec_training(config: dict, stage: str) -> ETEGRecSettings:
+    """`etegrec.training`, with the ablation of `stage` (a key of genrec.etegrec.settings.VARIANTS)."""
+    return ETEGRecSettings.from_config(config["etegrec"]["training"]).variant(stage)
+
+
+def etegrec_job(config: dict, stage: str) -> ETEGRecJob:
+    spec = backbone(config, config["etegrec"]["backbone"])
+    return ETEGRecJob(spec, etegrec_training(config, stage), prompt_set(config, spec.prompts))
+
+
+@dataclass(frozen=True)
 class Run(Settings):
     """The identity a metrics file records."""
 
@@ -210,12 +234,17 @@ def tokenizer_input(config: dict, sid: TokenizerSpec) -> dict:
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
     """A generative model's evaluation (SFT, RL or TIGER)."""
-    training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
     sid = tokenizer(config, tokenizer_name)
     spec = backbone(config, backbone_name)
     provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
-                  "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "sft": training.to_dict(),
+                  "tokenizer": sid.to_dict(), "backbone": spec.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
+    if stage in ETEGREC_STAGES:     # the tokenizer is ETEGRec's starting point; its final codes are the model's
+        training = etegrec_training(config, stage)
+        provenance["etegrec"] = training.to_dict()
+    else:
+        training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
+        provenance["sft"] = training.to_dict()
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
     run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"][tokenizer_name], config["encoders"]),
@@ -330,6 +359,7 @@ def check_config(config: dict, datasets: dict) -> None:
         if sft_training(config, "tiger").seq_rec_mode != "row":
             raise GenrecError("TIGER (an encoder-decoder) trains one example per row", key="tiger.sft.seq_rec_mode",
                               fix="set tiger.sft.seq_rec_mode: row")
+    check_etegrec(config, grids)
     for name in baselines - {"mostpop", "tiger"}:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:
@@ -345,3 +375,25 @@ def check_config(config: dict, datasets: dict) -> None:
     if "semantic" in rewards:
         names("unknown encoder", {config["rl"]["encoder"]}, config["encoders"], "rl.encoder",
               "the semantic reward's embeddings come from `encoders`: ")
+
+
+def check_etegrec(config: dict, grids: list[dict]) -> None:
+    """ETEGRec's grid: a t5 backbone (TIGER's recommender), RQ-VAE tokenizers to start from, known variants."""
+    used = grid_union(config, grids, "etegrec", "tokenizers")
+    if not used:
+        return
+    name = config["etegrec"]["backbone"]
+    if name not in config["backbones"] or backbone(config, name).kind != "t5":
+        raise GenrecError(f"etegrec.backbone '{name}' must name a `kind: t5` entry of `backbones` (ETEGRec's "
+                          "recommender is TIGER's encoder-decoder)", key="etegrec.backbone")
+    unknown = sorted(used - set(config["tokenizers"]))
+    if unknown:
+        raise GenrecError(f"unknown tokenizer(s) {unknown}", key="etegrec.tokenizers",
+                          fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
+    for name in sorted(used):
+        if tokenizer(config, name).method != "rqvae":
+            raise GenrecError(f"ETEGRec's item tokenizer is an RQ-VAE; tokenizer '{name}' is of method "
+                              f"{tokenizer(config, name).method}", key="etegrec.tokenizers",
+                              fix="name `method: rqvae` tokenizers (e.g. etegrec_rqvae)")
+    for stage in config["etegrec"]["variants"]:
+        etegrec_training(config, stage)

@@ -9,7 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from genrec import settings as genrec_settings
-from genrec.grid import dataset_grid
+from genrec.grid import dataset_grid, grid_union
 
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]
@@ -31,6 +31,7 @@ DATA_STATS = f"{DATA}/stats.json"
 SID = f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}"
 SID_INDEX = f"{SID}/index.json"
 SID_STATS = f"{SID}/stats.json"
+SID_MODEL = f"{SID}/model.pt"      # a learned tokenizer's model, for the tokenizers ETEGRec starts from
 EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors) and .json (provenance)
 MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 BASELINE_MODEL = f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"

@@ -48,6 +48,11 @@ def tokenize_inputs(wildcards):
     return inputs
 
 
+# The tokenizers ETEGRec starts from also save their model (SID_MODEL): a rule of their own, so that the other
+# tokenizers' outputs stay index + stats.
+ETEGREC_TOKENIZERS = sorted(grid_union(config, list(GRIDS.values()), "etegrec", "tokenizers"))
+
+
 rule tokenize:
     input:
         unpack(tokenize_inputs),
@@ -59,19 +64,35 @@ rule tokenize:
         sources=lambda wildcards, input: " ".join(f"--{role} {path}" for role, path in input.items()
                                                   if role != "item_table"),
         out=lambda wildcards, output: os.path.dirname(output.index),
+        model="",
     log:
         f"{RESULTS}/logs/tokenize/{{dataset}}/{{tokenizer}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/tokenize/{{dataset}}/{{tokenizer}}.tsv"
     wildcard_constraints:
-        tokenizer=names_pattern([n for n in config["tokenizers"] if not imported(n)]),
+        tokenizer=names_pattern([n for n in config["tokenizers"] if not imported(n) and n not in ETEGREC_TOKENIZERS]),
     threads: workflow.cores
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "{GENREC} tokenize --items {input.item_table} {params.sources}"
+        "{GENREC} tokenize --items {input.item_table} {params.sources} {params.model}"
         " --settings {params.settings:q} --out-dir {params.out} --threads {threads} 2> {log}"
+
+
+use rule tokenize as tokenize_with_model with:
+    output:
+        index=SID_INDEX,
+        stats=SID_STATS,
+        model=SID_MODEL,
+    params:
+        settings=lambda wildcards: genrec_settings.tokenizer(config, wildcards.tokenizer).to_json(),
+        sources=lambda wildcards, input: " ".join(f"--{role} {path}" for role, path in input.items()
+                                                  if role != "item_table"),
+        out=lambda wildcards, output: os.path.dirname(output.index),
+        model=lambda wildcards, output: f"--out-model {output.model}",
+    wildcard_constraints:
+        tokenizer=names_pattern(ETEGREC_TOKENIZERS),
 
 
 rule import_index:

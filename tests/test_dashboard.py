@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import PIPELINE_TIMEOUT, ROOT
 from slurm_cluster import free_port
 from streamlit.testing.v1 import AppTest
 from websockets.sync.client import connect
@@ -24,7 +24,6 @@ from genrec.report import board as lb
 from genrec.report.reported import load_reported
 
 APP = str(ROOT / "dashboard" / "app.py")
-PIPELINE_TIMEOUT = pytest.mark.timeout(1500)     # the first test to use `pipeline` runs it (about 12 min)
 REQUIRED = os.environ.get("GENREC_REQUIRE_SYSTEM_DEPS") == "1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

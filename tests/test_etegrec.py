@@ -112,7 +112,7 @@ def test_etegrec_recodes_items_collision_free_and_decodes_through_the_tiger_path
     assert json.loads((tmp_path / "model" / "training.json").read_text())["best"]["valid_rows_scored"] == len(valid)
 
 
-@pytest.mark.parametrize("stage", ["etegrec-no-at", "etegrec-no-ete", "etegrec-no-align"])
+@pytest.mark.parametrize("stage", ["etegrec-no-at", "etegrec-no-ete", "etegrec-no-sia-psa"])
 def test_table_4_variants_train(catalogue, tmp_path, stage):
     vectors, train, valid, pretrained = catalogue
     settings = ETEGRecSettings.from_config(SHORT | {"epochs": 2, "finetune_epochs": 0}).variant(stage)

@@ -80,3 +80,20 @@ def test_per_dataset_names_are_checked_before_any_job(workdir):
     (workdir / "tok.yaml").write_text("per_dataset: {sample: {sid_tokenizers: [rqvea]}}\n")
     plan = snakemake(workdir, "-n", "--configfile", "tok.yaml")
     assert plan.returncode != 0 and "unknown tokenizer(s) ['rqvea']" in plan.stdout + plan.stderr
+
+
+def test_etegrec_grid_plans_tables_3_and_4_on_its_three_datasets(workdir):
+    """config/experiments/etegrec.yaml: per dataset, the tokenizers of Table 3 (TIGER's recommender on each), ETEGRec
+    and its five ablations from the pre-trained RQ-VAE (its own rule saves the model), on test and valid, with TIGER
+    on valid beside them where it runs on the same tokenizer."""
+    plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/experiments/etegrec.yaml",
+                     cores=None, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = job_counts(plan.stdout + plan.stderr)
+    datasets, variants, tiger_rows = 3, 6, 5
+    assert jobs["tokenize_with_model"] == datasets           # etegrec_rqvae, whose model.pt ETEGRec starts from
+    assert jobs["etegrec"] == datasets * variants
+    assert jobs["sft"] == datasets * tiger_rows               # TIGER trains under rule sft
+    assert jobs["evaluate"] == datasets * (variants * 2 + tiger_rows)
+    block = next(b for b in plan.stdout.split("\n\n") if "rule etegrec:" in b and "stage=etegrec-no-at" in b)
+    assert "slurm_partition=gpu" in block and ", gpu=1" in block

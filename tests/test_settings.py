@@ -18,6 +18,7 @@ from genrec.data.spec import DatasetSpec, RawFile
 from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.grid import dataset_grid
+from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
 from genrec.models.baselines.registry import build_model
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
@@ -43,6 +44,7 @@ SECTIONS = {
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
+    ("etegrec", "training"): (ETEGRecSettings, set(), set()),
     **{("baseline_models", name): (cls, set(), set(DATASET_SIZES)) for name, cls in MODEL_CONFIGS.items()},
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
@@ -51,7 +53,8 @@ GRID_DEFAULTS = {
     "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
     "baseline_models.sasrec", "baseline_models.gru4rec", "baseline_models.caser", "baseline_training", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
-    "tiger.tokenizers", "tiger.sft",
+    "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
+    "etegrec.compare_on_valid", "etegrec.training",
 }
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FAST, copy_workflow, snakemake
+from conftest import FAST, PIPELINE_TIMEOUT, copy_workflow, snakemake
 
 from genrec.tokenize.index import index_to_codes, parse_sid, read_index
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 ALL_TOKENIZERS = ["rqkmeans", "rqkmeans_constrained", "rqvae", "rqkmeans_plus"]
 
-@pytest.mark.timeout(1500)   # includes the pipeline run when this is the first test that uses it
+@PIPELINE_TIMEOUT   # includes the pipeline run when this is the first test that uses it
 def test_bundled_sample_through_snakemake(pipeline):
     """The real sample, raw files -> splits -> MiniLM embeddings -> all four tokenizers -> SFT of a (very) tiny
     model on each -> sharded constrained beam search over all 8,317 test users -> metrics; baselines; RL."""
@@ -92,6 +92,23 @@ def test_bundled_sample_through_snakemake(pipeline):
     cid_stats = json.loads((workdir / "results/sid/sample/cid/stats.json").read_text())
     assert len(cid_stats["sid_lengths"]) > 1 and cid_stats["collision_rate_before"] == 0.0
     assert cid_stats["fit"]["items_in_graph"] + cid_stats["fit"]["cold_items"] == 4_344
+    # ETEGRec: the pre-trained RQ-VAE on SASRec's embeddings (its model saved beside the index), trained jointly with
+    # TIGER's T5; w/o ETE retrains a fresh T5 on the final codes. Both decode through the shared evaluation.
+    assert (workdir / "results/sid/sample/etegrec_rqvae/model.pt").stat().st_size > 0
+    for stage in ("etegrec", "etegrec-no-ete"):
+        run = json.loads((workdir / f"results/metrics/sample/etegrec_rqvae/tiger/{stage}.json").read_text())
+        assert (run["method"], run["stage"], run["n_users"], run["invalid_generations"]) == ("etegrec", stage, 8_317, 0)
+        assert run["config"]["etegrec"]["end_to_end"] == (stage == "etegrec") and run["wall_seconds"]["etegrec"] > 0
+        training = json.loads((workdir / f"results/models/sample/etegrec_rqvae/tiger/{stage}/training.json").read_text())
+        assert training["collisions"]["final_with_extra_token"]["collision_rate"] == 0.0
+        assert (training["best"]["phase"] == "retrain") == (stage == "etegrec-no-ete")
+        codes = index_to_codes(read_index(workdir / f"results/models/sample/etegrec_rqvae/tiger/{stage}/sid_index.json",
+                                          n_items=4_344))
+        assert len(np.unique(codes, axis=0)) == 4_344
+    predictions = workdir / "results/predictions/sample/etegrec_rqvae/tiger"
+    compared = subprocess.run([sys.executable, "-m", "genrec", "compare", predictions / "etegrec.jsonl",
+                               predictions / "etegrec-no-ete.jsonl"], capture_output=True, text=True, check=True)
+    assert compared.stdout.startswith("ndcg@10: ") and "paired bootstrap" in compared.stdout
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
@@ -110,7 +127,7 @@ def test_bundled_sample_through_snakemake(pipeline):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-@pytest.mark.timeout(1500)
+@PIPELINE_TIMEOUT
 def test_time_811_dataset_through_every_stage(pipeline):
     """MiniOneRec's protocol end to end on `sample_dated` (real items and orders, synthetic dates): raw Amazon 2018
     files -> title filter, window, 5-core -> time_811 rows -> SIDs -> SFT, RL, every baseline -> evaluation keyed
@@ -154,7 +171,7 @@ def test_time_811_dataset_through_every_stage(pipeline):
     assert (dated["n_rows"] > dated["n_users"]).all() and set(dated["source"]) == {"reproduced"}
 
 
-@pytest.mark.timeout(1500)
+@PIPELINE_TIMEOUT
 def test_a_baseline_runs_once_per_seed_of_the_grid(pipeline):
     """`seeds:` through Snakemake: GRU4Rec on sample_dated trained and scored under seed 7, beside the unseeded
     run, each file recording its seed (the Paper tables page combines such runs: tests/test_reported.py)."""
@@ -210,7 +227,7 @@ def dvc(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([DVC, *args], cwd=workdir, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.timeout(1500)
+@PIPELINE_TIMEOUT
 def test_artifacts_round_trip_through_a_dvc_remote(pipeline, tmp_path):
     """Push the pipeline's artifacts, lose them (a fresh machine: no results/, no .snakemake/, no DVC cache), pull
     them back: Snakemake has nothing to do and the leaderboard is byte-identical. Runs after the pipeline tests."""
@@ -233,7 +250,7 @@ def test_artifacts_round_trip_through_a_dvc_remote(pipeline, tmp_path):
     assert (workdir / "results/leaderboard.csv").read_bytes() == board
 
 
-@pytest.mark.timeout(1500)
+@PIPELINE_TIMEOUT
 def test_sequence_mode_sft_through_rl_and_evaluation(pipeline, tmp_path):
     """`seq_rec_mode: sequence` on both protocols, through Snakemake: SFT on users' sequences (mixed with per-row
     item tasks), GRPO from it, and evaluation with 0 invalid generations, in a copy of the pipeline's tree that

@@ -19,7 +19,7 @@ VARIANTS: dict[str, dict] = {
     "etegrec": {},
     "etegrec-no-sia": {"sia_weight": 0.0},
     "etegrec-no-psa": {"psa_weight": 0.0},
-    "etegrec-no-align": {"sia_weight": 0.0, "psa_weight": 0.0},
+    "etegrec-no-sia-psa": {"sia_weight": 0.0, "psa_weight": 0.0},
     "etegrec-no-at": {"alternating": False},
     "etegrec-no-ete": {"end_to_end": False},
 }
@@ -53,6 +53,7 @@ class ETEGRecSettings(Settings):
     alternating: bool = True           # False: w/o AT
     end_to_end: bool = True            # False: w/o ETE
     max_history: int = 50              # the latest items the encoder reads (max_his_len)
+    group_by_length: bool = True       # batches of similar history length (less padding); released: random
     num_beams: int = 20                # valid evaluation for model selection (constrained, as at test time)
     select_rows: int | None = None     # valid rows scored for model selection (a fixed random subset); None: all
     eval_batch_size: int = 64

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 from transformers import get_scheduler, set_seed
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from genrec.etegrec.joint import JointModel, sid_vocabulary, tokenizer_from_state
 from genrec.etegrec.settings import ETEGRecSettings
@@ -63,6 +64,9 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self.target)
+
+    def lengths(self) -> list[int]:
+        return (self.history >= 0).sum(1).tolist()
 
 
 class CodeTable:
@@ -141,6 +145,7 @@ def train_etegrec(backbone: BackboneSpec, settings: ETEGRecSettings, tokenizer_s
         else np.sort(rng.choice(len(valid_rows), settings.select_rows, replace=False))
     generator = torch.Generator().manual_seed(settings.seed)
     steps_per_epoch = math.ceil(len(train_rows) / settings.batch_size)
+    lengths = train_rows.lengths()
     bf16 = use_bf16(settings.precision, "etegrec.training.precision") and device.type == "cuda"
     history: list[dict] = []
 
@@ -151,7 +156,11 @@ def train_etegrec(backbone: BackboneSpec, settings: ETEGRecSettings, tokenizer_s
         for epoch in range(epochs):
             model.train()
             t0, totals = time.monotonic(), {}
-            order = torch.randperm(len(train_rows), generator=generator)
+            if settings.group_by_length:    # TIGER's SFT batches the same way (HF Trainer's group_by_length)
+                order = torch.tensor(list(LengthGroupedSampler(settings.batch_size, lengths=lengths,
+                                                               generator=generator)))
+            else:
+                order = torch.randperm(len(train_rows), generator=generator)
             for start in progress(range(0, len(order), settings.batch_size), desc=f"ETEGRec {phase} {epoch + 1}/{epochs}",
                                   unit="step"):
                 batch = table.batch(train_rows, order[start:start + settings.batch_size], device)
@@ -283,6 +292,8 @@ def train_etegrec(backbone: BackboneSpec, settings: ETEGRecSettings, tokenizer_s
         "collisions": {"pretrained": pretrained, "final": collision_summary(final[:, :-1]),
                        "final_with_extra_token": collision_summary(final)},
         "items_recoded": round(float((final[:, :-1] != pretrained_codes[:, :-1]).any(1).mean()), 6),
+        "items_recoded_by_level": [round(float((final[:, level] != pretrained_codes[:, level]).mean()), 6)
+                                   for level in range(levels)],
         "history": history, "seconds": round(time.monotonic() - started, 1),
         **TrainedWith("sids", templates, settings.max_history).record(),
     }

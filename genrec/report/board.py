@@ -127,6 +127,9 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
         tokenizers = [t for t in config["tiger"]["tokenizers"]
                       if method_of("tiger", config["tokenizers"].get(t), config["encoders"]) == method]
         return [f"metrics/{dataset}/{tokenizers[0]}/{config['tiger']['backbone']}/tiger.json"] if tokenizers else []
+    if method == "etegrec":         # the variant (stage) on the config's first ETEGRec tokenizer
+        tokenizers = config["etegrec"]["tokenizers"]
+        return [f"metrics/{dataset}/{tokenizers[0]}/{config['etegrec']['backbone']}/{stage}.json"] if tokenizers else []
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
         return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]
     return []

@@ -156,9 +156,10 @@ def check_fit_input(spec: TokenizerSpec, x: np.ndarray) -> None:
 
 def build_sid(spec: TokenizerSpec, x: np.ndarray | None = None, collaborative: np.ndarray | None = None,
               sequences: Sequence[Sequence[int]] | None = None,
-              n_items: int | None = None) -> tuple[dict[int, list[str]], dict]:
+              n_items: int | None = None, with_state: bool = False) -> tuple:
     """Fit (on embeddings `x`, or for the interaction methods on the users' training `sequences`), resolve
-    collisions, and return the index (MiniOneRec format) and its statistics."""
+    collisions, and return the index (MiniOneRec format) and its statistics; with `with_state`, the learned
+    tokenizer's model too (`Quantized.state`: what ETEGRec's joint training starts from)."""
     started = time.perf_counter()
     if spec.reads_interactions:
         quantized = fit_interactions(spec, sequences, n_items)
@@ -179,4 +180,9 @@ def build_sid(spec: TokenizerSpec, x: np.ndarray | None = None, collaborative: n
               "fit": dict(quantized.info)}
     log.info("%s: collision rate %.4f before %s (largest group %d), fit %.1f s", spec.name,
              stats["collision_rate_before"], spec.collision, stats["largest_group_before"], fit_seconds)
+    if with_state:
+        if quantized.state is None:
+            raise GenrecError(f"tokenizer '{spec.name}' (method {spec.method}) learns no model to save",
+                              key=f"tokenizers.{spec.name}.method", fix="ETEGRec starts from an `rqvae` tokenizer")
+        return codes_to_index(codes), stats, quantized.state
     return codes_to_index(codes), stats
