@@ -130,6 +130,18 @@ def run_detail_page(board: pd.DataFrame) -> None:
         x = "step" if "step" in history else "epoch"       # the Trainer logs steps, the baselines epochs
         st.plotly_chart(px.line(history[history["loss"].notna()], x=x, y="loss", title="Training loss"),
                         width="stretch")
+    if "etegrec" in curves:
+        st.subheader("ETEGRec training")
+        epochs = curves["etegrec"]
+        losses = [c for c in ("code", "tokenizer", "sia", "psa") if c in epochs]
+        st.plotly_chart(px.line(epochs.melt(id_vars=["epoch", "phase"], value_vars=losses), x="epoch", y="value",
+                                color="phase", facet_row="variable", markers=True, height=150 * len(losses),
+                                title="Losses per epoch (alternating: tokenizer and recommender epochs)")
+                        .update_yaxes(matches=None), width="stretch")
+        if "valid_ndcg@10" in epochs:
+            scored = epochs[epochs["valid_ndcg@10"].notna()]
+            st.plotly_chart(px.line(scored, x="epoch", y="valid_ndcg@10", color="phase", markers=True,
+                                    title="Valid NDCG@10 (model selection)"), width="stretch")
     if "rl" in curves:
         st.subheader("RL")
         steps = curves["rl"]

@@ -110,6 +110,13 @@ def test_etegrec_recodes_items_collision_free_and_decodes_through_the_tiger_path
     saved = torch.load(tmp_path / "model" / "etegrec.pt")
     assert set(saved) == {"tokenizer", "enc_adapter", "dec_adapter"}
     assert json.loads((tmp_path / "model" / "training.json").read_text())["best"]["valid_rows_scored"] == len(valid)
+    # the dashboard's run detail plots the epochs of every phase in one sequence
+    from genrec.report.board import training_curves
+
+    curves = training_curves(tmp_path / "model")["etegrec"]
+    assert curves["epoch"].tolist() == list(range(1, len(info["history"]) + 1))
+    assert curves["phase"].iloc[0] == "alternating" and curves["phase"].iloc[-1] == "finetune"
+    assert {"code", "sia", "psa", "tokenizer", "valid_ndcg@10"} <= set(curves)
 
 
 @pytest.mark.parametrize("stage", ["etegrec-no-at", "etegrec-no-ete", "etegrec-no-sia-psa"])

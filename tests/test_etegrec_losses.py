@@ -1,10 +1,10 @@
-"""ETEGRec's alignment losses on hand-made cases (genrec/models/etegrec_losses.py)."""
+"""ETEGRec's alignment losses on hand-made cases (genrec/etegrec/losses.py)."""
 
 import math
 
 import torch
 
-from genrec.models.etegrec_losses import (code_distributions, distinct_targets, preference_semantic_alignment,
+from genrec.etegrec.losses import (code_distributions, distinct_targets, preference_semantic_alignment,
                                           sequence_item_alignment)
 
 

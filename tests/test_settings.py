@@ -131,7 +131,12 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
         if "tiger" in grid["baselines"]:
             job = settings.sft_job(config, config["tiger"]["backbone"], "tiger")
             assert SFTJob_round_trip(job) == job and job.backbone.kind == "t5"
-        for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"]}:
+        for stage in grid["etegrec"]["variants"] if grid["etegrec"]["tokenizers"] else []:
+            job = settings.etegrec_job(config, stage)
+            assert settings.ETEGRecJob.from_json(job.to_json()) == job and job.backbone.kind == "t5"
+            for tokenizer in grid["etegrec"]["tokenizers"]:
+                settings.evaluate_job(config, DATASETS, dataset, tokenizer, grid["etegrec"]["backbone"], stage)
+        for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"], *grid["etegrec"]["tokenizers"]}:
             method_params(settings.tokenizer(config, tokenizer))     # a typo in `params` fails here, not mid-run
         for baseline in grid["baselines"]:
             if baseline not in ("mostpop", "tiger"):    # the job's settings build the model, as the rule's command does
@@ -162,6 +167,11 @@ def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:
     ({"tokenizers": {"rqkmeans": {"encoder": "bge"}}}, "tokenizers.rqkmeans.encoder", "unknown encoder(s) ['bge']"),
     ({"encoders": {"sasrec": {"model": "x"}}}, "encoders", "taken by the baselines' item embeddings"),
     ({"baselines": ["tiger"], "tiger": {"sft": {"epoch": 3}}}, "tiger.sft", "unknown sft setting(s) ['epoch']"),
+    ({"etegrec": {"tokenizers": ["rqkmeans"]}}, "etegrec.tokenizers", "ETEGRec's item tokenizer is an RQ-VAE"),
+    ({"etegrec": {"tokenizers": ["rqvea"]}}, "etegrec.tokenizers", "unknown tokenizer(s) ['rqvea']"),
+    ({"etegrec": {"tokenizers": ["etegrec_rqvae"], "backbone": "tiny"}}, "etegrec.backbone", "must name a `kind: t5`"),
+    ({"etegrec": {"tokenizers": ["etegrec_rqvae"], "training": {"cycle": 4, "eval_every": 3}}},
+     "etegrec.training.eval_every", "must divide cycle"),
 ])
 def test_check_config_names_the_key_to_fix(overrides, key, message):
     config = config_with(**overrides)

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from transformers import PreTrainedModel
 
 from genrec.errors import GenrecError
-from genrec.models.etegrec_losses import (code_distributions, distinct_targets, preference_semantic_alignment,
+from genrec.etegrec.losses import (code_distributions, distinct_targets, preference_semantic_alignment,
                                           sequence_item_alignment)
 from genrec.tokenize.collisions import group_ids, rank_in_group
 from genrec.tokenize.rqvae import RQVAE, RQVAEConfig

@@ -328,13 +328,20 @@ def code_usage(sid_stats: dict) -> pd.DataFrame:
 
 
 def training_curves(model_dir: Path) -> dict[str, pd.DataFrame]:
-    """SFT / baseline loss per step (training.json's log history) and RL per-step statistics (rl_steps.jsonl)."""
+    """SFT / baseline loss per step (training.json's log history), ETEGRec's losses and valid NDCG@10 per epoch of
+    each phase (its `history`; `epoch` counts on across phases, `phase_epoch` within one) and RL per-step statistics
+    (rl_steps.jsonl)."""
     curves = {}
     training = model_dir / "training.json"
     if training.exists():
-        history = json.loads(training.read_text()).get("log_history", [])
+        record = json.loads(training.read_text())
+        history = record.get("log_history", [])
         if isinstance(history, list) and history:
             curves["training"] = pd.DataFrame(history)
+        if record.get("method") == "etegrec" and record.get("history"):
+            epochs = pd.DataFrame(record["history"]).rename(columns={"epoch": "phase_epoch"})
+            epochs.insert(0, "epoch", range(1, len(epochs) + 1))
+            curves["etegrec"] = epochs
     steps = model_dir / "rl_steps.jsonl"
     if steps.exists():
         curves["rl"] = pd.DataFrame([json.loads(line) for line in steps.read_text().splitlines() if line.strip()])
