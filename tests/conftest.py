@@ -154,14 +154,14 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1100, env: dict | None
 # The CPU grid of config/experiments/cpu-full.yaml (every tokenizer, baseline, RL on valid too) with the tiny
 # models and short training of tests/fast.yaml.
 FAST = ["--configfile", "config/experiments/cpu-full.yaml", "tests/fast.yaml"]
-# The run's limit (it takes about 20 min on 2 cores); tests that may start it allow for it (PIPELINE_TIMEOUT).
+# The run's limit (990 s on 2 cores, 2026-12-04); tests that may start it allow for it (PIPELINE_TIMEOUT).
 PIPELINE_SECONDS = 2400
 PIPELINE_TIMEOUT = pytest.mark.timeout(PIPELINE_SECONDS + 300)
 
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory):
-    """The workflow run once per test session (about 20 min on 2 cores): its directory and the run's result.
+    """The workflow run once per test session (about 17 min on 2 cores): its directory and the run's result.
     Tests that read it must not change it (the DVC round trip restores what it removes)."""
     reuse = os.environ.get("GENREC_TEST_PIPELINE")      # a finished copy, to iterate on the tests that read it
     if reuse:
