@@ -154,7 +154,7 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1100, env: dict | None
 # The CPU grid of config/experiments/cpu-full.yaml (every tokenizer, baseline, RL on valid too) with the tiny
 # models and short training of tests/fast.yaml.
 FAST = ["--configfile", "config/experiments/cpu-full.yaml", "tests/fast.yaml"]
-# The run's limit (990 s on 2 cores, 2026-12-04); tests that may start it allow for it (PIPELINE_TIMEOUT).
+# The run's limit (a fresh run took 990 s on 2 cores, 2026-12-04); tests that may start it allow for it.
 PIPELINE_SECONDS = 2400
 PIPELINE_TIMEOUT = pytest.mark.timeout(PIPELINE_SECONDS + 300)
 
