@@ -86,10 +86,6 @@ use rule tokenize as tokenize_with_model with:
         stats=SID_STATS,
         model=SID_MODEL,
     params:
-        settings=lambda wildcards: genrec_settings.tokenizer(config, wildcards.tokenizer).to_json(),
-        sources=lambda wildcards, input: " ".join(f"--{role} {path}" for role, path in input.items()
-                                                  if role != "item_table"),
-        out=lambda wildcards, output: os.path.dirname(output.index),
         model=lambda wildcards, output: f"--out-model {output.model}",
     wildcard_constraints:
         tokenizer=names_pattern(ETEGREC_TOKENIZERS),
