@@ -304,21 +304,54 @@ def cmd_train_baseline(args: argparse.Namespace) -> None:
     import torch
 
     from genrec.io import atomic_outputs, read_table
+    from genrec.models.baselines.registry import load_model
+    from genrec.models.baselines.settings import PRETRAINED
     from genrec.models.baselines.train import train_baseline
     from genrec.settings import BaselineJob
 
     torch.set_num_threads(args.threads)
     job = BaselineJob.from_json(args.settings)
     data = Path(args.data)
-    model, info = train_baseline(args.name, job.model, len(read_table(data / "items.parquet")),
-                                 read_table(data / "train.parquet"), read_table(data / "valid.parquet"), job.training,
-                                 mask_history=job.mask_history)
+    items = read_table(data / "items.parquet")
+    pretrained = load_model(args.name, args.pretrained) if args.pretrained else None
+    if pretrained is None and args.name in PRETRAINED:
+        raise GenrecError(f"{args.name} fine-tunes a pre-trained model: pass --pretrained (pretrain-baseline's output)")
+    model, info = train_baseline(args.name, job.model, len(items), read_table(data / "train.parquet"),
+                                 read_table(data / "valid.parquet"), job.training, mask_history=job.mask_history,
+                                 items=items, pretrained=pretrained)
+    if args.pretrained:
+        info["pretrained"] = str(args.pretrained)
     with atomic_outputs(args.out) as (tmp,):
         tmp.unlink()
         model.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
     log.info("%s: best valid %s %.4f at epoch %d of %d, %.1f s/epoch, %.0f s", args.name, info["select_metric"],
              info["best_valid"], info["best_epoch"], info["epochs_run"], info["seconds_per_epoch"], info["seconds"])
+
+
+def cmd_pretrain_baseline(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.io import atomic_outputs, read_table
+    from genrec.models.baselines.pretrain import pretrain_s3rec
+    from genrec.models.baselines.registry import build_model
+    from genrec.settings import PretrainJob
+
+    torch.set_num_threads(args.threads)
+    job = PretrainJob.from_json(args.settings)
+    if args.name != "s3rec":
+        raise GenrecError(f"baseline '{args.name}' has no pre-training stage", key="--name", fix="use s3rec")
+    data = Path(args.data)
+    items, train = read_table(data / "items.parquet"), read_table(data / "train.parquet")
+    torch.manual_seed(job.seed)
+    model = build_model(args.name, job.model, len(items), items=items)
+    info = pretrain_s3rec(model, train, job.pretraining, job.seed)
+    with atomic_outputs(args.out) as (tmp,):
+        tmp.unlink()
+        model.save_pretrained(tmp)
+        (tmp / "pretraining.json").write_text(json.dumps(info, indent=2) + "\n")
+    last = info["log_history"][-1]
+    log.info("%s pre-trained: %d epochs, %.0f s, last epoch %s", args.name, info["epochs_run"], info["seconds"], last)
 
 
 def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
@@ -556,16 +589,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-metrics", required=True)
     p.set_defaults(func=cmd_mostpop)
 
-    p = sub.add_parser("train-baseline", help="SASRec / GRU4Rec / Caser: full-softmax training with early stopping")
-    p.add_argument("--name", required=True, help="sasrec, gru4rec or caser")
+    p = sub.add_parser("train-baseline", help="a sequential baseline (SASRec, GRU4Rec, Caser, HGN, FMLP-Rec, BERT4Rec, "
+                                              "FDSA, S3-Rec): training with early stopping on valid")
+    p.add_argument("--name", required=True, help="sasrec, gru4rec, caser, hgn, fmlprec, bert4rec, fdsa or s3rec")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
     p.add_argument("--settings", required=True,
                    help=f"JSON of {_fields('genrec.settings', 'BaselineJob')}; model: the fields of "
-                        f"{_fields('genrec.models.baselines.settings', 'SASRecConfig')} (or GRU4RecConfig, CaserConfig) "
-                        f"less n_items; training: {_fields('genrec.models.baselines.settings', 'BaselineTraining')}")
+                        f"{_fields('genrec.models.baselines.settings', 'SASRecConfig')} (or the other models' "
+                        f"configs in that module) less the dataset's sizes; training: "
+                        f"{_fields('genrec.models.baselines.settings', 'BaselineTraining')}")
+    p.add_argument("--pretrained", help="the model's pre-trained first stage (S3-Rec), from pretrain-baseline")
     p.add_argument("--out", required=True, help="model directory (save_pretrained layout + training.json)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_train_baseline)
+
+    p = sub.add_parser("pretrain-baseline", help="S3-Rec's self-supervised pre-training (AAP, MIP, MAP, SP)")
+    p.add_argument("--name", required=True, help="s3rec")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train)")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.settings', 'PretrainJob')}")
+    p.add_argument("--out", required=True, help="model directory (save_pretrained layout + pretraining.json)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_pretrain_baseline)
 
     p = sub.add_parser("evaluate-baseline", help="full ranking of a split by a trained baseline -> predictions + metrics")
     p.add_argument("--name", required=True)

@@ -22,7 +22,8 @@ from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
 from genrec.grid import dataset_grid, grid_union, method_of, reward_of
-from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
+from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
+                                              S3RecPretraining)
 from genrec.models.settings import BackboneSpec
 from genrec.prompts import STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
@@ -36,6 +37,7 @@ from genrec.tokenize.build import TokenizerSpec
 TRAINING_STAGES = {"sft": ("tiny", "hf"), "tiger": ("t5",)}
 # The sequential baselines; their item embeddings are embed/{dataset}/{name}.npy, a name no encoder may take.
 SEQUENTIAL_BASELINES = tuple(MODEL_CONFIGS)
+PRETRAINED_BASELINES = tuple(PRETRAINED)      # trained in two stages: pretrain_baseline, then train_baseline
 
 
 def _entry(config: dict, section: str, name: str) -> dict:
@@ -280,8 +282,32 @@ class BaselineJob(Settings):
 
 
 def baseline_job(config: dict, name: str, seed: int | None = None) -> BaselineJob:
-    model = {key: value for key, value in baseline_model(config, name).to_dict().items() if key not in DATASET_SIZES}
-    return BaselineJob(model, baseline_training(config, seed), evaluation(config).mask_history)
+    return BaselineJob(_architecture(config, name), baseline_training(config, seed), evaluation(config).mask_history)
+
+
+def _architecture(config: dict, name: str) -> dict:
+    """A baseline's configured architecture, without the sizes its dataset sets."""
+    return {key: value for key, value in baseline_model(config, name).to_dict().items() if key not in DATASET_SIZES}
+
+
+@dataclass(frozen=True)
+class PretrainJob(Settings):
+    """The first stage of a two-stage baseline (S3-Rec): its architecture, that stage's settings
+    (`s3rec_pretraining`) and the run's seed."""
+
+    KEY = "pretraining job"
+
+    model: dict
+    pretraining: S3RecPretraining
+    seed: int
+
+
+def pretrain_job(config: dict, name: str, seed: int | None = None) -> PretrainJob:
+    if name not in PRETRAINED:
+        raise GenrecError(f"baseline '{name}' has no pre-training stage", key="baselines",
+                          fix=f"pre-trained baselines: {sorted(PRETRAINED)}")
+    return PretrainJob(_architecture(config, name), PRETRAINED[name].from_config(config[f"{name}_pretraining"]),
+                       baseline_training(config, seed).seed)
 
 
 # --- Cross-checks --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 # SASRec's item embeddings are also an `embed/` artifact: the RL `cf` reward scores with them.
 
 SEQUENTIAL_BASELINES = genrec_settings.SEQUENTIAL_BASELINES
+PRETRAINED_BASELINES = genrec_settings.PRETRAINED_BASELINES
 
 
 # A trained baseline run once per seed of `seeds` ({baseline}.seed{N}), or once with its own seed (no suffix).
@@ -22,8 +23,41 @@ def baseline_evaluation(baseline=None):
     return settings
 
 
+def first_stage(wildcards):
+    """A two-stage baseline's pre-trained model (the same seed's), which its training starts from."""
+    if wildcards.baseline not in PRETRAINED_BASELINES:
+        return {}
+    return {"pretrained": concrete(BASELINE_PRETRAINED + SEEDED, wildcards)}
+
+
+rule pretrain_baseline:
+    input:
+        item_table=ITEMS,
+        train=split_table("train"),
+    output:
+        model=directory(BASELINE_PRETRAINED + SEEDED),
+    params:
+        settings=lambda wildcards: genrec_settings.pretrain_job(config, wildcards.baseline, seed_of(wildcards)).to_json(),
+        data=data_dir,
+    log:
+        f"{RESULTS}/logs/pretrain_baseline/{{dataset}}/{{baseline}}{SEEDED}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pretrain_baseline/{{dataset}}/{{baseline}}{SEEDED}.tsv"
+    wildcard_constraints:
+        baseline="|".join(PRETRAINED_BASELINES),
+        seed_suffix=r"|\.seed\d+",
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "{GENREC} pretrain-baseline --name {wildcards.baseline} --data {params.data} --settings {params.settings:q}"
+        " --out {output.model} --threads {threads} 2> {log}"
+
+
 rule train_baseline:
     input:
+        unpack(first_stage),
         item_table=ITEMS,
         train=split_table("train"),
         valid=split_table("valid"),
@@ -32,6 +66,7 @@ rule train_baseline:
     params:
         settings=lambda wildcards: genrec_settings.baseline_job(config, wildcards.baseline, seed_of(wildcards)).to_json(),
         data=data_dir,
+        pretrained=lambda wildcards, input: f"--pretrained {input.pretrained}" if "pretrained" in input.keys() else "",
     log:
         f"{RESULTS}/logs/train_baseline/{{dataset}}/{{baseline}}{SEEDED}.log",
     benchmark:
@@ -45,7 +80,7 @@ rule train_baseline:
         runtime=60,
     shell:
         "{GENREC} train-baseline --name {wildcards.baseline} --data {params.data} --settings {params.settings:q}"
-        " --out {output.model} --threads {threads} 2> {log}"
+        " {params.pretrained} --out {output.model} --threads {threads} 2> {log}"
 
 
 rule evaluate_baseline:

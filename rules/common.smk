@@ -35,6 +35,7 @@ SID_MODEL = f"{SID}/model.pt"      # a learned tokenizer's model, for the tokeni
 EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors) and .json (provenance)
 MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 BASELINE_MODEL = f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"
+BASELINE_PRETRAINED = f"{BASELINE_MODEL}-pretrained"      # a two-stage baseline's first stage (S3-Rec)
 # a run's predictions (+ .jsonl) and metrics (+ .json) files: genrec/grid.py lists the grid's metrics files
 PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 METRICS = f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"

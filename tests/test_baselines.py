@@ -1,6 +1,6 @@
-"""Sequential baselines (SASRec, GRU4Rec, Caser): shapes, no future leakage, padding invariance, training
-lowering the loss, early stopping keeping the best model, save/load; MostPop's ranking and metrics on a
-hand-made split; the CLI's predictions, metrics and item-embedding artifacts."""
+"""Sequential baselines (SASRec, GRU4Rec, Caser, HGN, FMLP-Rec, BERT4Rec): shapes, no future leakage, padding
+invariance, training lowering the loss, early stopping keeping the best model, save/load; MostPop's ranking and
+metrics on a hand-made split; the CLI's predictions, metrics and item-embedding artifacts."""
 
 import dataclasses
 import json
@@ -20,12 +20,24 @@ from genrec.models.baselines.train import BaselineTraining, train_sequential
 N_ITEMS = 30
 SMALL = {"sasrec": {"hidden_size": 16, "num_layers": 2, "num_heads": 2},
          "gru4rec": {"hidden_size": 16},
-         "caser": {"hidden_size": 16, "window": 3, "horizontal_filters": 4, "vertical_filters": 2}}
+         "caser": {"hidden_size": 16, "window": 3, "horizontal_filters": 4, "vertical_filters": 2},
+         "hgn": {"hidden_size": 16, "window": 3, "user_embedding": False},
+         "fmlprec": {"hidden_size": 16},
+         "bert4rec": {"hidden_size": 16, "intermediate_size": 32},
+         "fdsa": {"hidden_size": 16, "intermediate_size": 32},
+         "s3rec": {"hidden_size": 16, "intermediate_size": 32}}
+CAUSAL = [name for name, (cls, _) in SEQUENTIAL.items() if cls.causal]
+# an item table for the models that read attributes: item i has brand i % 4 (none for i % 4 == 3) and categories
+ITEMS = pd.DataFrame({"brand": [f"b{i % 4}" if i % 4 != 3 else "" for i in range(N_ITEMS)],
+                      "categories": [["All", f"c{i % 3}"] + ([f"d{i % 5}"] if i % 2 else []) for i in range(N_ITEMS)]})
 
 
-def model(name: str):
+def model(name: str, **settings):
     torch.manual_seed(0)
-    return build_model(name, {**SMALL[name], "dropout": 0.0, "max_length": 8}, N_ITEMS).eval()
+    config = SEQUENTIAL[name][1]
+    dropout = {"dropout": 0.0} if "dropout" in config.__dataclass_fields__ else {}
+    return build_model(name, {**SMALL[name], **dropout, "max_length": 8, **settings}, N_ITEMS, n_users=4,
+                       items=ITEMS).eval()
 
 
 @pytest.mark.parametrize("name", SEQUENTIAL)
@@ -36,7 +48,7 @@ def test_forward_shapes(name):
     assert m.item_embeddings().shape == (N_ITEMS, 16)
 
 
-@pytest.mark.parametrize("name", SEQUENTIAL)
+@pytest.mark.parametrize("name", CAUSAL)
 def test_changing_a_later_item_leaves_earlier_positions_unchanged(name):
     m = model(name)
     seq = torch.tensor([[-1, -1, 3, 7, 9, 2, 5, 11]])
@@ -52,6 +64,88 @@ def test_a_historys_state_does_not_depend_on_its_padding(name):
     m = model(name)
     short, padded = torch.tensor([[3, 7, 9]]), torch.tensor([[-1, -1, -1, 3, 7, 9]])
     torch.testing.assert_close(m(short)[:, -1], m(padded)[:, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_fmlprecs_filters_mix_the_whole_input_so_it_trains_on_prefixes_and_sees_only_the_history():
+    """The FFT filter is a circular convolution: an earlier position reads later items, which is why FMLP-Rec
+    is not causal. Trained on prefixes, the state scored against a target is computed from the items before it
+    only; padding (zeroed before every filter) changes nothing, whatever its amount."""
+    m = model("fmlprec")
+    seq = torch.tensor([[-1, -1, 3, 7, 9, 2, 5, 11]])
+    changed = seq.clone()
+    changed[0, 6] = 20
+    assert not torch.allclose(m(seq)[:, :6], m(changed)[:, :6])        # earlier positions see a later item
+    assert not m.causal
+    prefix = torch.tensor([[-1, -1, -1, 3, 7, 9, 2]])                  # history 3 7 9, target 2
+    inputs, targets = m.inputs_and_targets(prefix)
+    assert inputs.tolist() == [[-1, -1, -1, 3, 7, 9]] and targets.tolist() == [[-1, -1, -1, -1, -1, 2]]
+    seen = []
+    m.encode = lambda x, users=None, encode=m.encode: seen.append(x) or encode(x, users)
+    other_target = prefix.clone()
+    other_target[0, -1] = 4
+    for loss in ("softmax", "sampled_bce"):
+        m.training_loss(prefix, loss, generator=torch.Generator().manual_seed(0))
+        m.training_loss(other_target, loss, generator=torch.Generator().manual_seed(0))
+    assert all(x.tolist() == [[-1, -1, -1, 3, 7, 9]] for x in seen)      # the target never reaches the filter
+    for padding in range(0, 5):
+        history = torch.tensor([[-1] * padding + [3, 7, 9]])
+        torch.testing.assert_close(m(history)[:, -1], m(torch.tensor([[3, 7, 9]]))[:, -1])
+
+
+def test_training_prefixes_give_every_target_its_history_up_to_the_cap():
+    from genrec.models.baselines.sequential import training_prefixes
+
+    train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
+    assert training_prefixes(train, max_length=50) == ([[4, 7], [4, 7, 2], [4, 7, 2, 5], [9, 3]], [0, 0, 0, 1])
+    assert training_prefixes(train, max_length=2)[0] == [[4, 7], [4, 7, 2], [7, 2, 5], [9, 3]]
+
+
+def test_bert4recs_cloze_task_hides_every_target_behind_the_mask_token():
+    """Every position the cloze loss predicts is [mask] in the encoder's input, every other position is the
+    sequence's own item; at ranking time a [mask] follows the history, the oldest item giving way when full."""
+    m = model("bert4rec", mask_ratio=0.5, last_item_ratio=0.0)
+    seq = torch.tensor([[-1, -1, 3, 7, 9, 2, 5, 11, 4], [1, 2, 3, 4, 5, 6, 7, 8, 9]])
+    seen = []
+    hidden = m.hidden_states
+    m.hidden_states = lambda tokens: seen.append(tokens) or hidden(tokens)
+    scored = []
+    scores = m.scores
+    m.scores = lambda states: scored.append(len(states)) or scores(states)
+    for seed in range(5):
+        m.training_loss(seq, "softmax", generator=torch.Generator().manual_seed(seed))
+    window = seq[:, -8:] + 1                                            # its latest max_length items, shifted
+    for tokens, n_scored in zip(seen, scored):
+        masked = tokens == m.mask_token
+        assert masked.sum() == n_scored > 0 and masked.any(dim=1).all()
+        assert (tokens[~masked] == window[~masked]).all()               # nothing else changed
+        assert not (masked & (window == 0)).any()                       # padding is never a target
+    m.config.last_item_ratio = 1.0
+    seen.clear()
+    m.training_loss(seq, "sampled_bce", generator=torch.Generator().manual_seed(0))
+    assert (seen[0] == m.mask_token).nonzero().tolist() == [[0, 7], [1, 7]]
+    seen.clear()
+    m(torch.tensor([[-1, -1, -1, -1, -1, -1, 3, 7], [1, 2, 3, 4, 5, 6, 7, 8]]))
+    assert seen[0][:, -1].eq(m.mask_token).all() and seen[0][1, :-1].tolist() == [3, 4, 5, 6, 7, 8, 9]
+
+
+def test_hgns_user_embedding_and_item_item_product():
+    """With the user embedding on, the state depends on the user (unseen users share a row); the score of an
+    item is the state against HGN's own target table plus the item's bias."""
+    m = model("hgn", user_embedding=True)
+    seq = torch.tensor([[3, 7, 9], [3, 7, 9]])
+    a = m(seq, torch.tensor([0, 1]))
+    assert not torch.allclose(a[0], a[1])
+    torch.testing.assert_close(m(seq[:1], torch.tensor([99])), m(seq[:1], torch.tensor([-1])))
+    with pytest.raises(ValueError, match="user ids"):
+        m(seq)
+    with torch.no_grad():
+        m.bias.weight.normal_()
+    states = a[:, -1]
+    torch.testing.assert_close(m.scores(states)[:, 5], states @ m.targets.weight[6] + m.bias.weight[6, 0])
+    # without gates the state is the window's plain sum: the gated mean adds to it, never replaces it
+    plain = model("hgn")
+    x = plain.items(torch.tensor([[4, 8, 10]]))
+    assert not torch.allclose(plain(seq[:1])[:, -1], x.sum(1))
 
 
 def test_casers_filters_are_the_papers_convolutions():
@@ -72,7 +166,7 @@ def test_training_steps_lower_the_loss(name):
     optimizer = torch.optim.Adam(m.parameters(), lr=1e-2)
     losses = []
     for _ in range(60):
-        loss = m.next_item_loss(seq)
+        loss = m.training_loss(seq, "softmax")
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -212,8 +306,8 @@ def test_one_seed_gives_one_model_from_initialisation_to_the_trained_weights(nam
 
     train, valid = synthetic_split(50, seed=1)
     settings = BaselineTraining(batch_size=32, max_epochs=2, seed=3)
-    (a, log_a), (b, log_b) = [train_baseline(name, {**SMALL[name], "max_length": 8}, N_ITEMS, train, valid, settings, False)
-                               for _ in range(2)]
+    (a, log_a), (b, log_b) = [train_baseline(name, {**SMALL[name], "max_length": 8}, N_ITEMS, train, valid, settings,
+                                             False, items=ITEMS) for _ in range(2)]
     for (key, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=key)
     losses = [[e["loss"] for e in run["log_history"]] for run in (log_a, log_b)]
@@ -271,8 +365,8 @@ def test_cli_trains_evaluates_and_exports_embeddings(prepared_sample, tmp_path):
 def test_unknown_baseline_and_model_setting_are_refused():
     from genrec.errors import GenrecError
 
-    with pytest.raises(GenrecError, match="unknown sequential baseline 'bert4rec'"):
-        build_model("bert4rec", {}, N_ITEMS)
+    with pytest.raises(GenrecError, match="unknown sequential baseline 'nextitnet'"):
+        build_model("nextitnet", {}, N_ITEMS)
     with pytest.raises(GenrecError, match=r"unknown .*setting\(s\) \['layers'\]"):
         build_model("sasrec", {"layers": 2}, N_ITEMS)
 

@@ -133,7 +133,9 @@ def test_an_unreproduced_rows_command_runs_its_sources_experiment():
     assert command["Beauty", "SASRec"] == "snakemake " + " ".join(
         f"results/metrics/Beauty/baselines/sasrec.seed{seed}.json" for seed in (1, 2, 3)) + suffix
     assert command["Beauty", "TIGER"] == "snakemake results/metrics/Beauty/rqvae_tiger/tiger_paper/tiger.json" + suffix
-    assert command["Beauty", "HGN"] == "not in the pipeline yet"
+    assert command["Beauty", "HGN"] == "snakemake " + " ".join(
+        f"results/metrics/Beauty/baselines/hgn.seed{seed}.json" for seed in (1, 2, 3)) + suffix
+    assert command["Beauty", "P5"] == "not in the pipeline yet"
     # a dataset the source names no experiment for: the dashboard's own config
     assert command["Sports_and_Outdoors-2014", "SASRec"] == (
         "snakemake results/metrics/Sports_and_Outdoors-2014/baselines/sasrec.json --cores all")

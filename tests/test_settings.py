@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from genrec import settings
@@ -21,7 +22,7 @@ from genrec.grid import dataset_grid
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
 from genrec.models.baselines.registry import build_model
-from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining
+from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining, S3RecPretraining
 from genrec.models.settings import BackboneSpec
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -44,6 +45,7 @@ SECTIONS = {
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
+    ("s3rec_pretraining",): (S3RecPretraining, set(), set()),
     ("etegrec", "training"): (ETEGRecSettings, set(), set()),
     **{("baseline_models", name): (cls, set(), set(DATASET_SIZES)) for name, cls in MODEL_CONFIGS.items()},
 }
@@ -51,7 +53,7 @@ SECTIONS = {
 GRID_DEFAULTS = {
     "results", "datasets_file", "downloads_lock", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "seeds", "encoders",
     "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
-    "baseline_models.sasrec", "baseline_models.gru4rec", "baseline_models.caser", "baseline_training", "rl",
+    *(f"baseline_models.{name}" for name in MODEL_CONFIGS), "baseline_training", "s3rec_pretraining", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training",
@@ -142,9 +144,15 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
             if baseline not in ("mostpop", "tiger"):    # the job's settings build the model, as the rule's command does
                 job = settings.baseline_job(config, baseline)
                 assert settings.BaselineJob.from_json(job.to_json()) == job
-                build_model(baseline, job.model, n_items=5, n_users=3)
+                build_model(baseline, job.model, n_items=len(ITEMS), n_users=3, items=ITEMS)
+                if baseline in settings.PRETRAINED_BASELINES:
+                    job = settings.pretrain_job(config, baseline)
+                    assert settings.PretrainJob.from_json(job.to_json()) == job
             if baseline != "tiger":
                 settings.baseline_evaluate_job(config, DATASETS, dataset, baseline)
+
+
+ITEMS = pd.DataFrame({"brand": ["a", "", "b"], "categories": [["top", "x"], ["top"], ["top", "y", "x"]]})
 
 
 def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:

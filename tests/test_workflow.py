@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import FAST, PIPELINE_TIMEOUT, copy_workflow, snakemake
 
+from genrec.settings import SEQUENTIAL_BASELINES
 from genrec.tokenize.index import index_to_codes, parse_sid, read_index
 
 DVC = str(Path(sys.executable).with_name("dvc"))
@@ -61,13 +62,16 @@ def test_bundled_sample_through_snakemake(pipeline):
             assert not (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.test.shard{shard}.jsonl").exists()
     mostpop = json.loads((workdir / "results/metrics/sample/baselines/mostpop.json").read_text())
     assert mostpop["n_users"] == mostpop["n_rows"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
-    for baseline in ("sasrec", "gru4rec", "caser"):
+    for baseline in SEQUENTIAL_BASELINES:
         metrics = json.loads((workdir / f"results/metrics/sample/baselines/{baseline}.json").read_text())
         assert (metrics["method"], metrics["n_users"], metrics["invalid_generations"]) == (baseline, 8_317, 0)
         assert metrics["metrics"]["ndcg@10"] > 0 and metrics["config"]["training"]["max_epochs"] == 2
         training = json.loads((workdir / f"results/models/sample/baselines/{baseline}/training.json").read_text())
         assert training["epochs_run"] == 2
         assert (workdir / f"results/benchmarks/train_baseline/sample/{baseline}.tsv").exists()
+    pretrained = json.loads((workdir / "results/models/sample/baselines/s3rec-pretrained/pretraining.json").read_text())
+    assert pretrained["epochs_run"] == 1 and pretrained["instances"] > 33_541     # every prefix, first items too
+    assert json.loads((workdir / "results/models/sample/baselines/s3rec/training.json").read_text())["pretrained"]
     assert np.load(workdir / "results/embed/sample/sasrec.npy").shape == (4_344, 16)
     tiger = json.loads((workdir / "results/metrics/sample/rqkmeans/tiger/tiger.json").read_text())
     assert (tiger["method"], tiger["stage"], tiger["backbone"], tiger["n_users"]) == ("tiger", "tiger", "tiger", 8_317)
@@ -141,7 +145,7 @@ def test_time_811_dataset_through_every_stage(pipeline):
     rows_per_user = test.groupby("user_id").size()
     assert (rows_per_user >= 2).sum() >= 100
     runs = [("rqkmeans_extra/tiny_minionerec", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
-           [("rqkmeans/tiger", "tiger")] + [("baselines", b) for b in ("mostpop", "sasrec", "gru4rec", "caser")]
+           [("rqkmeans/tiger", "tiger")] + [("baselines", b) for b in ("mostpop", *SEQUENTIAL_BASELINES)]
     assert not (workdir / "results/sid/sample_dated/rqvae").exists()      # per_dataset: one tokenizer here
     for where, stage in runs:
         metrics = json.loads((workdir / f"results/metrics/sample_dated/{where}/{stage}.json").read_text())

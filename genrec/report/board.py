@@ -15,6 +15,7 @@ import pandas as pd
 
 from genrec.errors import GenrecError
 from genrec.grid import TIGER_METHODS, grid_runs, method_of
+from genrec.models.baselines.settings import MODEL_CONFIGS
 from genrec.report.compare import across_seeds, paired_runs, predictions_of
 from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
 
@@ -103,7 +104,8 @@ def beside_reported(board: pd.DataFrame, metric: str) -> pd.DataFrame:
 # --- Paper tables ---------------------------------------------------------------------------------------------
 # A cell's colour: the published value inside the reproduced run's 95 % interval, outside it, or no run yet.
 COVERAGE_COLOURS = {"inside": "#c8e6c9", "outside": "#ffcdd2", "not reproduced": "#eeeeee"}
-BASELINE_METHODS = ("mostpop", "sasrec", "gru4rec", "caser")
+SEEDED_BASELINES = tuple(MODEL_CONFIGS)       # the sequential baselines, each trained once per seed of `seeds`
+BASELINE_METHODS = ("mostpop", *SEEDED_BASELINES)
 
 
 def published_tables(board: pd.DataFrame) -> list[tuple[str, str]]:
@@ -111,8 +113,6 @@ def published_tables(board: pd.DataFrame) -> list[tuple[str, str]]:
     reported = board[board["source"] == "reported"] if "paper" in board else board.iloc[0:0]
     return list(dict.fromkeys(zip(reported["paper"], reported["table"])))
 
-
-SEEDED_BASELINES = ("sasrec", "gru4rec", "caser")
 
 
 def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> list[str]:

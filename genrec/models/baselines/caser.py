@@ -46,9 +46,6 @@ class Caser(SequentialRecommender):
                     + self.vertical.bias[:, None]).flatten(1)
         z = F.relu(self.hidden(self.dropout(torch.cat([*horizontal, vertical], dim=1)))).view(batch, length, -1)
         if self.users is not None:
-            if users is None:
-                raise ValueError("this Caser has a user embedding: pass the rows' user ids")
-            known = (users >= 0) & (users < self.config.n_users)
-            user = self.users(torch.where(known, users + 1, 0))[:, None].expand(-1, length, -1)
+            user = self.user_vectors(users, self.users, self.config.n_users)[:, None].expand(-1, length, -1)
             z = torch.cat([z, user], dim=-1)
         return self.out(z)

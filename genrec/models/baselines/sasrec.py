@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from genrec.models.baselines.settings import SASRecConfig
-from genrec.models.baselines.sequential import SequentialRecommender
+from genrec.models.baselines.sequential import SequentialRecommender, attention_mask
 
 
 class SASRec(SequentialRecommender):
@@ -28,11 +28,5 @@ class SASRec(SequentialRecommender):
         length = tokens.shape[1]
         # positions count back from the latest item, so a history means the same whatever its padding
         x = self.items(tokens) * self.config.hidden_size ** 0.5 + self.positions.weight[-length:]
-        # a position sees itself and earlier real items; padding is never attended to (except by itself,
-        # which keeps the softmax of an all-padding prefix defined)
-        future = torch.ones(length, length, dtype=torch.bool, device=tokens.device).triu(1)
-        blocked = future[None] | (tokens == 0)[:, None, :]
-        blocked &= ~torch.eye(length, dtype=torch.bool, device=tokens.device)[None]
-        mask = blocked.repeat_interleave(self.config.num_heads, dim=0)
-        x = self.encoder(self.dropout(x), mask=mask)
+        x = self.encoder(self.dropout(x), mask=attention_mask(tokens, self.config.num_heads, causal=True))
         return self.norm(x)

@@ -1,9 +1,14 @@
-"""What SASRec, GRU4Rec and Caser share: left-padded item-id sequences in, one state per position out,
-scored against the item embedding table (full softmax over all items), saved with `save_pretrained`.
+"""What the sequential baselines share: left-padded item-id sequences in, one state per position out,
+scored against a table of target item vectors (full ranking over all items), saved with `save_pretrained`.
 
 Item ids are shifted by one inside the models (row 0 of the embedding table is padding), so callers use
 the dataset's ids and -1 for padding. Sequences are left-padded: the last position is always the
 latest item, which is the state that ranks the next one.
+
+A causal model (SASRec, GRU4Rec, Caser, HGN) summarises at position t the items up to t only, so one pass over
+a user's sequence supervises every next item. A model whose layers mix the whole input (FMLP-Rec's FFT filters,
+BERT4Rec's bidirectional attention) sets `causal = False`: only its last position predicts, so it trains on
+every prefix of a sequence with the loss on the prefix's last position (`prefix_sequences`).
 """
 
 from __future__ import annotations
@@ -23,45 +28,129 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
     """Subclasses build `self.items` (n_items + 1 rows, row 0 = padding) and implement `encode`."""
 
     items: nn.Embedding
+    causal: bool = True
 
     def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        """batch x length x hidden: position t summarises the items up to t (never later ones). `users` (the
-        rows' user ids) is read only by a model with a user embedding (Caser's, when on)."""
+        """batch x length x hidden. In a causal model position t summarises the items up to t (never later ones);
+        in another only the last position is a state that ranks (the history's next item). `users` (the rows'
+        user ids) is read only by a model with a user embedding (Caser's when on, HGN's)."""
         raise NotImplementedError
 
     def forward(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         return self.encode(sequence, users)
 
+    def target_table(self) -> torch.Tensor:
+        """(n_items + 1) x hidden: the vectors states are scored against (row 0 = padding). The input item
+        embeddings unless a model scores with a table of its own (HGN's W2)."""
+        return self.items.weight
+
+    def target_bias(self) -> torch.Tensor | None:
+        """A per-item score bias (row 0 = padding), or None."""
+        return None
+
     def scores(self, states: torch.Tensor) -> torch.Tensor:
         """Logits over all items (column i = item i)."""
-        return states @ self.items.weight[1:].T
+        logits = states @ self.target_table()[1:].T
+        bias = self.target_bias()
+        return logits if bias is None else logits + bias[1:]
 
-    def next_item_loss(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        """Full-softmax cross-entropy of every next item of left-padded user sequences (pads not scored)."""
+    def target_scores(self, states: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """The logit of item `items[...]` for each state (`states[..., :]`), without scoring every item."""
+        logits = (states * self.target_table()[items + 1]).sum(-1)
+        bias = self.target_bias()
+        return logits if bias is None else logits + bias[items + 1]
+
+    def inputs_and_targets(self, sequence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each position's input and the next item it is scored on (PAD where nothing is scored): every position
+        of a causal model, the last one of any other (the rest have seen their targets)."""
         inputs = sequence[:, :-1]
         # the first real item has no predecessor: a padding position predicts nothing
         targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
-        logits = self.scores(self.encode(inputs, users))
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+        if not self.causal:
+            targets[:, :-1] = PAD
+        return inputs, targets
+
+    def training_examples(self, train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+        """The sequences an epoch trains on, and their users: windows of users' training sequences for a causal
+        model, every target's prefix for another."""
+        return (training_sequences if self.causal else training_prefixes)(train, max_length)
+
+    def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """The loss of a batch of training sequences under `baseline_training.loss` (softmax | sampled_bce)."""
+        if loss == "softmax":
+            return self.next_item_loss(sequence, users)
+        return self.sampled_bce_loss(sequence, generator, users)
+
+    def next_item_loss(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """Full-softmax cross-entropy of every scored next item of left-padded user sequences. Only the scored
+        positions are ranked over all items: most of a batch's positions are padding (Beauty's sequences hold
+        9 items on average, its batches are up to 50 wide), and the item logits are most of the step's work."""
+        inputs, targets = self.inputs_and_targets(sequence)
+        scored = targets != PAD
+        states = self.encode(inputs, users)[scored]
+        return F.cross_entropy(self.scores(states), targets[scored])
 
     def sampled_bce_loss(self, sequence: torch.Tensor, generator: torch.Generator | None = None,
                          users: torch.Tensor | None = None) -> torch.Tensor:
         """S3-Rec's fine-tuning loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`): at every
-        position, binary cross-entropy of the next item against one negative drawn uniformly from the items the
-        sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a row here holds)."""
-        inputs = sequence[:, :-1]
-        targets = sequence[:, 1:].masked_fill(inputs == PAD, PAD)
+        scored position, binary cross-entropy of the next item against one negative drawn uniformly from the items
+        the sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a row here holds)."""
+        inputs, targets = self.inputs_and_targets(sequence)
         negatives = sample_negatives(sequence, self.items.num_embeddings - 1, generator)[:, 1:]
-        states = self.encode(inputs, users)
         scored = targets != PAD
-        positive = (states * self.items(targets + 1)).sum(-1)
-        negative = (states * self.items(negatives + 1)).sum(-1)
-        losses = F.softplus(-positive) + F.softplus(negative)     # -log sigmoid(p) - log(1 - sigmoid(n))
-        return (losses * scored).sum() / scored.sum().clamp(min=1)
+        states = self.encode(inputs, users)[scored]
+        positive = self.target_scores(states, targets[scored])
+        negative = self.target_scores(states, negatives[scored])
+        return (F.softplus(-positive) + F.softplus(negative)).mean()  # -log sigmoid(p) - log(1 - sigmoid(n))
+
+    def user_vectors(self, users: torch.Tensor | None, table: nn.Embedding, n_users: int) -> torch.Tensor:
+        """Rows of a user embedding `table` for the batch's user ids: users unseen in training (ids past
+        `n_users`, or -1) share row 0."""
+        if users is None:
+            raise ValueError(f"this {type(self).__name__} has a user embedding: pass the rows' user ids")
+        known = (users >= 0) & (users < n_users)
+        return table(torch.where(known, users + 1, 0))
 
     def item_embeddings(self) -> torch.Tensor:
         """n_items x hidden: row i = item i (the collaborative embeddings other stages reuse)."""
-        return self.items.weight[1:].detach()
+        return self.items.weight[1:self.config.n_items + 1].detach()
+
+
+def attention_mask(tokens: torch.Tensor, num_heads: int, causal: bool) -> torch.Tensor:
+    """(batch * heads) x L x L, True where attention is blocked, for shifted token ids (0 = padding): a position
+    sees every real position (causal: itself and earlier ones only); padding is never attended to, except by
+    itself, which keeps the softmax of an all-padding row defined."""
+    length = tokens.shape[1]
+    blocked = (tokens == 0)[:, None, :].expand(-1, length, -1)
+    if causal:
+        blocked = blocked | torch.ones(length, length, dtype=torch.bool, device=tokens.device).triu(1)[None]
+    blocked = blocked & ~torch.eye(length, dtype=torch.bool, device=tokens.device)[None]
+    return blocked.repeat_interleave(num_heads, dim=0)
+
+
+def bert_encoder(hidden: int, heads: int, intermediate: int, layers: int, dropout: float) -> nn.TransformerEncoder:
+    """The post-LayerNorm BERT block stack of BERT4Rec, FDSA and S3-Rec (GELU, LayerNorm eps 1e-12)."""
+    layer = nn.TransformerEncoderLayer(hidden, heads, intermediate, dropout, activation="gelu", batch_first=True,
+                                       layer_norm_eps=1e-12)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+def init_bert_weights(model: nn.Module) -> None:
+    """Normal(0, 0.02) linear and embedding weights, zero biases (the BERT initialisation these models use)."""
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def attribute_table(per_item: list[list[int]], width: int) -> torch.Tensor:
+    """(n_items + 1) x width attribute ids (row 0 = padding item, 0 = no attribute), row i + 1 = item i."""
+    table = torch.zeros(len(per_item) + 1, max(width, 1), dtype=torch.long)
+    for item, attributes in enumerate(per_item):
+        table[item + 1, :len(attributes)] = torch.tensor(attributes[:width], dtype=torch.long)
+    return table
 
 
 def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -90,6 +179,18 @@ def training_sequences(train: pd.DataFrame, max_length: int) -> tuple[list[list[
             users.append(sequence.user)
             end -= max_length
     return windows, users
+
+
+def training_prefixes(train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+    """The examples of a non-causal model: for every next item of every user's training sequence (the targets
+    `training_sequences` supervises), the up to `max_length` items before it followed by that item; and each
+    example's user."""
+    prefixes, users = [], []
+    for sequence in user_sequences(train):
+        for end in range(1, len(sequence.items)):
+            prefixes.append(sequence.items[max(0, end - max_length):end + 1])
+            users.append(sequence.user)
+    return prefixes, users
 
 
 def left_pad(sequences: list[list[int]], length: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 shared training (config `baseline_training`). Without torch: the Snakefile builds them at DAG time."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the model configs from their real annotations
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from genrec.config import Settings
@@ -51,8 +51,105 @@ class CaserConfig(Settings):
     n_users: int = 0
 
 
-MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig}
-DATASET_SIZES = ("n_items", "n_users")     # fields set from the dataset when a model is built, not configured
+@dataclass
+class HGNConfig(Settings):
+    KEY = "baseline_models.hgn"
+
+    n_items: int = 0
+    hidden_size: int = 64           # d (the paper's 50)
+    window: int = 5                 # L: the latest items a state sees
+    max_length: int = 50
+    # the user embedding in both gates and the score (the paper's); off, HGN reads the sequence only
+    user_embedding: bool = True
+    n_users: int = 0
+
+
+@dataclass
+class FMLPRecConfig(Settings):
+    KEY = "baseline_models.fmlprec"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.5
+    max_length: int = 50            # also the length of the learnable filters
+
+
+@dataclass
+class BERT4RecConfig(Settings):
+    KEY = "baseline_models.bert4rec"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    dropout: float = 0.2            # RecBole's hidden and attention dropout
+    max_length: int = 50            # positions, the [mask] slot included
+    mask_ratio: float = 0.2         # share of a training sequence's items replaced by [mask] (the original: 0.6 on Beauty)
+    last_item_ratio: float = 0.5    # share of batches that mask only the last item (RecBole's ft_ratio)
+
+
+def _attribute_fields() -> list:
+    return ["brand", "categories"]
+
+
+@dataclass
+class FDSAConfig(Settings):
+    KEY = "baseline_models.fdsa"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    dropout: float = 0.5
+    max_length: int = 50
+    attribute_fields: list = field(default_factory=_attribute_fields)   # the item columns attributes come from
+    n_attributes: int = 0           # set from the dataset's items
+    attributes_per_item: int = 0    # set from the dataset's items
+
+
+@dataclass
+class S3RecConfig(Settings):
+    KEY = "baseline_models.s3rec"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    dropout: float = 0.5
+    max_length: int = 50
+    attribute_fields: list = field(default_factory=_attribute_fields)
+    n_attributes: int = 0
+    attributes_per_item: int = 0
+
+
+@dataclass(frozen=True)
+class S3RecPretraining(Settings):
+    """Config `s3rec_pretraining`: S3-Rec's self-supervised stage (aHuiWang/CIKM2020-S3Rec @ 49a890d,
+    run_pretrain.py defaults; its Beauty model is the checkpoint of epoch 150)."""
+
+    KEY = "s3rec_pretraining"
+
+    epochs: int = 150
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    mask_ratio: float = 0.2          # mask_p: items masked for MIP / MAP (the last one always is)
+    aap_weight: float = 0.2
+    mip_weight: float = 1.0
+    map_weight: float = 1.0
+    sp_weight: float = 0.5
+    max_seconds: Optional[float] = None   # stop after this long (the last epoch's weights are kept)
+    group_by_length: bool = True     # batches of similar lengths (the released code pads every batch to 50)
+
+
+MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig, "hgn": HGNConfig,
+                 "fmlprec": FMLPRecConfig, "bert4rec": BERT4RecConfig, "fdsa": FDSAConfig, "s3rec": S3RecConfig}
+# fields set from the dataset when a model is built, not configured
+DATASET_SIZES = ("n_items", "n_users", "n_attributes", "attributes_per_item")
+PRETRAINED = {"s3rec": S3RecPretraining}   # the baselines trained in two stages, and their first stage's settings
 
 
 @dataclass(frozen=True)

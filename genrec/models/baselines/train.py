@@ -1,6 +1,7 @@
 """Training of the sequential baselines: full softmax cross-entropy over all items at every position of
-each user's training sequence (or S3-Rec's BCE against one sampled negative), Adam, early stopping on a
-valid metric (`select_metric`, NDCG@10 by default) by full ranking.
+each user's training sequence (or S3-Rec's BCE against one sampled negative; a non-causal model: at the last
+position of every prefix; BERT4Rec: at its masked positions), Adam, early stopping on a valid metric
+(`select_metric`, NDCG@10 by default) by full ranking.
 
 A plain PyTorch loop, as in RecBole: the models are small and not HF `PreTrainedModel`s, an epoch takes
 seconds, and early stopping needs the same full ranking that produces the final predictions.
@@ -18,8 +19,7 @@ import pandas as pd
 import torch
 
 from genrec.evaluate.metrics import first_hit_rank, per_row_metrics
-from genrec.models.baselines.sequential import (SequentialRecommender, left_pad, rank_all_items, trim_padding,
-                                                 training_sequences)
+from genrec.models.baselines.sequential import SequentialRecommender, left_pad, rank_all_items, trim_padding
 from genrec.models.baselines.settings import BaselineTraining
 from genrec.progress import progress
 
@@ -40,13 +40,18 @@ def valid_metric(model: SequentialRecommender, valid: pd.DataFrame, max_length: 
 
 
 def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFrame, valid: pd.DataFrame,
-                   settings: BaselineTraining, mask_history: bool) -> tuple[SequentialRecommender, dict]:
+                   settings: BaselineTraining, mask_history: bool, items: pd.DataFrame | None = None,
+                   pretrained: SequentialRecommender | None = None) -> tuple[SequentialRecommender, dict]:
     """Build baseline `name` under the run's seed, its initial weights included (seeding only the training loop
-    left the initialisation, and so the metrics, different on every run), then train it."""
+    left the initialisation, and so the metrics, different on every run), then train it: from the weights of
+    its `pretrained` first stage where it has one (S3-Rec)."""
     from genrec.models.baselines.registry import build_model
 
     torch.manual_seed(settings.seed)
-    model = build_model(name, architecture, n_items, n_users=int(train["user_id"].max()) + 1 if len(train) else 0)
+    model = build_model(name, architecture, n_items, n_users=int(train["user_id"].max()) + 1 if len(train) else 0,
+                        items=items)
+    if pretrained is not None:
+        model.load_state_dict(pretrained.state_dict())
     return model, train_sequential(model, train, valid, settings, mask_history=mask_history)
 
 
@@ -57,9 +62,9 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     max_length, metric = model.config.max_length, settings.select_metric
-    windows, window_users = training_sequences(train, max_length)
+    windows, window_users = model.training_examples(train, max_length)
     sequences, users = left_pad(windows, max_length + 1), torch.tensor(window_users, dtype=torch.long)
-    log.info("%d training windows of up to %d items from %d users", len(sequences), max_length + 1,
+    log.info("%d training sequences of up to %d items from %d users", len(sequences), max_length + 1,
              train["user_id"].nunique())
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best, best_epoch, best_state, waited, history = -1.0, 0, None, 0, []
@@ -69,8 +74,7 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
         epoch_start, losses = time.monotonic(), []
         for rows in torch.randperm(len(sequences)).split(settings.batch_size):
             batch = trim_padding(sequences[rows])
-            loss = (model.next_item_loss(batch, users[rows]) if settings.loss == "softmax"
-                    else model.sampled_bce_loss(batch, users=users[rows]))
+            loss = model.training_loss(batch, settings.loss, users[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
