@@ -1,7 +1,7 @@
 """Baselines on the bundled sample: train seconds/epoch, evaluation users/s and test quality.
 
 - train s/epoch: from each trained model's `training.json` (the pipeline's own run; evaluation passes
-  during training excluded);
+  during training excluded); S3-Rec's pre-training seconds from its `pretraining.json`;
 - eval users/s: measured here, ranking every test user -- full ranking over all items for the sequential
   models, constrained beam search (the evaluation config's beam width) for TIGER;
 - quality: NDCG@10 / HR@10 of the metrics files, with ratios to SASRec and to MostPop.
@@ -44,8 +44,12 @@ def sequential_row(name: str, results: Path, dataset: str, test, evaluation) -> 
     started = time.perf_counter()
     rank_all_items(model, histories(test), max(evaluation.ks), model.config.max_length,
                    mask_history=evaluation.mask_history, users=test["user_id"].astype(int).tolist())
+    eval_users_per_s = len(test) / (time.perf_counter() - started)
+    # a two-stage baseline (S3-Rec): the pre-training's seconds beside the fine-tuning's
+    pretrained = Path(training["pretrained"]) / "pretraining.json" if "pretrained" in training else None
     return {"train_s_per_epoch": training["seconds_per_epoch"], "epochs": training["epochs_run"],
-            "train_s": training["seconds"], "eval_users_per_s": len(test) / (time.perf_counter() - started),
+            "train_s": training["seconds"], "eval_users_per_s": eval_users_per_s,
+            "pretrain_s": json.loads(pretrained.read_text())["seconds"] if pretrained and pretrained.exists() else None,
             "metrics": results / "metrics" / dataset / "baselines" / f"{name}.json"}
 
 
@@ -97,15 +101,17 @@ def main() -> None:
     sasrec, mostpop = quality.get("sasrec"), quality.get("mostpop")
 
     print(f"{len(test)} test users, {len(items)} items, {args.threads} threads\n")
-    print("| baseline | train s/epoch | epochs | train s | eval users/s | NDCG@10 | HR@10 | NDCG@10 / SASRec | NDCG@10 / MostPop |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| baseline | train s/epoch | epochs | train s | pre-train s | eval users/s | NDCG@10 | HR@10 | NDCG@10 / SASRec "
+          "| NDCG@10 / MostPop |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in [*rows, "mostpop"]:
         row, q = rows.get(name, {}), quality.get(name)
         if q is None:
             continue
         ratio = lambda ref: f"{q['ndcg@10'] / ref['ndcg@10']:.2f}" if ref else "–"
-        timing = (f"{row['train_s_per_epoch']:.1f} | {row['epochs']:.0f} | {row['train_s']:.0f} | "
-                  f"{row['eval_users_per_s']:,.0f}") if row else "– | – | – | –"
+        pretrain = f"{row['pretrain_s']:.0f}" if row.get("pretrain_s") else "–"
+        timing = (f"{row['train_s_per_epoch']:.1f} | {row['epochs']:.0f} | {row['train_s']:.0f} | {pretrain} | "
+                  f"{row['eval_users_per_s']:,.0f}") if row else "– | – | – | – | –"
         print(f"| {name} | {timing} | {q['ndcg@10']:.4f} | {q['hr@10']:.4f} | {ratio(sasrec)} | {ratio(mostpop)} |")
 
 

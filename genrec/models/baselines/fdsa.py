@@ -10,7 +10,8 @@ one, as the paper describes, rather than RecBole's fields."""
 import torch
 from torch import nn
 
-from genrec.models.baselines.sequential import SequentialRecommender, attention_mask, bert_encoder, init_bert_weights
+from genrec.models.baselines.sequential import (SequentialRecommender, attention_mask, bert_encoder,
+                                                 empty_attribute_table, init_bert_weights)
 from genrec.models.baselines.settings import FDSAConfig
 
 
@@ -21,8 +22,7 @@ class FDSA(SequentialRecommender):
         d = config.hidden_size
         self.items = nn.Embedding(config.n_items + 1, d, padding_idx=0)
         self.attributes = nn.Embedding(config.n_attributes + 1, d, padding_idx=0)
-        self.register_buffer("item_attributes",
-                             torch.zeros(config.n_items + 1, max(config.attributes_per_item, 1), dtype=torch.long))
+        self.register_buffer("item_attributes", empty_attribute_table(config.n_items, config.attributes_per_item))
         self.positions = nn.Embedding(config.max_length, d)
         self.norm = nn.LayerNorm(d, eps=1e-12)
         self.dropout = nn.Dropout(config.dropout)

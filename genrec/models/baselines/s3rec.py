@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genrec.models.baselines.sequential import (SequentialRecommender, attention_mask, bert_encoder,
-                                                 init_bert_weights)
+                                                 empty_attribute_table, init_bert_weights)
 from genrec.models.baselines.settings import S3RecConfig
 
 
@@ -30,8 +30,7 @@ class S3Rec(SequentialRecommender):
         self.mask_token = config.n_items + 1              # row of [mask] (row 0 = padding, rows 1..n = items)
         self.items = nn.Embedding(config.n_items + 2, d, padding_idx=0)
         self.attributes = nn.Embedding(config.n_attributes + 1, d, padding_idx=0)
-        self.register_buffer("item_attributes",
-                             torch.zeros(config.n_items + 1, max(config.attributes_per_item, 1), dtype=torch.long))
+        self.register_buffer("item_attributes", empty_attribute_table(config.n_items, config.attributes_per_item))
         self.positions = nn.Embedding(config.max_length, d)
         self.norm = nn.LayerNorm(d, eps=1e-12)
         self.dropout = nn.Dropout(config.dropout)

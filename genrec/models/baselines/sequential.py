@@ -145,9 +145,15 @@ def init_bert_weights(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def empty_attribute_table(n_items: int, width: int) -> torch.Tensor:
+    """The attribute table a model registers as a buffer, filled when the model is built (`attribute_table`) or
+    loaded (its saved state)."""
+    return torch.zeros(n_items + 1, max(width, 1), dtype=torch.long)
+
+
 def attribute_table(per_item: list[list[int]], width: int) -> torch.Tensor:
     """(n_items + 1) x width attribute ids (row 0 = padding item, 0 = no attribute), row i + 1 = item i."""
-    table = torch.zeros(len(per_item) + 1, max(width, 1), dtype=torch.long)
+    table = empty_attribute_table(len(per_item), width)
     for item, attributes in enumerate(per_item):
         table[item + 1, :len(attributes)] = torch.tensor(attributes[:width], dtype=torch.long)
     return table

@@ -95,8 +95,8 @@ def _attribute_fields() -> list:
 
 
 @dataclass
-class FDSAConfig(Settings):
-    KEY = "baseline_models.fdsa"
+class AttributeEncoderConfig(Settings):
+    """What FDSA and S3-Rec share: post-LN transformer blocks over items, and item attributes."""
 
     n_items: int = 0
     hidden_size: int = 64
@@ -111,19 +111,13 @@ class FDSAConfig(Settings):
 
 
 @dataclass
-class S3RecConfig(Settings):
-    KEY = "baseline_models.s3rec"
+class FDSAConfig(AttributeEncoderConfig):
+    KEY = "baseline_models.fdsa"
 
-    n_items: int = 0
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 256
-    dropout: float = 0.5
-    max_length: int = 50
-    attribute_fields: list = field(default_factory=_attribute_fields)
-    n_attributes: int = 0
-    attributes_per_item: int = 0
+
+@dataclass
+class S3RecConfig(AttributeEncoderConfig):
+    KEY = "baseline_models.s3rec"
 
 
 @dataclass(frozen=True)
