@@ -115,10 +115,14 @@ def baseline_model(config: dict, name: str) -> Settings:
     return MODEL_CONFIGS[name].from_config(config["baseline_models"][name])
 
 
-def baseline_training(config: dict, seed: int | None = None) -> BaselineTraining:
-    """`baseline_training`; a run of the grid's `seeds` replaces its seed."""
-    settings = config["baseline_training"] | ({"seed": seed} if seed is not None else {})
-    return BaselineTraining.from_config(settings)
+def baseline_training(config: dict, seed: int | None = None, name: str | None = None) -> BaselineTraining:
+    """`baseline_training`, with baseline `name`'s entry of `baseline_training_overrides` over it (a model trained
+    its own way, e.g. BERT4Rec's cloze task with its softmax where the table's others use a sampled loss); a run of
+    the grid's `seeds` replaces its seed."""
+    overrides = config["baseline_training_overrides"].get(name, {}) if name else {}
+    settings = config["baseline_training"] | overrides | ({"seed": seed} if seed is not None else {})
+    key = f"baseline_training_overrides.{name}" if overrides else None
+    return BaselineTraining.from_config(settings, key=key)
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ def item_vectors(config: dict, name: str) -> dict:
     embeddings (collaborative: TIGER-SAS, ETEGRec's tokenizer), described by the model and training behind them."""
     if name in SEQUENTIAL_BASELINES and name not in config["encoders"]:
         return {"collaborative": name, "model": baseline_model(config, name).to_dict(),
-                "training": baseline_training(config, config["seeds"][0] if config["seeds"] else None).to_dict()}
+                "training": baseline_training(config, config["seeds"][0] if config["seeds"] else None, name).to_dict()}
     return encoder(config, name).to_dict()
 
 
@@ -262,7 +266,7 @@ def baseline_evaluate_job(config: dict, datasets: dict, dataset: str, baseline: 
     provenance = {"dataset": datasets["datasets"][dataset], "evaluate": evaluation(config).to_dict()}
     seed_used = 0
     if baseline != "mostpop":
-        training = baseline_training(config, seed)
+        training = baseline_training(config, seed, baseline)
         provenance |= {"model": baseline_model(config, baseline).to_dict(), "training": training.to_dict()}
         seed_used = training.seed
     return EvaluateJob(evaluation(config), Run(dataset=dataset, stage=baseline, method=baseline, seed=seed_used),
@@ -282,7 +286,8 @@ class BaselineJob(Settings):
 
 
 def baseline_job(config: dict, name: str, seed: int | None = None) -> BaselineJob:
-    return BaselineJob(_architecture(config, name), baseline_training(config, seed), evaluation(config).mask_history)
+    return BaselineJob(_architecture(config, name), baseline_training(config, seed, name),
+                       evaluation(config).mask_history)
 
 
 def _architecture(config: dict, name: str) -> dict:
@@ -390,6 +395,8 @@ def check_config(config: dict, datasets: dict) -> None:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:
         baseline_training(config)
+    for name in config["baseline_training_overrides"]:
+        baseline_training(config, name=name)
     rewards = grid_union(config, grids, "rl", "rewards")
     if rewards:
         used = grid_union(config, grids, "rl", "tokenizers")

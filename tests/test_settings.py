@@ -53,7 +53,7 @@ SECTIONS = {
 GRID_DEFAULTS = {
     "results", "datasets_file", "downloads_lock", "accelerate_config", "datasets", "per_dataset", "sid_tokenizers", "seeds", "encoders",
     "tokenizers", "backbones", "sft_backbones", "prompts", "sft", "evaluate", "baselines", "baseline_models",
-    *(f"baseline_models.{name}" for name in MODEL_CONFIGS), "baseline_training", "s3rec_pretraining", "rl",
+    *(f"baseline_models.{name}" for name in MODEL_CONFIGS), "baseline_training", "baseline_training_overrides", "s3rec_pretraining", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training",
@@ -238,3 +238,18 @@ def test_seeds_give_each_trained_baseline_one_run_per_seed_with_that_seed():
     assert settings.baseline_job(config, "sasrec", seed=2).training.seed == 2
     assert settings.baseline_job(config, "sasrec").training.seed == config["baseline_training"]["seed"]
     assert settings.baseline_evaluate_job(config, DATASETS, "sample", "sasrec", seed=2).run.seed == 2
+
+
+def test_a_baselines_training_overrides_apply_to_it_alone():
+    config = load_config(CONFIG)
+    config["baseline_training_overrides"] = {"bert4rec": {"loss": "softmax", "patience": 3}}
+    config["baseline_training"] = {**config["baseline_training"], "loss": "sampled_bce"}
+    job = settings.baseline_job(config, "bert4rec", seed=2)
+    assert (job.training.loss, job.training.patience, job.training.seed) == ("softmax", 3, 2)
+    assert settings.baseline_job(config, "sasrec").training.loss == "sampled_bce"
+    evaluated = settings.baseline_evaluate_job(config, DATASETS, "sample", "bert4rec")
+    assert json.loads(evaluated.to_json())["provenance"]["training"]["loss"] == "softmax"
+    config["baseline_training_overrides"] = {"bert4rec": {"los": "softmax"}}
+    with pytest.raises(GenrecError, match=r"unknown .*\['los'\]") as error:
+        settings.check_config(config, DATASETS)
+    assert "baseline_training_overrides.bert4rec" in str(error.value)
