@@ -50,7 +50,6 @@ class HGN(SequentialRecommender):
         return self.bias.weight[:, 0]
 
     def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        batch, length = sequence.shape
         L = self.config.window
         windows = F.pad(sequence + 1, (L - 1, 0)).unfold(1, L, 1)            # batch x length x L, pad id 0
         real = (windows > 0).float()
