@@ -87,6 +87,7 @@ def test_pretraining_instances_mask_the_last_item_and_cut_matching_segments():
     changed = masked != items
     assert (masked[changed] == M).all()
     is_masked = masked == M
+    segmented = 0
     for row in range(6):
         held = set(items[row].tolist()) - {0}
         for position in is_masked[row].nonzero()[:, 0].tolist():
@@ -96,10 +97,15 @@ def test_pretraining_instances_mask_the_last_item_and_cut_matching_segments():
         if real.sum() == 1:
             assert segment.tolist() == positive.tolist() == items[row][real].tolist()
             continue
-        hidden = segment == M
-        assert 1 <= hidden.sum() <= real.sum() // 2 and (positive[~hidden] == M).all()
+        hidden = (segment == M).nonzero()[:, 0].tolist()           # the masked segment: one run of positions
+        assert hidden == list(range(hidden[0], hidden[0] + len(hidden)))
+        assert 1 <= len(hidden) <= int(real.sum()) // 2
+        outside = [p for p in range(int(real.sum())) if p not in hidden]
+        assert positive[outside].tolist() == [M] * len(outside)
         assert positive[hidden].tolist() == items[row][real][hidden].tolist()
-        assert (batch["negative_segment"][row][real][~hidden] == M).all()
+        assert batch["negative_segment"][row][real][outside].tolist() == [M] * len(outside)
+        segmented += 1
+    assert segmented == 4                                           # every prefix of two items or more
 
 
 def test_s3rec_pretrains_then_fine_tunes_from_its_first_stage():
