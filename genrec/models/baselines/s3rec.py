@@ -51,7 +51,7 @@ class S3Rec(SequentialRecommender):
         return self.hidden_states(sequence + 1, causal=True)
 
     def attribute_targets(self, tokens: torch.Tensor) -> torch.Tensor:
-        """batch x length x (n_attributes + 1): each item's attributes, multi-hot (padding and [mask]: none)."""
+        """tokens' shape x (n_attributes + 1): each item's attributes, multi-hot (padding and [mask]: none)."""
         ids = self.item_attributes[tokens.clamp(max=self.config.n_items)]          # [mask] reads no row of its own
         ids = ids.masked_fill((tokens == self.mask_token)[..., None], 0)
         hot = torch.zeros(*tokens.shape, self.config.n_attributes + 1, device=tokens.device)
@@ -69,13 +69,12 @@ class S3Rec(SequentialRecommender):
         states = self.hidden_states(masked, causal=False)
         is_masked = masked == self.mask_token
         unmasked = (masked != 0) & ~is_masked
-        attributes = self.attribute_targets(items)
 
         def attribute_loss(projection: nn.Linear, where: torch.Tensor) -> torch.Tensor:
             # scored only where it counts (padding is most of a batch): the logits over every attribute are most
             # of a step's work
             logits = projection(states[where]) @ self.attributes.weight.T
-            return F.binary_cross_entropy_with_logits(logits, attributes[where], reduction="sum")
+            return F.binary_cross_entropy_with_logits(logits, self.attribute_targets(items[where]), reduction="sum")
 
         def paired_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
             return F.softplus(-(torch.sigmoid(positive) - torch.sigmoid(negative)))   # -log sigmoid(...)
