@@ -148,6 +148,53 @@ def test_hgns_user_embedding_and_item_item_product():
     assert not torch.allclose(plain(seq[:1])[:, -1], x.sum(1))
 
 
+def test_hgns_released_recipe_trains_each_state_on_its_next_T_items_by_bpr_and_can_freeze_the_gates():
+    """`targets` = T pairs each position with its next T items (none past the sequence's end), each against its
+    own sampled negative, under BPR's -log sigmoid(p - n); `frozen_instance_gates` keeps the gates' draw."""
+    from genrec.models.baselines.sequential import sample_negatives, sampled_loss
+
+    positive, negative = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 0.0])
+    torch.testing.assert_close(sampled_loss(positive, negative, "bpr"),
+                               -torch.log(torch.sigmoid(positive - negative)).mean())
+    torch.testing.assert_close(sampled_loss(positive, negative, "sampled_bce"),
+                               -(torch.log(torch.sigmoid(positive)) + torch.log(1 - torch.sigmoid(negative))).mean())
+    m = model("hgn", targets=3)
+    seq = torch.tensor([[-1, -1, 3, 7, 9, 11], [1, 2, 3, 4, 5, 6]])
+    loss = m.training_loss(seq, "bpr", generator=torch.Generator().manual_seed(4))
+    # by hand: position t (a real input) scores items t+1 .. t+3, each against its draw for that step ahead
+    generator = torch.Generator().manual_seed(4)
+    draws = [sample_negatives(seq, N_ITEMS, generator)[:, 1:] for _ in range(3)]
+    states = m(seq[:, :-1])
+    pairs = [(b, t, ahead) for b in range(2) for ahead in range(3) for t in range(5)
+             if seq[b, t] >= 0 and t + 1 + ahead < 6]
+    assert len(pairs) == 3 + 2 + 1 + 5 + 4 + 3
+    expected = []
+    for ahead in range(3):
+        for b in range(2):
+            for t in range(5):
+                if (b, t, ahead) in pairs:
+                    p = m.target_scores(states[b, t], seq[b, t + 1 + ahead])
+                    n = m.target_scores(states[b, t], draws[ahead][b, t])
+                    expected.append(-torch.log(torch.sigmoid(p - n)))
+    torch.testing.assert_close(loss, torch.stack(expected).mean())
+    # T = 1 under BCE is the plain next-item loss every causal model trains with
+    one = model("hgn")
+    torch.testing.assert_close(one.training_loss(seq, "sampled_bce", generator=torch.Generator().manual_seed(1)),
+                               model("hgn", targets=1).training_loss(seq, "sampled_bce",
+                                                                     generator=torch.Generator().manual_seed(1)))
+
+    frozen = model("hgn", user_embedding=True, frozen_instance_gates=True).train()
+    names = {name for name, _ in frozen.named_parameters()}
+    assert "instance_gate_item" not in names and "instance_gate_user" not in names
+    assert {"instance_gate_item", "instance_gate_user"} <= set(frozen.state_dict())
+    before = frozen.instance_gate_item.clone()
+    optimiser = torch.optim.Adam(frozen.parameters(), lr=0.1)
+    frozen.training_loss(seq, "bpr", users=torch.tensor([0, 1])).backward()
+    optimiser.step()
+    torch.testing.assert_close(frozen.instance_gate_item, before)
+    assert "instance_gate_item" in {name for name, _ in model("hgn").named_parameters()}
+
+
 def test_casers_filters_are_the_papers_convolutions():
     """Caser computes its filters as matrix products (faster on CPU); they must equal Conv2d over the window."""
     m = model("caser")

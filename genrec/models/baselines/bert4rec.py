@@ -12,7 +12,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from genrec.models.baselines.sequential import (PAD, SequentialRecommender, attention_mask, bert_encoder,
-                                                 init_bert_weights, sample_negatives, training_sequences)
+                                                 init_bert_weights, sample_negatives, sampled_loss,
+                                                 training_sequences)
 from genrec.models.baselines.settings import BERT4RecConfig
 
 
@@ -60,7 +61,7 @@ class BERT4Rec(SequentialRecommender):
     def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """The cloze loss: each item of a window (its latest `max_length`) is masked with probability
-        `mask_ratio` and predicted, over all items (softmax) or against one sampled negative (sampled_bce). With
+        `mask_ratio` and predicted, over all items (softmax) or against one sampled negative (sampled_bce, bpr). With
         probability `last_item_ratio` a batch masks only each window's last item instead, the task ranking
         poses (RecBole's `ft_ratio`; the original adds one such copy of every window)."""
         sequence = sequence[:, -self.config.max_length:]
@@ -77,5 +78,4 @@ class BERT4Rec(SequentialRecommender):
         if loss == "softmax":
             return F.cross_entropy(self.scores(states), targets)
         negatives = sample_negatives(sequence, self.config.n_items, generator)[masked]
-        positive, negative = self.target_scores(states, targets), self.target_scores(states, negatives)
-        return (F.softplus(-positive) + F.softplus(negative)).mean()
+        return sampled_loss(self.target_scores(states, targets), self.target_scores(states, negatives), loss)

@@ -5,7 +5,8 @@ candidate j scores (u + s + sum of the window's item embeddings) . w2_j + b2_j, 
 item-item product. Every position of a sequence gets the state of its own window, as Caser's do, so HGN trains
 on all positions like the other causal models. Follows allenjack/HGN @ 8db86c1 (model/gating_network.py), with
 its two instance-gate weights trained (the released code builds them as plain tensors, so its optimiser never
-updates them; docs/fidelity.md)."""
+updates them; `frozen_instance_gates` keeps that, and `targets` with the `bpr` loss its training on the next T
+items, to measure what the released recipe changes; docs/fidelity.md)."""
 
 # no `from __future__ import annotations`: the hub mixin rebuilds the config dataclass from the real annotation
 
@@ -24,14 +25,14 @@ class HGN(SequentialRecommender):
         d, L = config.hidden_size, config.window
         self.items = nn.Embedding(config.n_items + 1, d, padding_idx=0)
         self.feature_gate_item = nn.Linear(d, d)
-        self.instance_gate_item = nn.Parameter(torch.empty(d, 1))
+        self.instance_gate_item = self.instance_gate(torch.empty(d, 1))
         # the candidate side: W2 and b2, a table of its own (the paper's Q and b)
         self.targets = nn.Embedding(config.n_items + 1, d, padding_idx=0)
         self.bias = nn.Embedding(config.n_items + 1, 1, padding_idx=0)
         # row 0 holds users unseen in training
         self.users = nn.Embedding(config.n_users + 1, d) if config.user_embedding else None
         self.feature_gate_user = nn.Linear(d, d) if config.user_embedding else None
-        self.instance_gate_user = nn.Parameter(torch.empty(d, L)) if config.user_embedding else None
+        self.instance_gate_user = self.instance_gate(torch.empty(d, L)) if config.user_embedding else None
         # the released initialisation: embeddings N(0, 1/d), gates Xavier, b2 zero
         for table in (self.items, self.targets) + ((self.users,) if self.users is not None else ()):
             nn.init.normal_(table.weight, std=1.0 / d)
@@ -42,6 +43,15 @@ class HGN(SequentialRecommender):
         for gate in (self.instance_gate_item, self.instance_gate_user):
             if gate is not None:
                 nn.init.xavier_uniform_(gate)
+
+    def instance_gate(self, weight: torch.Tensor) -> nn.Parameter | torch.Tensor:
+        """A trained weight, or with `frozen_instance_gates` a buffer that keeps its initial draw (as released)."""
+        if self.config.frozen_instance_gates:
+            return nn.Buffer(weight)
+        return nn.Parameter(weight)
+
+    def horizon(self) -> int:
+        return self.config.targets
 
     def target_table(self) -> torch.Tensor:
         return self.targets.weight

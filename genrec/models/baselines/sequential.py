@@ -77,10 +77,14 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
 
     def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """The loss of a batch of training sequences under `baseline_training.loss` (softmax | sampled_bce)."""
+        """The loss of a batch of training sequences under `baseline_training.loss` (softmax | sampled_bce | bpr)."""
         if loss == "softmax":
             return self.next_item_loss(sequence, users)
-        return self.sampled_bce_loss(sequence, generator, users)
+        return self.negative_sampling_loss(sequence, loss, generator, users)
+
+    def horizon(self) -> int:
+        """How many next items each position is trained on under a sampled loss (HGN's T; 1 for the others)."""
+        return 1
 
     def next_item_loss(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """Full-softmax cross-entropy of every scored next item of left-padded user sequences. Only the scored
@@ -91,18 +95,24 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
         states = self.encode(inputs, users)[scored]
         return F.cross_entropy(self.scores(states), targets[scored])
 
-    def sampled_bce_loss(self, sequence: torch.Tensor, generator: torch.Generator | None = None,
-                         users: torch.Tensor | None = None) -> torch.Tensor:
-        """S3-Rec's fine-tuning loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`): at every
-        scored position, binary cross-entropy of the next item against one negative drawn uniformly from the items
-        the sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a row here holds)."""
+    def negative_sampling_loss(self, sequence: torch.Tensor, loss: str, generator: torch.Generator | None = None,
+                               users: torch.Tensor | None = None) -> torch.Tensor:
+        """At every scored position, each of its next `horizon()` items against its own negative, drawn uniformly
+        from the items the sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a
+        row here holds), under `sampled_loss`. With one item ahead and `sampled_bce` this is S3-Rec's fine-tuning
+        loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`); with three and `bpr`, HGN's
+        (allenjack/HGN @ 8db86c1, run.py: T = 3 targets, each paired with one of 3 negatives)."""
         inputs, targets = self.inputs_and_targets(sequence)
-        negatives = sample_negatives(sequence, self.items.num_embeddings - 1, generator)[:, 1:]
-        scored = targets != PAD
-        states = self.encode(inputs, users)[scored]
-        positive = self.target_scores(states, targets[scored])
-        negative = self.target_scores(states, negatives[scored])
-        return (F.softplus(-positive) + F.softplus(negative)).mean()  # -log sigmoid(p) - log(1 - sigmoid(n))
+        states = self.encode(inputs, users)
+        positives, negatives = [], []
+        for ahead in range(self.horizon()):
+            # the item `ahead` steps after each position's next one (PAD past the sequence's end)
+            later = F.pad(targets[:, ahead:], (0, ahead), value=PAD).masked_fill(targets == PAD, PAD)
+            scored = later != PAD
+            drawn = sample_negatives(sequence, self.items.num_embeddings - 1, generator)[:, 1:]
+            positives.append(self.target_scores(states[scored], later[scored]))
+            negatives.append(self.target_scores(states[scored], drawn[scored]))
+        return sampled_loss(torch.cat(positives), torch.cat(negatives), loss)
 
     def user_vectors(self, users: torch.Tensor | None, table: nn.Embedding, n_users: int) -> torch.Tensor:
         """Rows of a user embedding `table` for the batch's user ids: users unseen in training (ids past
@@ -157,6 +167,16 @@ def attribute_table(per_item: list[list[int]], width: int) -> torch.Tensor:
     for item, attributes in enumerate(per_item):
         table[item + 1, :len(attributes)] = torch.tensor(attributes[:width], dtype=torch.long)
     return table
+
+
+def sampled_loss(positive: torch.Tensor, negative: torch.Tensor, loss: str) -> torch.Tensor:
+    """The mean over pairs of a positive and a sampled negative logit: `sampled_bce` scores each on its own
+    (-log sigmoid(p) - log(1 - sigmoid(n)), S3-Rec's), `bpr` ranks the pair (-log sigmoid(p - n), HGN's)."""
+    if loss == "bpr":
+        return F.softplus(negative - positive).mean()
+    if loss == "sampled_bce":
+        return (F.softplus(-positive) + F.softplus(negative)).mean()
+    raise ValueError(f"{loss!r} is not a sampled loss")
 
 
 def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Generator | None = None) -> torch.Tensor:

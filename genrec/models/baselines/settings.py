@@ -8,7 +8,7 @@ from typing import Optional
 from genrec.config import Settings
 from genrec.errors import GenrecError
 
-LOSSES = ("softmax", "sampled_bce")
+LOSSES = ("softmax", "sampled_bce", "bpr")
 
 
 @dataclass
@@ -62,6 +62,10 @@ class HGNConfig(Settings):
     # the user embedding in both gates and the score (the paper's); off, HGN reads the sequence only
     user_embedding: bool = True
     n_users: int = 0
+    # T: the next items each state is trained on under a sampled loss (the released code's 3; 1 is next-item)
+    targets: int = 1
+    # the released code's instance-gate weights, plain tensors its optimiser never updates (a measurement only)
+    frozen_instance_gates: bool = False
 
 
 @dataclass
@@ -161,7 +165,8 @@ class BaselineTraining(Settings):
     max_seconds: Optional[float] = None  # stop once training has run this long (the best model so far is kept)
     seed: int = 42
     # softmax: cross-entropy over all items at every position (RecBole's CE). sampled_bce: S3-Rec's fine-tuning
-    # loss, binary cross-entropy against one sampled negative per position (TIGER's Table 1 baselines).
+    # loss, binary cross-entropy against one sampled negative per position (TIGER's Table 1 baselines). bpr:
+    # -log sigmoid(positive - negative) against one sampled negative (HGN's released loss).
     loss: str = "softmax"
     # The valid metric whose best epoch is kept (hr@K or ndcg@K). RecBole's default is NDCG@10; S3-Rec's
     # early stopping watches NDCG@20 (run_finetune_full.py: `scores[-1:]` of trainers.get_full_sort_score).
