@@ -66,6 +66,27 @@ def test_a_historys_state_does_not_depend_on_its_padding(name):
     torch.testing.assert_close(m(short)[:, -1], m(padded)[:, -1], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_encoding_a_batch_in_length_groups_gives_the_same_loss_and_ranking(name):
+    """`length_groups` trims each group of similar-length rows to its own width: the loss, the gradients and the
+    ranking are those of the whole batch encoded at once (rows of lengths 1 to 6 in one batch of width 6)."""
+    m = model(name)
+    seq = left_pad([[1, 2, 3, 4, 5, 6], [7, 8], [9], [10, 11, 12, 13], [14, 15, 16], [17, 18, 19, 20, 21]], 6)
+    for loss in ("softmax", "sampled_bce"):
+        whole = m.training_loss(seq, loss, generator=torch.Generator().manual_seed(3))
+        grouped = m.training_loss(seq, loss, generator=torch.Generator().manual_seed(3), length_groups=3)
+        torch.testing.assert_close(grouped, whole, atol=1e-5, rtol=1e-5)
+    whole_grad = torch.autograd.grad(m.training_loss(seq, "softmax", generator=torch.Generator().manual_seed(5)),
+                                     m.items.weight)[0]
+    grouped_grad = torch.autograd.grad(m.training_loss(seq, "softmax", generator=torch.Generator().manual_seed(5),
+                                                       length_groups=4), m.items.weight)[0]
+    torch.testing.assert_close(grouped_grad, whole_grad, atol=1e-5, rtol=1e-4)
+    histories = [[1, 2, 3, 4, 5, 6, 7], [8], [9, 10], [11, 12, 13]]
+    for whole, grouped in zip(rank_all_items(m, histories, 5, 8, True, length_groups=1),
+                              rank_all_items(m, histories, 5, 8, True, length_groups=3)):
+        torch.testing.assert_close(grouped, whole, atol=1e-5, rtol=1e-5)
+
+
 def test_fmlprecs_filters_mix_the_whole_input_so_it_trains_on_prefixes_and_sees_only_the_history():
     """The FFT filter is a circular convolution: an earlier position reads later items, which is why FMLP-Rec
     is not causal. Trained on prefixes, the state scored against a target is computed from the items before it

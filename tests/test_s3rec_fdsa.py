@@ -75,6 +75,22 @@ def test_s3recs_pretraining_losses_equal_a_hand_computation():
         assert losses[name].item() == pytest.approx(expected, rel=1e-5), name
 
 
+def test_pretraining_losses_are_the_same_with_the_batch_encoded_in_length_groups():
+    """`length_groups` only changes how much padding is encoded: rows of different lengths in one batch give the
+    same four losses encoded whole or in groups."""
+    m = s3rec()
+    M = m.mask_token
+    batch = dict(items=torch.tensor([[0, 1, 2, 3, 5], [0, 0, 0, 4, 2], [0, 0, 0, 0, 3]]),
+                 masked=torch.tensor([[0, 1, M, 3, M], [0, 0, 0, 4, M], [0, 0, 0, 0, M]]),
+                 negatives=torch.tensor([[0, 1, 4, 3, 4], [0, 0, 0, 4, 5], [0, 0, 0, 0, 1]]),
+                 segment=torch.tensor([[0, 1, M, M, 5], [0, 0, 0, M, 2], [0, 0, 0, 0, M]]),
+                 positive_segment=torch.tensor([[0, M, 2, 3, M], [0, 0, 0, 4, M], [0, 0, 0, 0, 3]]),
+                 negative_segment=torch.tensor([[0, M, 4, 1, M], [0, 0, 0, 1, M], [0, 0, 0, 0, 2]]))
+    whole, grouped = m.pretraining_losses(**batch), m.pretraining_losses(**batch, length_groups=3)
+    for name in whole:
+        torch.testing.assert_close(grouped[name], whole[name], atol=1e-5, rtol=1e-5)
+
+
 def test_pretraining_instances_mask_the_last_item_and_cut_matching_segments():
     train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[0], [0, 1], [0, 1, 2], [4]], "target": [1, 2, 3, 0]})
     prefixes = pretraining_sequences(train, max_length=3)

@@ -12,8 +12,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from genrec.models.baselines.sequential import (PAD, SequentialRecommender, attention_mask, bert_encoder,
-                                                 init_bert_weights, sample_negatives, sampled_loss,
-                                                 training_sequences)
+                                                 encode_in_length_groups, init_bert_weights, sample_negatives,
+                                                 sampled_loss, training_sequences)
 from genrec.models.baselines.settings import BERT4RecConfig
 
 
@@ -48,18 +48,24 @@ class BERT4Rec(SequentialRecommender):
         return self.head(x)
 
     def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        """The [mask] appended after each history is the last position (the oldest item gives way to it when the
-        history fills every position)."""
-        width = sequence.shape[1]
+        return self.hidden_states(self.with_mask_appended(sequence))[:, -sequence.shape[1]:]
+
+    def encode_grouped(self, sequence: torch.Tensor, users: torch.Tensor | None, groups: int) -> torch.Tensor:
+        tokens = self.with_mask_appended(sequence)
+        states = encode_in_length_groups(lambda t, _: self.hidden_states(t), tokens, tokens > 0, None, groups)
+        return states[:, -sequence.shape[1]:]
+
+    def with_mask_appended(self, sequence: torch.Tensor) -> torch.Tensor:
+        """Shifted token ids with the [mask] appended after each history as the last position (the oldest item
+        gives way to it when the history fills every position)."""
         mask = torch.full((len(sequence), 1), self.mask_token, dtype=torch.long, device=sequence.device)
-        tokens = torch.cat([sequence + 1, mask], dim=1)[:, -self.config.max_length:]
-        return self.hidden_states(tokens)[:, -width:]
+        return torch.cat([sequence + 1, mask], dim=1)[:, -self.config.max_length:]
 
     def training_examples(self, train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
         return training_sequences(train, max_length)     # whole windows: the cloze task masks inside them
 
     def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+                      generator: torch.Generator | None = None, length_groups: int = 1) -> torch.Tensor:
         """The cloze loss: each item of a window (its latest `max_length`) is masked with probability
         `mask_ratio` and predicted, over all items (softmax) or against one sampled negative (sampled_bce, bpr). With
         probability `last_item_ratio` a batch masks only each window's last item instead, the task ranking
@@ -73,7 +79,8 @@ class BERT4Rec(SequentialRecommender):
             masked = (torch.rand(sequence.shape, generator=generator) < self.config.mask_ratio) & real
             masked[:, -1] |= ~masked.any(dim=1)           # at least one per window, as the original's max(1, ...)
         tokens = torch.where(masked, self.mask_token, sequence + 1)
-        states = self.hidden_states(tokens)[masked]
+        states = encode_in_length_groups(lambda t, _: self.hidden_states(t), tokens, tokens > 0, None,
+                                         length_groups)[masked]
         targets = sequence[masked]
         if loss == "softmax":
             return F.cross_entropy(self.scores(states), targets)

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from genrec.data.sequences import user_sequences
 from genrec.models.baselines.s3rec import S3Rec
@@ -73,10 +72,9 @@ def pretrain_s3rec(model: S3Rec, train: pd.DataFrame, settings: S3RecPretraining
     """Pre-train `model` in place on the training split; returns the log (each objective's loss per epoch)."""
     started = time.monotonic()
     torch.manual_seed(seed)
-    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     prefixes = pretraining_sequences(train, model.config.max_length)
     all_items = np.concatenate([s.items for s in user_sequences(train)])
-    lengths = [len(p) for p in prefixes]
     weights = {name: getattr(settings, f"{name}_weight") for name in OBJECTIVES}
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     log.info("S3-Rec pre-training on %d prefixes, %d epochs", len(prefixes), settings.epochs)
@@ -85,12 +83,11 @@ def pretrain_s3rec(model: S3Rec, train: pd.DataFrame, settings: S3RecPretraining
     epochs = progress(range(1, settings.epochs + 1), desc="S3-Rec pre-training", unit="epoch")
     for epoch in epochs:
         epoch_start, sums = time.monotonic(), dict.fromkeys(OBJECTIVES, 0.0)
-        order = (list(LengthGroupedSampler(settings.batch_size, lengths=lengths, generator=generator))
-                 if settings.group_by_length else rng.permutation(len(prefixes)).tolist())
+        order = rng.permutation(len(prefixes)).tolist()
         for start in range(0, len(order), settings.batch_size):
             batch = pretraining_batch([prefixes[i] for i in order[start:start + settings.batch_size]],
                                       model.config.n_items, settings.mask_ratio, all_items, rng)
-            losses = model.pretraining_losses(**batch)
+            losses = model.pretraining_losses(**batch, length_groups=settings.length_groups)
             total = sum(weights[name] * losses[name] for name in OBJECTIVES)
             optimizer.zero_grad()
             total.backward()

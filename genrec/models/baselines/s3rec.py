@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genrec.models.baselines.sequential import (SequentialRecommender, attention_mask, bert_encoder,
-                                                 empty_attribute_table, init_bert_weights)
+                                                 empty_attribute_table, encode_in_length_groups, init_bert_weights)
 from genrec.models.baselines.settings import S3RecConfig
 
 
@@ -61,12 +61,17 @@ class S3Rec(SequentialRecommender):
 
     def pretraining_losses(self, items: torch.Tensor, masked: torch.Tensor, negatives: torch.Tensor,
                            segment: torch.Tensor, positive_segment: torch.Tensor,
-                           negative_segment: torch.Tensor) -> dict[str, torch.Tensor]:
+                           negative_segment: torch.Tensor, length_groups: int = 1) -> dict[str, torch.Tensor]:
         """The four objectives' summed losses for a batch of pre-training instances, all shifted token ids
         (0 = padding) of one width: the sequences (`items`), the same with items masked (`masked`), a negative
         item at each masked position (`negatives`), and for SP the sequence with a segment masked, the segment
-        alone and another user's segment (the rest [mask])."""
-        states = self.hidden_states(masked, causal=False)
+        alone and another user's segment (the rest [mask]). Each encoding takes the rows in `length_groups`
+        groups of similar length (`encode_in_length_groups`: the same states, less padding encoded)."""
+        def encode(tokens: torch.Tensor) -> torch.Tensor:
+            return encode_in_length_groups(lambda t, _: self.hidden_states(t, causal=False), tokens, tokens > 0,
+                                           None, length_groups)
+
+        states = encode(masked)
         is_masked = masked == self.mask_token
         unmasked = (masked != 0) & ~is_masked
 
@@ -82,9 +87,9 @@ class S3Rec(SequentialRecommender):
         projected = self.mip(states[is_masked])
         mip = paired_loss((projected * self.items(items[is_masked])).sum(-1),
                           (projected * self.items(negatives[is_masked])).sum(-1))
-        context = self.sp(self.hidden_states(segment, causal=False)[:, -1])
-        positive = self.hidden_states(positive_segment, causal=False)[:, -1]
-        negative = self.hidden_states(negative_segment, causal=False)[:, -1]
+        context = self.sp(encode(segment)[:, -1])
+        positive = encode(positive_segment)[:, -1]
+        negative = encode(negative_segment)[:, -1]
         return {"aap": attribute_loss(self.aap, unmasked), "mip": mip.sum(),
                 "map": attribute_loss(self.map, is_masked),
                 "sp": paired_loss((context * positive).sum(-1), (context * negative).sum(-1)).sum()}

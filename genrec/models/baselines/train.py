@@ -74,7 +74,7 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
         epoch_start, losses = time.monotonic(), []
         for rows in torch.randperm(len(sequences)).split(settings.batch_size):
             batch = trim_padding(sequences[rows])
-            loss = model.training_loss(batch, settings.loss, users[rows])
+            loss = model.training_loss(batch, settings.loss, users[rows], length_groups=settings.length_groups)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
