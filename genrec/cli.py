@@ -591,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-baseline", help="a sequential baseline (SASRec, GRU4Rec, Caser, HGN, FMLP-Rec, BERT4Rec, "
                                               "FDSA, S3-Rec): training with early stopping on valid")
-    p.add_argument("--name", required=True, help="sasrec, gru4rec, caser, hgn, fmlprec, bert4rec, fdsa or s3rec")
+    p.add_argument("--name", required=True, help="sasrec, gru4rec, caser, hgn, fmlprec, bert4rec, fdsa, s3rec or hstu")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
     p.add_argument("--settings", required=True,
                    help=f"JSON of {_fields('genrec.settings', 'BaselineJob')}; model: the fields of "

@@ -25,7 +25,8 @@ SMALL = {"sasrec": {"hidden_size": 16, "num_layers": 2, "num_heads": 2},
          "fmlprec": {"hidden_size": 16},
          "bert4rec": {"hidden_size": 16, "intermediate_size": 32},
          "fdsa": {"hidden_size": 16, "intermediate_size": 32},
-         "s3rec": {"hidden_size": 16, "intermediate_size": 32}}
+         "s3rec": {"hidden_size": 16, "intermediate_size": 32},
+         "hstu": {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "head_dim": 8}}
 CAUSAL = [name for name, (cls, _) in SEQUENTIAL.items() if cls.causal]
 # an item table for the models that read attributes: item i has brand i % 4 (none for i % 4 == 3) and categories
 ITEMS = pd.DataFrame({"brand": [f"b{i % 4}" if i % 4 != 3 else "" for i in range(N_ITEMS)],
@@ -214,6 +215,38 @@ def test_hgns_released_recipe_trains_each_state_on_its_next_T_items_by_bpr_and_c
     optimiser.step()
     torch.testing.assert_close(frozen.instance_gate_item, before)
     assert "instance_gate_item" in {name for name, _ in model("hgn").named_parameters()}
+
+
+def test_hstus_unit_is_pointwise_silu_attention_with_a_relative_bias_and_scores_by_cosine():
+    """One unit by hand: U, V, Q, K = SiLU(LN(x) W); A[i, j] = SiLU(q_i . k_j + rab[j - i]) / max_length for the
+    real j <= i (no softmax: a row need not sum to 1); out = x + W_o(U * LN(A V)). The model scores items by the
+    cosine of the L2-normalised state over the temperature."""
+    m = model("hstu")
+    unit = m.units[0]
+    with torch.no_grad():
+        unit.position_bias.normal_()
+    x = torch.randn(1, 4, 16)
+    real = torch.tensor([[False, True, True, True]])
+    out = unit(x, real)
+    with torch.no_grad():
+        u, v, q, k = torch.nn.functional.silu(torch.nn.functional.layer_norm(x[0], (16,), eps=1e-6) @ unit.uvqk).split(16, -1)
+        expected = []
+        for i in range(4):
+            heads = []
+            for h in range(2):
+                s = slice(8 * h, 8 * h + 8)
+                row = torch.zeros(8)
+                for j in range(1, i + 1):          # key 0 is padding
+                    a = torch.nn.functional.silu(q[i, s] @ k[j, s] + unit.position_bias[8 - 1 + j - i]) / 8
+                    row += a * v[j, s]
+                heads.append(row)
+            attended = torch.cat(heads)
+            expected.append(x[0, i] + unit.out(u[i] * torch.nn.functional.layer_norm(attended, (16,), eps=1e-6)))
+    torch.testing.assert_close(out[0], torch.stack(expected), atol=1e-5, rtol=1e-5)
+    states = m(torch.tensor([[3, 7, 9]]))[0]
+    torch.testing.assert_close(states.norm(dim=-1), torch.ones(3))
+    items = torch.nn.functional.normalize(m.items.weight[1:], dim=-1)
+    torch.testing.assert_close(m.scores(states), states @ items.T / m.config.temperature, atol=1e-4, rtol=1e-5)
 
 
 def test_casers_filters_are_the_papers_convolutions():

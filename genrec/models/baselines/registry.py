@@ -12,6 +12,7 @@ from genrec.models.baselines.fdsa import FDSA
 from genrec.models.baselines.fmlprec import FMLPRec
 from genrec.models.baselines.gru4rec import GRU4Rec
 from genrec.models.baselines.hgn import HGN
+from genrec.models.baselines.hstu import HSTU
 from genrec.models.baselines.s3rec import S3Rec
 from genrec.models.baselines.sasrec import SASRec
 from genrec.models.baselines.sequential import SequentialRecommender, attribute_table
@@ -19,7 +20,7 @@ from genrec.models.baselines.settings import MODEL_CONFIGS
 
 SEQUENTIAL = {name: (model, MODEL_CONFIGS[name]) for name, model in
               {"sasrec": SASRec, "gru4rec": GRU4Rec, "caser": Caser, "hgn": HGN, "fmlprec": FMLPRec,
-               "bert4rec": BERT4Rec, "fdsa": FDSA, "s3rec": S3Rec}.items()}
+               "bert4rec": BERT4Rec, "fdsa": FDSA, "s3rec": S3Rec, "hstu": HSTU}.items()}
 
 
 def model_class(name: str) -> tuple[type[SequentialRecommender], type]:

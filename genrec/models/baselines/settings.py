@@ -145,8 +145,26 @@ class S3RecPretraining(Settings):
     length_groups: int = 8
 
 
+@dataclass
+class HSTUConfig(Settings):
+    """HSTU's public-dataset settings (facebookresearch/generative-recommenders @ 2e81fab,
+    configs/amzn-books/hstu-sampled-softmax-n512-final.gin: the authors' Amazon data)."""
+
+    KEY = "baseline_models.hstu"
+
+    n_items: int = 0
+    hidden_size: int = 64
+    num_layers: int = 4
+    num_heads: int = 4
+    head_dim: int = 16              # the per-head width of Q, K and V
+    dropout: float = 0.5            # on the input and before each unit's output projection
+    max_length: int = 50
+    temperature: float = 0.05       # cosine scores are divided by it
+
+
 MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig, "hgn": HGNConfig,
-                 "fmlprec": FMLPRecConfig, "bert4rec": BERT4RecConfig, "fdsa": FDSAConfig, "s3rec": S3RecConfig}
+                 "fmlprec": FMLPRecConfig, "bert4rec": BERT4RecConfig, "fdsa": FDSAConfig, "s3rec": S3RecConfig,
+                 "hstu": HSTUConfig}
 # fields set from the dataset when a model is built, not configured
 DATASET_SIZES = ("n_items", "n_users", "n_attributes", "attributes_per_item")
 PRETRAINED = {"s3rec": S3RecPretraining}   # the baselines trained in two stages, and their first stage's settings
