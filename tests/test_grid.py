@@ -5,7 +5,7 @@ import re
 from conftest import snakemake
 
 # MiniOneRec's table: 2 datasets x 4 tokenizers x 3 Qwen2.5 backbones; rewards none (SFT), rule, ranking;
-# 5 baselines, TIGER on 2 tokenizers; 8 prediction shards per evaluation, RL and its SFT also on valid.
+# 6 baselines (MostPop, SASRec, GRU4Rec, Caser, HSTU, TIGER), TIGER on 2 tokenizers; 8 prediction shards per evaluation, RL and its SFT also on valid.
 PAPER_JOBS = {
     "download": 2 * 2,                  # reviews + meta per dataset
     "preprocess": 2,
@@ -16,8 +16,8 @@ PAPER_JOBS = {
     "evaluate": 2 * 4 * 3 * 3 * 2 + 2 * 2,   # SFT and the two RL stages on test and valid, + TIGER on test
     "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2) * 8,
     "mostpop": 2,
-    "train_baseline": 2 * 3,            # SASRec, GRU4Rec, Caser
-    "evaluate_baseline": 2 * 3,
+    "train_baseline": 2 * 4,            # SASRec, GRU4Rec, Caser, HSTU
+    "evaluate_baseline": 2 * 4,
     "item_embeddings": 2,               # SASRec's, for the cf reward
     "leaderboard": 1,
     "all": 1,
