@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from genrec.config import Settings
 
-# SFT tasks (genrec/sft/tasks.py); RL trains on those answered by a SID, and on `description2sid`
-TASKS = ("seq_rec", "title2sid", "sid2title", "hist2title", "hist2description", "title_hist2sid", "title_hist2title")
+# SFT tasks (genrec/sft/tasks.py); RL trains on those answered by a SID. The last four complete LC-Rec's
+# index-language alignment (an item's description, or title and description, to and from its SID).
+TASKS = ("seq_rec", "title2sid", "sid2title", "hist2title", "hist2description", "title_hist2sid", "title_hist2title",
+         "description2sid", "titledesc2sid", "sid2description", "sid2titledesc")
 RL_TASKS = ("seq_rec", "title2sid", "description2sid", "title_hist2sid")
 
 

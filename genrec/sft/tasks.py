@@ -6,7 +6,10 @@
 - `hist2description`: history SIDs -> next item's description (that class's branch MiniOneRec comments out)
 - `title_hist2sid`: history of titles -> next item's SID (`TitleHistory2SidSFTDataset`)
 - `title_hist2title`: history of titles -> next item's title (`SFTData`)
-- `description2sid`: an item's description -> its SID (RL only: `RLTitle2SidDataset`'s second half)
+- `description2sid`: an item's description -> its SID (`RLTitle2SidDataset`'s second half; LC-Rec's `item2index`)
+- `titledesc2sid`, `sid2description`, `sid2titledesc`: the rest of LC-Rec's index-language alignment
+  (RUCAIBox/LC-Rec @ e6f1b3b, data.py `ItemFeatDataset`: an item's title and description -> its SID; its SID -> its
+  description, or its title and description)
 
 Each task reads the template of its own name (`genrec.prompts`). A task's weight is how many copies of its
 natural example set one epoch sees (0.5 = a random half, 2 = twice), or `{samples: N}` for N of them drawn at
@@ -24,7 +27,11 @@ from genrec.sft.example import Example, recent_history
 from genrec.sft.sequences import check_chaining, sequence_examples
 from genrec.sft.settings import TASKS
 
-ITEM_TASKS = ("title2sid", "sid2title", "description2sid")
+# item tasks: the item text each one asks by and the text an item needs to give an example
+ITEM_TASKS = {"title2sid": ("titles", ("title",)), "sid2title": ("sids", ("title",)),
+              "description2sid": ("descriptions", ("description",)),
+              "titledesc2sid": ("titles_and_descriptions", ("title", "description")),
+              "sid2description": ("sids", ("description",)), "sid2titledesc": ("sids", ("title", "description"))}
 TITLE_HISTORY_TASKS = ("title_hist2sid", "title_hist2title")
 # the item text a task needs of its target: an item without it gives no example
 NEEDS = {"hist2title": "title", "hist2description": "description", "title_hist2title": "title"}
@@ -43,11 +50,13 @@ def task_examples(task: str, templates: dict[str, Template], text: ItemText, row
     template = templates[task]
     out = []
     if task in ITEM_TASKS:
-        # one example per distinct question (title, SID or description), answered by the last item that has it:
-        # MiniOneRec keys these tasks by that text (`SidItemFeatDataset`, `RLTitle2SidDataset`)
-        asked = {"title2sid": text.titles, "sid2title": text.sids, "description2sid": text.descriptions}[task]
-        last = {question: item for item, question in enumerate(asked) if question and text.titles[item]
-                or question and task == "description2sid"}
+        # one example per distinct question (title, SID, description, or both texts), answered by the last item
+        # that has it: MiniOneRec keys these tasks by that text (`SidItemFeatDataset`, `RLTitle2SidDataset`)
+        asked_by, needs = ITEM_TASKS[task]
+        asked = (list(zip(text.titles, text.descriptions)) if asked_by == "titles_and_descriptions"
+                 else getattr(text, asked_by))
+        last = {question: item for item, question in enumerate(asked)
+                if all(getattr(text, field + "s")[item] for field in needs)}
         for item in last.values():
             out.append(Example(task, *template.render(rng, **text.fields(item)), target=item))
         return out
