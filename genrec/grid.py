@@ -4,7 +4,7 @@ One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
 rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
 each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
-tokenizer). `per_dataset` gives a
+tokenizer), and LC-Rec on lcrec.tokenizers x lcrec.backbones. `per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -25,6 +25,8 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
     config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
     if stage.startswith("etegrec"):
         return "etegrec"        # its variants (Table 4's ablations) are told apart by stage
+    if stage == "lcrec":
+        return "lcrec"
     if stage != "tiger":
         return "minionerec"
     tokenizer = tokenizer or {}
@@ -52,7 +54,8 @@ def dataset_grid(config: dict, dataset: str) -> dict:
             "tiger": {"backbone": config["tiger"]["backbone"],
                       "tokenizers": override.get("tiger", {}).get("tokenizers", config["tiger"]["tokenizers"])},
             "etegrec": {**{key: config["etegrec"][key] for key in ("backbone", "variants", "compare_on_valid")},
-                        "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])}}
+                        "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])},
+            "lcrec": {key: override.get("lcrec", {}).get(key, config["lcrec"][key]) for key in ("backbones", "tokenizers")}}
 
 
 def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
@@ -97,6 +100,10 @@ def grid_runs(config: dict) -> list[dict]:
                         f"metrics/{dataset}/baselines/{baseline}.seed{seed}.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")
+        for tokenizer in grid["lcrec"]["tokenizers"]:
+            for backbone in grid["lcrec"]["backbones"]:
+                add(dataset, "lcrec", tokenizer, backbone, "lcrec", "test",
+                    f"metrics/{dataset}/{tokenizer}/{backbone}/lcrec.json")
         etegrec = grid["etegrec"]
         splits = ["test", "valid"] if etegrec["compare_on_valid"] else ["test"]
         for tokenizer in etegrec["tokenizers"]:

@@ -12,6 +12,7 @@ This module and every settings dataclass it builds import no torch: the Snakefil
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from genrec.config import Settings
@@ -32,9 +33,10 @@ from genrec.sft.sequences import check_chaining
 from genrec.sft.settings import SFTSettings
 from genrec.tokenize.build import TokenizerSpec
 
-# The training stages and the backbone kinds each trains: `sft` fine-tunes an LLM, `tiger` trains TIGER's
-# encoder-decoder on next-SID prediction with the same code.
-TRAINING_STAGES = {"sft": ("tiny", "hf"), "tiger": ("t5",)}
+# The training stages and the backbone kinds each trains: `sft` fine-tunes an LLM (MiniOneRec's SFT), `lcrec` is
+# the same stage with LC-Rec's prompts and task mix (config `lcrec`), `tiger` trains TIGER's encoder-decoder on
+# next-SID prediction with the same code.
+TRAINING_STAGES = {"sft": ("tiny", "hf"), "lcrec": ("tiny", "hf"), "tiger": ("t5",)}
 # The sequential baselines; their item embeddings are embed/{dataset}/{name}.npy, a name no encoder may take.
 SEQUENTIAL_BASELINES = tuple(MODEL_CONFIGS)
 PRETRAINED_BASELINES = tuple(PRETRAINED)      # trained in two stages: pretrain_baseline, then train_baseline
@@ -74,6 +76,15 @@ def backbone(config: dict, name: str) -> BackboneSpec:
     return BackboneSpec.named(name, {key: value for key, value in entry.items() if key not in ("resources", "sft")})
 
 
+def stage_backbone(config: dict, name: str, stage: str) -> BackboneSpec:
+    """Backbone `name` as training stage `stage` uses it: LC-Rec reads its own prompt set (`lcrec.prompts`)
+    whatever the backbone's, so one Qwen entry serves MiniOneRec's SFT and LC-Rec alike."""
+    spec = backbone(config, name)
+    if stage == "lcrec":
+        return dataclasses.replace(spec, prompts=config["lcrec"]["prompts"])
+    return spec
+
+
 @dataclass(frozen=True)
 class PromptSet(Settings):
     """A named set of prompt templates (config `prompts.<name>`): task -> {prompt, response}."""
@@ -90,13 +101,16 @@ def prompt_set(config: dict, name: str) -> PromptSet:
 
 def sft_training(config: dict, stage: str, backbone_name: str | None = None) -> SFTSettings:
     """`sft`, with TIGER's overrides (`tiger.sft`) for the `tiger` stage, or the backbone's own
-    (`backbones.<name>.sft`, e.g. its batch size or `seq_rec_mode`) for the `sft` stage of that backbone."""
+    (`backbones.<name>.sft`, e.g. its batch size or `seq_rec_mode`) for the `sft` stage of that backbone; the
+    `lcrec` stage lays LC-Rec's (`lcrec.sft`: its task mix and schedule) over the backbone's."""
     if stage == "tiger":
         overrides, key = config["tiger"]["sft"], "tiger.sft"
     elif backbone_name is not None:
         overrides, key = _entry(config, "backbones", backbone_name).get("sft", {}), f"backbones.{backbone_name}.sft"
     else:
         overrides, key = {}, "sft"
+    if stage == "lcrec":
+        overrides, key = {**overrides, **config["lcrec"]["sft"]}, "lcrec.sft"
     return SFTSettings.from_config({**config["sft"], **overrides}, key=key if overrides else "sft")
 
 
@@ -162,7 +176,7 @@ class SFTJob(Settings):
 
 
 def sft_job(config: dict, backbone_name: str, stage: str) -> SFTJob:
-    spec = backbone(config, backbone_name)
+    spec = stage_backbone(config, backbone_name, stage)
     if spec.kind not in TRAINING_STAGES[stage]:
         raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; stage {stage} trains kinds "
                           f"{TRAINING_STAGES[stage]}", key=f"backbones.{backbone_name}.kind")
@@ -239,9 +253,9 @@ def tokenizer_input(config: dict, sid: TokenizerSpec) -> dict:
 
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
-    """A generative model's evaluation (SFT, RL or TIGER)."""
+    """A generative model's evaluation (SFT, RL, LC-Rec or TIGER)."""
     sid = tokenizer(config, tokenizer_name)
-    spec = backbone(config, backbone_name)
+    spec = stage_backbone(config, backbone_name, stage)
     provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
                   "tokenizer": sid.to_dict(), "backbone": spec.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
@@ -249,7 +263,8 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
         training = etegrec_training(config, stage)
         provenance["etegrec"] = training.to_dict()
     else:
-        training = sft_training(config, "tiger", None) if stage == "tiger" else sft_training(config, "sft", backbone_name)
+        training = (sft_training(config, "tiger", None) if stage == "tiger"
+                    else sft_training(config, "lcrec" if stage == "lcrec" else "sft", backbone_name))
         provenance["sft"] = training.to_dict()
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
@@ -391,6 +406,7 @@ def check_config(config: dict, datasets: dict) -> None:
             raise GenrecError("TIGER (an encoder-decoder) trains one example per row", key="tiger.sft.seq_rec_mode",
                               fix="set tiger.sft.seq_rec_mode: row")
     check_etegrec(config, grids)
+    check_lcrec(config, grids)
     for name in baselines - {"mostpop", "tiger"}:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:
@@ -408,6 +424,43 @@ def check_config(config: dict, datasets: dict) -> None:
     if "semantic" in rewards:
         names("unknown encoder", {config["rl"]["encoder"]}, config["encoders"], "rl.encoder",
               "the semantic reward's embeddings come from `encoders`: ")
+
+
+def check_lcrec(config: dict, grids: list[dict]) -> None:
+    """LC-Rec's grid: LLM backbones, known tokenizers, and a prompt set with a template for every task it trains."""
+    used = grid_union(config, grids, "lcrec", "backbones")
+    if not used:
+        return
+    unknown = sorted(used - set(config["backbones"]))
+    if unknown:
+        raise GenrecError(f"unknown backbone(s) {unknown}", key="lcrec.backbones",
+                          fix="`backbones` defines: " + ", ".join(sorted(config["backbones"])))
+    for name in sorted(used):
+        if backbone(config, name).kind not in TRAINING_STAGES["lcrec"]:
+            raise GenrecError(f"lcrec.backbones names t5 backbone '{name}': LC-Rec fine-tunes a decoder-only LLM",
+                              key="lcrec.backbones", fix="name `kind: tiny` or `kind: hf` entries of `backbones`")
+    tokenizers = grid_union(config, grids, "lcrec", "tokenizers")
+    if not tokenizers:
+        raise GenrecError("the grid runs LC-Rec on no tokenizer", key="lcrec.tokenizers",
+                          fix="name tokenizers of `tokenizers` (LC-Rec's own: lcrec_rqvae)")
+    unknown = sorted(tokenizers - set(config["tokenizers"]))
+    if unknown:
+        raise GenrecError(f"unknown tokenizer(s) {unknown}", key="lcrec.tokenizers",
+                          fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
+    prompts = config["lcrec"]["prompts"]
+    if prompts not in config["prompts"]:
+        raise GenrecError(f"unknown prompt set '{prompts}'", key="lcrec.prompts",
+                          fix="`prompts` defines: " + ", ".join(sorted(config["prompts"])))
+    templates = stage_templates(config["prompts"][prompts], "sft", f"prompts.{prompts}")
+    for name in sorted(used):
+        training = sft_training(config, "lcrec", name)
+        missing = sorted(task for task in set(training.tasks) | {"seq_rec"} if task not in templates)
+        if missing:
+            raise GenrecError(f"LC-Rec trains task(s) {missing} that prompt set '{prompts}' has no template for",
+                              key="lcrec.sft.tasks", fix=f"add them under prompts.{prompts}.sft or drop them")
+        if training.seq_rec_mode != "row":
+            raise GenrecError("LC-Rec's seq_rec prompts wrap the history in an instruction, so it trains one example "
+                              "per row", key="lcrec.sft.seq_rec_mode", fix="set lcrec.sft.seq_rec_mode: row")
 
 
 def check_etegrec(config: dict, grids: list[dict]) -> None:

@@ -56,7 +56,8 @@ GRID_DEFAULTS = {
     *(f"baseline_models.{name}" for name in MODEL_CONFIGS), "baseline_training", "baseline_training_overrides", "s3rec_pretraining", "rl",
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
-    "etegrec.compare_on_valid", "etegrec.training",
+    "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
+    "lcrec.sft",
 }
 
 
@@ -138,7 +139,13 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
             assert settings.ETEGRecJob.from_json(job.to_json()) == job and job.backbone.kind == "t5"
             for tokenizer in grid["etegrec"]["tokenizers"]:
                 settings.evaluate_job(config, DATASETS, dataset, tokenizer, grid["etegrec"]["backbone"], stage)
-        for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"], *grid["etegrec"]["tokenizers"]}:
+        for backbone in grid["lcrec"]["backbones"]:
+            job = settings.sft_job(config, backbone, "lcrec")
+            assert SFTJob_round_trip(job) == job and job.prompts.name == job.backbone.prompts == config["lcrec"]["prompts"]
+            for tokenizer in grid["lcrec"]["tokenizers"]:
+                settings.evaluate_job(config, DATASETS, dataset, tokenizer, backbone, "lcrec")
+        for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"], *grid["etegrec"]["tokenizers"],
+                          *grid["lcrec"]["tokenizers"]}:
             method_params(settings.tokenizer(config, tokenizer))     # a typo in `params` fails here, not mid-run
         for baseline in grid["baselines"]:
             if baseline not in ("mostpop", "tiger"):    # the job's settings build the model, as the rule's command does
@@ -180,6 +187,16 @@ def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:
     ({"etegrec": {"tokenizers": ["etegrec_rqvae"], "backbone": "tiny"}}, "etegrec.backbone", "must name a `kind: t5`"),
     ({"etegrec": {"tokenizers": ["etegrec_rqvae"], "training": {"cycle": 4, "eval_every": 3}}},
      "etegrec.training.eval_every", "must divide cycle"),
+    ({"lcrec": {"backbones": ["qwen9"]}}, "lcrec.backbones", "unknown backbone(s) ['qwen9']"),
+    ({"lcrec": {"backbones": ["tiger"]}}, "lcrec.backbones", "names t5 backbone 'tiger'"),
+    ({"lcrec": {"backbones": ["tiny_lcrec"], "tokenizers": []}}, "lcrec.tokenizers", "LC-Rec on no tokenizer"),
+    ({"lcrec": {"backbones": ["tiny_lcrec"], "tokenizers": ["rqvea"]}}, "lcrec.tokenizers", "unknown tokenizer(s)"),
+    ({"lcrec": {"backbones": ["tiny_lcrec"], "prompts": "lcrce"}}, "lcrec.prompts", "unknown prompt set 'lcrce'"),
+    ({"lcrec": {"backbones": ["tiny_lcrec"], "sft": {"tasks": {"seq_rec": 1.0, "title_hist2title": 1.0}}}},
+     "lcrec.sft.tasks", "['title_hist2title'] that prompt set 'lcrec' has no template for"),
+    ({"lcrec": {"backbones": ["tiny"], "sft": {"seq_rec_mode": "sequence"}}}, "lcrec.sft.seq_rec_mode",
+     "trains one example per row"),
+    ({"lcrec": {"backbones": ["tiny_lcrec"], "sft": {"epoch": 3}}}, "lcrec.sft", "unknown sft setting(s) ['epoch']"),
 ])
 def test_check_config_names_the_key_to_fix(overrides, key, message):
     config = config_with(**overrides)
@@ -212,6 +229,19 @@ def test_tiger_stage_takes_its_overrides_and_rl_stage_records_its_reward():
     assert job.provenance["rl"]["reward"] == "ranking" and job.run.method == "minionerec"
     with pytest.raises(GenrecError, match="stage tiger trains kinds"):
         settings.sft_job(config, "tiny", "tiger")
+
+
+def test_lcrec_stage_reads_its_prompts_and_task_mix_over_the_backbones_settings():
+    """One Qwen entry serves MiniOneRec's SFT and LC-Rec: the lcrec stage swaps in LC-Rec's prompt set and lays
+    `lcrec.sft` over the backbone's own SFT settings (tiny's sequence mode gives way to one example per row)."""
+    config = config_with(lcrec={"backbones": ["tiny"]})
+    sft, lcrec = settings.sft_job(config, "tiny", "sft"), settings.sft_job(config, "tiny", "lcrec")
+    assert (sft.backbone.prompts, sft.sft.seq_rec_mode) == ("sequence", "sequence")
+    assert (lcrec.backbone.prompts, lcrec.prompts.name, lcrec.sft.seq_rec_mode) == ("lcrec", "lcrec", "row")
+    assert lcrec.sft.batch_size == 64 and lcrec.sft.tasks == config["lcrec"]["sft"]["tasks"]   # tiny's batch stays
+    job = settings.evaluate_job(config, DATASETS, "sample", "lcrec_rqvae", "tiny", "lcrec")
+    assert (job.run.method, job.provenance["backbone"]["prompts"]) == ("lcrec", "lcrec")
+    assert job.provenance["sft"]["tasks"] == lcrec.sft.tasks
 
 
 def test_a_settings_json_with_an_unknown_or_mistyped_key_is_refused():

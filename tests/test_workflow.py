@@ -113,6 +113,21 @@ def test_bundled_sample_through_snakemake(pipeline):
     compared = subprocess.run([sys.executable, "-m", "genrec", "compare", predictions / "etegrec.jsonl",
                                predictions / "etegrec-no-ete.jsonl"], capture_output=True, text=True, check=True)
     assert compared.stdout.startswith("ndcg@10: ") and "paired bootstrap" in compared.stdout
+    # LC-Rec: its 4-level RQ-VAE index (the last level Sinkhorn-balanced, collisions re-coded), SFT on its task mix
+    # under its own prompts, decoded by the shared evaluation
+    lcrec_stats = json.loads((workdir / "results/sid/sample/lcrec_rqvae/stats.json").read_text())
+    # LC-Rec leaves items of identical text on one SID (12 pairs on the sample), scored 1/2 each
+    assert lcrec_stats["sid_lengths"] == {"4": 4_344} and lcrec_stats["collision_rate_after"] < 0.01
+    lcrec = json.loads((workdir / "results/metrics/sample/lcrec_rqvae/tiny_lcrec/lcrec.json").read_text())
+    assert (lcrec["method"], lcrec["stage"], lcrec["n_users"], lcrec["invalid_generations"]) == ("lcrec", "lcrec", 8_317, 0)
+    assert lcrec["config"]["backbone"]["prompts"] == "lcrec" and "Instruction" in lcrec["config"]["prompts"]["sft"]["seq_rec"]["prompt"]
+    assert lcrec["config"]["sft"]["tasks"]["titledesc2sid"] > 0 and lcrec["metrics"]["ndcg@10"] >= 0
+    trained = json.loads((workdir / "results/models/sample/lcrec_rqvae/tiny_lcrec/lcrec/training.json").read_text())
+    assert set(trained["examples"]) == set(lcrec["config"]["sft"]["tasks"]) and min(trained["examples"].values()) > 0
+    decoded = {len(parse_sid(sid)) for line in (workdir / "results/predictions/sample/lcrec_rqvae/tiny_lcrec/"
+                                                         "lcrec.jsonl").read_text().splitlines()
+               for sid in json.loads(line)["sids"]}
+    assert decoded == {4}
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
@@ -145,7 +160,8 @@ def test_time_811_dataset_through_every_stage(pipeline):
     rows_per_user = test.groupby("user_id").size()
     assert (rows_per_user >= 2).sum() >= 100
     runs = [("rqkmeans_extra/tiny_minionerec", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
-           [("rqkmeans/tiger", "tiger")] + [("baselines", b) for b in ("mostpop", *SEQUENTIAL_BASELINES)]
+           [("rqkmeans/tiger", "tiger"), ("rqkmeans_extra/tiny_lcrec", "lcrec")] + \
+           [("baselines", b) for b in ("mostpop", *SEQUENTIAL_BASELINES)]
     assert not (workdir / "results/sid/sample_dated/rqvae").exists()      # per_dataset: one tokenizer here
     for where, stage in runs:
         metrics = json.loads((workdir / f"results/metrics/sample_dated/{where}/{stage}.json").read_text())

@@ -130,6 +130,10 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
     if method == "etegrec":         # the variant (stage) on the config's first ETEGRec tokenizer
         tokenizers = config["etegrec"]["tokenizers"]
         return [f"metrics/{dataset}/{tokenizers[0]}/{config['etegrec']['backbone']}/{stage}.json"] if tokenizers else []
+    if method == "lcrec":           # LC-Rec on its first tokenizer and backbone
+        lcrec = config["lcrec"]
+        return ([f"metrics/{dataset}/{lcrec['tokenizers'][0]}/{lcrec['backbones'][0]}/lcrec.json"]
+                if lcrec["tokenizers"] and lcrec["backbones"] else [])
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
         return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]
     return []
