@@ -196,14 +196,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
     from genrec.data.prepared import prompt_category
-    from genrec.evaluate.predict import check_split, evaluation_precision, predict_split
+    from genrec.evaluate.predict import check_split, evaluation_precision, predict_split, title_trie
     from genrec.evaluate.scoring import write_predictions
     from genrec.evaluate.settings import EvalSettings
     from genrec.io import atomic_outputs, read_table
     from genrec.models.backbone import load_backbone
     from genrec.models.checkpoint import trained_with
     from genrec.models.sid_vocab import sid_trie
-    from genrec.prompts import ItemText, stage_templates
+    from genrec.prompts import RECOMMENDATION_TASK, ItemText, stage_templates
     from genrec.tokenize.index import read_index
 
     started = time.monotonic()
@@ -214,16 +214,19 @@ def cmd_predict(args: argparse.Namespace) -> None:
     items = read_table(data / "items.parquet")
     split = read_table(data / f"{args.split}.parquet")
     check_split(split, len(items), str(data / f"{args.split}.parquet"))
-    index = read_index(index_path, n_items=len(items))
+    index = read_index(index_path, n_items=len(items)) if index_path is not None else None
     model, tokenizer = load_backbone(args.model)
     templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
-    end = templates["seq_rec"].response_tail() if evaluation.score_eos else None
-    trie = sid_trie(tokenizer, index, source=args.model, end=end)
+    text = ItemText.build(items, index, prompt_category(data))
+    if index is None:       # a title method: the trie of every item's title response, EOS included
+        trie = title_trie(tokenizer, text.titles, templates[RECOMMENDATION_TASK["title"]])
+    else:
+        end = templates["seq_rec"].response_tail() if evaluation.score_eos else None
+        trie = sid_trie(tokenizer, index, source=args.model, end=end)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     trie.to(model.device)
-    text = ItemText.build(items, index, prompt_category(data))
     records = predict_split(model, tokenizer, split, text, templates, trie,
-                            evaluation, trained.prompt_history, args.shard, evaluation.shards)
+                            evaluation, trained.prompt_history, args.shard, evaluation.shards, naming=trained.naming)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
@@ -254,15 +257,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genrec.evaluate.scoring import score_shards, shard_timings, shards_precision, wall_seconds
     from genrec.io import read_json, read_table
     from genrec.models.checkpoint import trained_with
+    from genrec.prompts import ItemText
     from genrec.settings import EvaluateJob
     from genrec.tokenize.index import read_index
 
     job = EvaluateJob.from_json(args.settings)
     data = Path(args.data)
     split = read_table(data / f"{args.split}.parquet")
-    _, index_path = trained_with(args.model)
-    index = read_index(index_path, n_items=len(read_table(data / "items.parquet")))
-    records, scored = score_shards(args.predictions, split, args.split, index, job.evaluate.ks)
+    trained, index_path = trained_with(args.model)
+    items = read_table(data / "items.parquet")
+    index = read_index(index_path, n_items=len(items)) if index_path is not None else None
+    names = ItemText.build(items, index).names(trained.naming)      # what the model ranks: SIDs or titles
+    records, scored = score_shards(args.predictions, split, args.split, names, job.evaluate.ks)
     shards = shard_timings(args.predictions)
     _write_metrics(job, args.split, records, scored, job.evaluate.num_beams,
                    wall_seconds(read_json(Path(args.model) / "training.json"), shards), shards_precision(shards),
@@ -533,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sft", help="backbone + SID vocabulary + multi-task SFT (HF Trainer) -> save_pretrained dir")
     p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
-    p.add_argument("--index", required=True, help="SID index.json")
+    p.add_argument("--index", help="SID index.json; left out, the model learns to name items by title (BIGRec, D3)")
     p.add_argument("--settings", required=True,
                    help=f"JSON of {_fields('genrec.settings', 'SFTJob')}, with "
                         f"{_fields('genrec.models.settings', 'BackboneSpec')}, {_fields('genrec.sft.settings', 'SFTSettings')}"

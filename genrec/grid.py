@@ -4,7 +4,8 @@ One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
 rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
 each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
-tokenizer), and LC-Rec on lcrec.tokenizers x lcrec.backbones. `per_dataset` gives a
+tokenizer), and the SFT methods (SFT_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones, D3 on d3.backbones
+under `titles`). `per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -25,8 +26,8 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
     config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
     if stage.startswith("etegrec"):
         return "etegrec"        # its variants (Table 4's ablations) are told apart by stage
-    if stage == "lcrec":
-        return "lcrec"
+    if stage in SFT_METHODS:
+        return stage
     if stage != "tiger":
         return "minionerec"
     tokenizer = tokenizer or {}
@@ -38,6 +39,17 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
 
 
 TIGER_METHODS = ("tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid")
+# Methods that are one SFT stage of an LLM with their own prompt set and task mix (config sections of one shape:
+# backbones, prompts, sft, and the SID tokenizers where the method names items by SID). A title method trains
+# without a SID index and names items by title; its runs sit under the tokenizer directory TITLES.
+SFT_METHODS = ("lcrec", "d3")
+TITLE_METHODS = ("d3",)
+TITLES = "titles"
+
+
+def method_tokenizers(grid: dict, method: str) -> list[str]:
+    """The item names an SFT method's runs are under on a dataset's grid: its SID tokenizers, or TITLES."""
+    return [TITLES] if method in TITLE_METHODS else grid[method]["tokenizers"]
 
 
 GRID_LISTS = ("sid_tokenizers", "sft_backbones", "baselines")
@@ -55,7 +67,8 @@ def dataset_grid(config: dict, dataset: str) -> dict:
                       "tokenizers": override.get("tiger", {}).get("tokenizers", config["tiger"]["tokenizers"])},
             "etegrec": {**{key: config["etegrec"][key] for key in ("backbone", "variants", "compare_on_valid")},
                         "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])},
-            "lcrec": {key: override.get("lcrec", {}).get(key, config["lcrec"][key]) for key in ("backbones", "tokenizers")}}
+            **{method: {key: override.get(method, {}).get(key, config[method][key])
+                        for key in ("backbones", "tokenizers") if key in config[method]} for method in SFT_METHODS}}
 
 
 def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
@@ -100,10 +113,11 @@ def grid_runs(config: dict) -> list[dict]:
                         f"metrics/{dataset}/baselines/{baseline}.seed{seed}.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")
-        for tokenizer in grid["lcrec"]["tokenizers"]:
-            for backbone in grid["lcrec"]["backbones"]:
-                add(dataset, "lcrec", tokenizer, backbone, "lcrec", "test",
-                    f"metrics/{dataset}/{tokenizer}/{backbone}/lcrec.json")
+        for method in SFT_METHODS:
+            for tokenizer in method_tokenizers(grid, method):
+                for backbone in grid[method]["backbones"]:
+                    add(dataset, method, tokenizer, backbone, method, "test",
+                        f"metrics/{dataset}/{tokenizer}/{backbone}/{method}.json")
         etegrec = grid["etegrec"]
         splits = ["test", "valid"] if etegrec["compare_on_valid"] else ["test"]
         for tokenizer in etegrec["tokenizers"]:

@@ -22,6 +22,11 @@ from genrec.tokenize.index import format_sid
 STAGES = ("sft", "rl", "evaluate")
 # how a history is joined where the template does not say: SIDs back to back, quoted titles by a comma
 SID_SEPARATOR, TITLE_SEPARATOR = "", ", "
+# tasks whose prompt shows the history as titles
+TITLE_HISTORY_TASKS = ("title_hist2sid", "title_hist2title")
+# How a model names the item it recommends, and the task its recommendations are decoded from: a SID (MiniOneRec,
+# LC-Rec, TIGER) or the item's title (BIGRec, D3, S-DPO, which train without a SID index).
+RECOMMENDATION_TASK = {"sid": "seq_rec", "title": "title_hist2title"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,13 @@ class Template:
             raise GenrecError(f"response {self.response!r} does not end with {{sid}} and plain text",
                               fix="a template decoded as a SID needs a response like \"{sid}\" or \"{sid}\\n\"")
         return tail
+
+    def title_response(self, title: str) -> str:
+        """The response naming an item by `title` (a title-generating model's answer, e.g. '"Title"\\n')."""
+        if "{title}" not in self.response or "{" in self.response.replace("{title}", ""):
+            raise GenrecError(f"response {self.response!r} is not a title and plain text",
+                              fix="a template decoded as a title needs a response like '\"{title}\"\\n'")
+        return self.response.replace("{title}", title)
 
     def render_prompt(self, rng: np.random.Generator, **fields: str) -> str:
         """The prompt alone (what decoding starts from: the response is what the model writes)."""
@@ -94,13 +106,19 @@ class ItemText:
     category: str | None = None
 
     @classmethod
-    def build(cls, items: pd.DataFrame, index: dict[int, list[str]], category: str | None = None,
+    def build(cls, items: pd.DataFrame, index: dict[int, list[str]] | None, category: str | None = None,
               max_description_chars: int | None = 300) -> ItemText:
+        """With `index` None (a title method trains without SIDs) every item's SID is empty."""
         titles = items["title"].fillna("").astype(str).str.strip().tolist()
         descriptions = items["description"].fillna("").astype(str).str.strip()
         if max_description_chars is not None:
             descriptions = descriptions.str.slice(0, max_description_chars)
-        return cls([format_sid(index[i]) for i in range(len(items))], titles, descriptions.tolist(), category)
+        sids = [format_sid(index[i]) if index is not None else "" for i in range(len(items))]
+        return cls(sids, titles, descriptions.tolist(), category)
+
+    def names(self, naming: str) -> list[str]:
+        """Each item's name as a model of that `naming` (RECOMMENDATION_TASK's keys) writes it: SID or title."""
+        return self.sids if naming == "sid" else self.titles
 
     def history_sids(self, history: list[int] | np.ndarray, separator: str | None = None) -> str:
         return (SID_SEPARATOR if separator is None else separator).join(self.sids[i] for i in history)
@@ -115,9 +133,11 @@ class ItemText:
 
 
 def recommendation_prompt(templates: dict[str, Template], text: ItemText, history: list[int] | np.ndarray,
-                          rng: np.random.Generator | None = None) -> str:
-    """The `seq_rec` prompt for a history, from one stage's templates (`stage_templates`)."""
-    template = templates["seq_rec"]
-    fields = {"history": text.history_sids(history, template.history_separator)}
+                          rng: np.random.Generator | None = None, task: str = "seq_rec") -> str:
+    """The recommendation prompt for a history, from one stage's templates (`stage_templates`): `seq_rec`'s, or
+    the title methods' `title_hist2title` (RECOMMENDATION_TASK)."""
+    template = templates[task]
+    shown = text.history_titles if task in TITLE_HISTORY_TASKS else text.history_sids
+    fields = {"history": shown(history, template.history_separator)}
     fields |= {"category": text.category} if text.category is not None else {}
     return template.render_prompt(rng or np.random.default_rng(0), **fields)

@@ -22,21 +22,21 @@ from genrec.errors import GenrecError
 from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
-from genrec.grid import dataset_grid, grid_union, method_of, reward_of
+from genrec.grid import SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union, method_of, reward_of
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.prompts import STAGES, stage_templates
+from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
 from genrec.sft.sequences import check_chaining
-from genrec.sft.settings import SFTSettings
+from genrec.sft.settings import TITLE_TASKS, SFTSettings
 from genrec.tokenize.build import TokenizerSpec
 
-# The training stages and the backbone kinds each trains: `sft` fine-tunes an LLM (MiniOneRec's SFT), `lcrec` is
-# the same stage with LC-Rec's prompts and task mix (config `lcrec`), `tiger` trains TIGER's encoder-decoder on
-# next-SID prediction with the same code.
-TRAINING_STAGES = {"sft": ("tiny", "hf"), "lcrec": ("tiny", "hf"), "tiger": ("t5",)}
+# The training stages and the backbone kinds each trains: `sft` fine-tunes an LLM (MiniOneRec's SFT), each SFT method
+# (genrec.grid.SFT_METHODS: LC-Rec, D3) is the same stage with its prompts and task mix (its config section), `tiger`
+# trains TIGER's encoder-decoder on next-SID prediction with the same code.
+TRAINING_STAGES = {"sft": ("tiny", "hf"), **{method: ("tiny", "hf") for method in SFT_METHODS}, "tiger": ("t5",)}
 # The sequential baselines; their item embeddings are embed/{dataset}/{name}.npy, a name no encoder may take.
 SEQUENTIAL_BASELINES = tuple(MODEL_CONFIGS)
 PRETRAINED_BASELINES = tuple(PRETRAINED)      # trained in two stages: pretrain_baseline, then train_baseline
@@ -77,11 +77,11 @@ def backbone(config: dict, name: str) -> BackboneSpec:
 
 
 def stage_backbone(config: dict, name: str, stage: str) -> BackboneSpec:
-    """Backbone `name` as training stage `stage` uses it: LC-Rec reads its own prompt set (`lcrec.prompts`)
-    whatever the backbone's, so one Qwen entry serves MiniOneRec's SFT and LC-Rec alike."""
+    """Backbone `name` as training stage `stage` uses it: an SFT method reads its own prompt set (`lcrec.prompts`,
+    `d3.prompts`) whatever the backbone's, so one Qwen entry serves MiniOneRec's SFT and every method alike."""
     spec = backbone(config, name)
-    if stage == "lcrec":
-        return dataclasses.replace(spec, prompts=config["lcrec"]["prompts"])
+    if stage in SFT_METHODS:
+        return dataclasses.replace(spec, prompts=config[stage]["prompts"])
     return spec
 
 
@@ -102,15 +102,15 @@ def prompt_set(config: dict, name: str) -> PromptSet:
 def sft_training(config: dict, stage: str, backbone_name: str | None = None) -> SFTSettings:
     """`sft`, with TIGER's overrides (`tiger.sft`) for the `tiger` stage, or the backbone's own
     (`backbones.<name>.sft`, e.g. its batch size or `seq_rec_mode`) for the `sft` stage of that backbone; the
-    `lcrec` stage lays LC-Rec's (`lcrec.sft`: its task mix and schedule) over the backbone's."""
+    stage of an SFT method lays the method's (`lcrec.sft`, `d3.sft`: its task mix and schedule) over the backbone's."""
     if stage == "tiger":
         overrides, key = config["tiger"]["sft"], "tiger.sft"
     elif backbone_name is not None:
         overrides, key = _entry(config, "backbones", backbone_name).get("sft", {}), f"backbones.{backbone_name}.sft"
     else:
         overrides, key = {}, "sft"
-    if stage == "lcrec":
-        overrides, key = {**overrides, **config["lcrec"]["sft"]}, "lcrec.sft"
+    if stage in SFT_METHODS:
+        overrides, key = {**overrides, **config[stage]["sft"]}, f"{stage}.sft"
     return SFTSettings.from_config({**config["sft"], **overrides}, key=key if overrides else "sft")
 
 
@@ -253,22 +253,26 @@ def tokenizer_input(config: dict, sid: TokenizerSpec) -> dict:
 
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
-    """A generative model's evaluation (SFT, RL, LC-Rec or TIGER)."""
-    sid = tokenizer(config, tokenizer_name)
+    """A generative model's evaluation (SFT, RL, an SFT method or TIGER); a title method's `tokenizer_name` is
+    TITLES (its items are named by title: no tokenizer, no item vectors)."""
     spec = stage_backbone(config, backbone_name, stage)
-    provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
-                  "tokenizer": sid.to_dict(), "backbone": spec.to_dict(),
+    if tokenizer_name == TITLES:
+        names = {"encoder": None, "tokenizer": {"method": TITLES}}
+    else:
+        sid = tokenizer(config, tokenizer_name)
+        names = {"encoder": tokenizer_input(config, sid), "tokenizer": sid.to_dict()}
+    provenance = {"dataset": datasets["datasets"][dataset], **names, "backbone": spec.to_dict(),
                   "prompts": prompt_set(config, spec.prompts).templates, "evaluate": evaluation(config).to_dict()}
     if stage in ETEGREC_STAGES:     # the tokenizer is ETEGRec's starting point; its final codes are the model's
         training = etegrec_training(config, stage)
         provenance["etegrec"] = training.to_dict()
     else:
         training = (sft_training(config, "tiger", None) if stage == "tiger"
-                    else sft_training(config, "lcrec" if stage == "lcrec" else "sft", backbone_name))
+                    else sft_training(config, stage if stage in SFT_METHODS else "sft", backbone_name))
         provenance["sft"] = training.to_dict()
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
-    run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"][tokenizer_name], config["encoders"]),
+    run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"].get(tokenizer_name), config["encoders"]),
               seed=training.seed, tokenizer=tokenizer_name,
               backbone=backbone_name)
     return EvaluateJob(evaluation(config), run, provenance)
@@ -406,7 +410,11 @@ def check_config(config: dict, datasets: dict) -> None:
             raise GenrecError("TIGER (an encoder-decoder) trains one example per row", key="tiger.sft.seq_rec_mode",
                               fix="set tiger.sft.seq_rec_mode: row")
     check_etegrec(config, grids)
-    check_lcrec(config, grids)
+    for method in SFT_METHODS:
+        check_sft_method(config, grids, method)
+    if TITLES in config["tokenizers"]:
+        raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
+                          fix="rename the tokenizer")
     for name in baselines - {"mostpop", "tiger"}:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:
@@ -426,41 +434,50 @@ def check_config(config: dict, datasets: dict) -> None:
               "the semantic reward's embeddings come from `encoders`: ")
 
 
-def check_lcrec(config: dict, grids: list[dict]) -> None:
-    """LC-Rec's grid: LLM backbones, known tokenizers, and a prompt set with a template for every task it trains."""
-    used = grid_union(config, grids, "lcrec", "backbones")
+def check_sft_method(config: dict, grids: list[dict], method: str) -> None:
+    """An SFT method's grid (LC-Rec, D3): LLM backbones, known SID tokenizers (a title method has none: it trains
+    title tasks only), and a prompt set with a template for every task it trains and the one it is decoded from."""
+    used = grid_union(config, grids, method, "backbones")
     if not used:
         return
     unknown = sorted(used - set(config["backbones"]))
     if unknown:
-        raise GenrecError(f"unknown backbone(s) {unknown}", key="lcrec.backbones",
+        raise GenrecError(f"unknown backbone(s) {unknown}", key=f"{method}.backbones",
                           fix="`backbones` defines: " + ", ".join(sorted(config["backbones"])))
     for name in sorted(used):
-        if backbone(config, name).kind not in TRAINING_STAGES["lcrec"]:
-            raise GenrecError(f"lcrec.backbones names t5 backbone '{name}': LC-Rec fine-tunes a decoder-only LLM",
-                              key="lcrec.backbones", fix="name `kind: tiny` or `kind: hf` entries of `backbones`")
-    tokenizers = grid_union(config, grids, "lcrec", "tokenizers")
-    if not tokenizers:
-        raise GenrecError("the grid runs LC-Rec on no tokenizer", key="lcrec.tokenizers",
-                          fix="name tokenizers of `tokenizers` (LC-Rec's own: lcrec_rqvae)")
-    unknown = sorted(tokenizers - set(config["tokenizers"]))
-    if unknown:
-        raise GenrecError(f"unknown tokenizer(s) {unknown}", key="lcrec.tokenizers",
-                          fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
-    prompts = config["lcrec"]["prompts"]
+        if backbone(config, name).kind not in TRAINING_STAGES[method]:
+            raise GenrecError(f"{method}.backbones names t5 backbone '{name}': the method fine-tunes a decoder-only "
+                              "LLM", key=f"{method}.backbones", fix="name `kind: tiny` or `kind: hf` entries of `backbones`")
+    naming = "title" if method in TITLE_METHODS else "sid"
+    if naming == "sid":
+        tokenizers = grid_union(config, grids, method, "tokenizers")
+        if not tokenizers:
+            raise GenrecError(f"the grid runs {method} on no tokenizer", key=f"{method}.tokenizers",
+                              fix="name tokenizers of `tokenizers`")
+        unknown = sorted(tokenizers - set(config["tokenizers"]))
+        if unknown:
+            raise GenrecError(f"unknown tokenizer(s) {unknown}", key=f"{method}.tokenizers",
+                              fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
+    prompts = config[method]["prompts"]
     if prompts not in config["prompts"]:
-        raise GenrecError(f"unknown prompt set '{prompts}'", key="lcrec.prompts",
+        raise GenrecError(f"unknown prompt set '{prompts}'", key=f"{method}.prompts",
                           fix="`prompts` defines: " + ", ".join(sorted(config["prompts"])))
     templates = stage_templates(config["prompts"][prompts], "sft", f"prompts.{prompts}")
+    decoded = RECOMMENDATION_TASK[naming]
     for name in sorted(used):
-        training = sft_training(config, "lcrec", name)
-        missing = sorted(task for task in set(training.tasks) | {"seq_rec"} if task not in templates)
+        training = sft_training(config, method, name)
+        missing = sorted(task for task in set(training.tasks) | {decoded} if task not in templates)
         if missing:
-            raise GenrecError(f"LC-Rec trains task(s) {missing} that prompt set '{prompts}' has no template for",
-                              key="lcrec.sft.tasks", fix=f"add them under prompts.{prompts}.sft or drop them")
+            raise GenrecError(f"{method} trains task(s) {missing} that prompt set '{prompts}' has no template for",
+                              key=f"{method}.sft.tasks", fix=f"add them under prompts.{prompts}.sft or drop them")
+        if naming == "title" and set(training.tasks) - set(TITLE_TASKS):
+            raise GenrecError(f"{method} names items by title (no SID index), so it trains {list(TITLE_TASKS)} only, "
+                              f"not {sorted(set(training.tasks) - set(TITLE_TASKS))}", key=f"{method}.sft.tasks")
         if training.seq_rec_mode != "row":
-            raise GenrecError("LC-Rec's seq_rec prompts wrap the history in an instruction, so it trains one example "
-                              "per row", key="lcrec.sft.seq_rec_mode", fix="set lcrec.sft.seq_rec_mode: row")
+            raise GenrecError(f"{method}'s prompts wrap the history in an instruction, so it trains one example "
+                              "per row", key=f"{method}.sft.seq_rec_mode", fix=f"set {method}.sft.seq_rec_mode: row")
+    if naming == "title":
+        stage_templates(config["prompts"][prompts], "evaluate", f"prompts.{prompts}")[decoded].title_response("")
 
 
 def check_etegrec(config: dict, grids: list[dict]) -> None:

@@ -9,7 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from genrec import settings as genrec_settings
-from genrec.grid import dataset_grid, grid_union
+from genrec.grid import TITLES, dataset_grid, grid_union
 
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]

@@ -9,17 +9,17 @@ from conftest import snakemake
 ROOT = Path(__file__).resolve().parents[1]
 
 # MiniOneRec's table: 2 datasets x 4 tokenizers x 3 Qwen2.5 backbones; rewards none (SFT), rule, ranking;
-# 6 baselines (MostPop, SASRec, GRU4Rec, Caser, HSTU, TIGER), TIGER on 2 tokenizers; LC-Rec on its own tokenizer x the
-# 3 backbones; 8 prediction shards per evaluation, RL and its SFT also on valid.
+# 6 baselines (MostPop, SASRec, GRU4Rec, Caser, HSTU, TIGER), TIGER on 2 tokenizers; LC-Rec on its own tokenizer and D3
+# on titles, each on the 3 backbones; 8 prediction shards per evaluation, RL and its SFT also on valid.
 PAPER_JOBS = {
     "download": 2 * 2,                  # reviews + meta per dataset
     "preprocess": 2,
     "embed": 2,                         # Qwen3-Embedding per dataset
     "tokenize": 2 * 4 + 2,              # + LC-Rec's 4-level RQ-VAE
-    "sft": 2 * 4 * 3 + 2 * 2 + 2 * 3,   # SFT per dataset x tokenizer x backbone, + TIGER, + LC-Rec per backbone
+    "sft": 2 * 4 * 3 + 2 * 2 + 2 * 3 * 2,   # SFT per dataset x tokenizer x backbone, + TIGER, + LC-Rec and D3 per backbone
     "rl": 2 * 4 * 3 * 2,
-    "evaluate": 2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3,   # SFT and the two RL stages on test and valid, + TIGER, LC-Rec
-    "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3) * 8,
+    "evaluate": 2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3 * 2,   # SFT and the two RL stages on test and valid, + TIGER, LC-Rec, D3
+    "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3 * 2) * 8,
     "mostpop": 2,
     "train_baseline": 2 * 4,            # SASRec, GRU4Rec, Caser, HSTU
     "evaluate_baseline": 2 * 4,
@@ -125,4 +125,4 @@ def test_paper_grid_makes_the_runs_of_every_minionerec_row_the_pipeline_has():
         if not paths:
             missing.add(row.method)
         assert set(paths) <= planned, (row.dataset, row.method)
-    assert missing == {"bigrec", "d3", "sdpo"}
+    assert missing == {"bigrec", "sdpo"}

@@ -18,7 +18,7 @@ from genrec.config import Settings, load_config, load_schema, merged, read_yaml
 from genrec.data.spec import DatasetSpec, RawFile
 from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
-from genrec.grid import dataset_grid
+from genrec.grid import SFT_METHODS, TITLES, dataset_grid, method_tokenizers
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings
 from genrec.models.baselines.registry import build_model
@@ -57,7 +57,7 @@ GRID_DEFAULTS = {
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
-    "lcrec.sft",
+    "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft",
 }
 
 
@@ -139,11 +139,12 @@ def test_every_shipped_config_passes_the_checks_and_resolves_every_job(path):
             assert settings.ETEGRecJob.from_json(job.to_json()) == job and job.backbone.kind == "t5"
             for tokenizer in grid["etegrec"]["tokenizers"]:
                 settings.evaluate_job(config, DATASETS, dataset, tokenizer, grid["etegrec"]["backbone"], stage)
-        for backbone in grid["lcrec"]["backbones"]:
-            job = settings.sft_job(config, backbone, "lcrec")
-            assert SFTJob_round_trip(job) == job and job.prompts.name == job.backbone.prompts == config["lcrec"]["prompts"]
-            for tokenizer in grid["lcrec"]["tokenizers"]:
-                settings.evaluate_job(config, DATASETS, dataset, tokenizer, backbone, "lcrec")
+        for method in SFT_METHODS:
+            for backbone in grid[method]["backbones"]:
+                job = settings.sft_job(config, backbone, method)
+                assert SFTJob_round_trip(job) == job and job.prompts.name == job.backbone.prompts == config[method]["prompts"]
+                for tokenizer in method_tokenizers(grid, method):
+                    settings.evaluate_job(config, DATASETS, dataset, tokenizer, backbone, method)
         for tokenizer in {*grid["sid_tokenizers"], *grid["tiger"]["tokenizers"], *grid["etegrec"]["tokenizers"],
                           *grid["lcrec"]["tokenizers"]}:
             method_params(settings.tokenizer(config, tokenizer))     # a typo in `params` fails here, not mid-run
@@ -189,14 +190,20 @@ def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:
      "etegrec.training.eval_every", "must divide cycle"),
     ({"lcrec": {"backbones": ["qwen9"]}}, "lcrec.backbones", "unknown backbone(s) ['qwen9']"),
     ({"lcrec": {"backbones": ["tiger"]}}, "lcrec.backbones", "names t5 backbone 'tiger'"),
-    ({"lcrec": {"backbones": ["tiny_lcrec"], "tokenizers": []}}, "lcrec.tokenizers", "LC-Rec on no tokenizer"),
-    ({"lcrec": {"backbones": ["tiny_lcrec"], "tokenizers": ["rqvea"]}}, "lcrec.tokenizers", "unknown tokenizer(s)"),
-    ({"lcrec": {"backbones": ["tiny_lcrec"], "prompts": "lcrce"}}, "lcrec.prompts", "unknown prompt set 'lcrce'"),
-    ({"lcrec": {"backbones": ["tiny_lcrec"], "sft": {"tasks": {"seq_rec": 1.0, "title_hist2title": 1.0}}}},
+    ({"lcrec": {"backbones": ["tiny_text"], "tokenizers": []}}, "lcrec.tokenizers", "runs lcrec on no tokenizer"),
+    ({"lcrec": {"backbones": ["tiny_text"], "tokenizers": ["rqvea"]}}, "lcrec.tokenizers", "unknown tokenizer(s)"),
+    ({"lcrec": {"backbones": ["tiny_text"], "prompts": "lcrce"}}, "lcrec.prompts", "unknown prompt set 'lcrce'"),
+    ({"lcrec": {"backbones": ["tiny_text"], "sft": {"tasks": {"seq_rec": 1.0, "title_hist2title": 1.0}}}},
      "lcrec.sft.tasks", "['title_hist2title'] that prompt set 'lcrec' has no template for"),
     ({"lcrec": {"backbones": ["tiny"], "sft": {"seq_rec_mode": "sequence"}}}, "lcrec.sft.seq_rec_mode",
      "trains one example per row"),
-    ({"lcrec": {"backbones": ["tiny_lcrec"], "sft": {"epoch": 3}}}, "lcrec.sft", "unknown sft setting(s) ['epoch']"),
+    ({"lcrec": {"backbones": ["tiny_text"], "sft": {"epoch": 3}}}, "lcrec.sft", "unknown sft setting(s) ['epoch']"),
+    ({"d3": {"backbones": ["tiny_text"], "sft": {"tasks": {"title_hist2title": 1.0, "seq_rec": 1.0}}}}, "d3.sft.tasks",
+     "prompt set 'd3' has no template for"),
+    ({"d3": {"backbones": ["tiny_text"], "prompts": "minionerec", "sft": {"tasks": {"title_hist2title": 1.0, "seq_rec": 1.0}}}},
+     "d3.sft.tasks", "names items by title (no SID index), so it trains ['title_hist2title'] only"),
+    ({"d3": {"backbones": ["tiny_text"], "prompts": "sids"}}, "d3.sft.tasks", "['title_hist2title'] that prompt set 'sids'"),
+    ({"tokenizers": {"titles": {"method": "rqkmeans"}}}, "tokenizers.titles", "where the title methods' runs live"),
 ])
 def test_check_config_names_the_key_to_fix(overrides, key, message):
     config = config_with(**overrides)
@@ -242,6 +249,15 @@ def test_lcrec_stage_reads_its_prompts_and_task_mix_over_the_backbones_settings(
     job = settings.evaluate_job(config, DATASETS, "sample", "lcrec_rqvae", "tiny", "lcrec")
     assert (job.run.method, job.provenance["backbone"]["prompts"]) == ("lcrec", "lcrec")
     assert job.provenance["sft"]["tasks"] == lcrec.sft.tasks
+
+
+def test_d3_stage_trains_title_generation_and_records_titles_as_its_item_names():
+    config = config_with(d3={"backbones": ["tiny"]})
+    job = settings.sft_job(config, "tiny", "d3")
+    assert (job.prompts.name, job.sft.tasks, job.sft.seq_rec_mode) == ("d3", {"title_hist2title": 1.0}, "row")
+    evaluation = settings.evaluate_job(config, DATASETS, "sample", TITLES, "tiny", "d3")
+    assert (evaluation.run.method, evaluation.run.tokenizer) == ("d3", TITLES)
+    assert evaluation.provenance["tokenizer"] == {"method": TITLES} and evaluation.provenance["encoder"] is None
 
 
 def test_a_settings_json_with_an_unknown_or_mistyped_key_is_refused():

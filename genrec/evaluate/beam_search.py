@@ -158,20 +158,30 @@ def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prom
                                           torch.zeros(users, device=device), users, num_beams)
     generated = token.reshape(-1, 1)                                  # (users x beams) x steps
     for _ in range(1, levels):
-        origin, token, scores = _top_continuations(
-            steps.next(generated), trie.allowed_except(generated, banned) if trie is not None else None,
-            scores.reshape(-1),
-            users, num_beams)
+        allowed = trie.allowed_except(generated, banned) if trie is not None else None
+        if allowed is not None and bool(((allowed == PAD) | (allowed == NONE)).all()):
+            # every beam's path is complete (or dead): the steps left are free PAD steps that change no beam.
+            # Titles differ in length by hundreds of tokens (D3's trie), SIDs by at most one.
+            break
+        origin, token, scores = _top_continuations(steps.next(generated), allowed, scores.reshape(-1), users,
+                                                   num_beams)
         steps.reorder(origin)
         rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)
         generated = torch.cat([generated[rows], token.reshape(-1, 1)], dim=1)
+    if generated.shape[1] < levels:
+        generated = torch.nn.functional.pad(generated, (0, levels - generated.shape[1]), value=PAD)
     dead = ~torch.isfinite(scores.reshape(-1))
     leaves = trie.walk(generated) if trie is not None else torch.full_like(dead, -1, dtype=torch.long)
     leaves = torch.where(dead, torch.full_like(leaves, -1), leaves)
     lengths = path_lengths(generated, tokenizer.eos_token_id)
-    return Beams(leaves.view(users, num_beams).cpu().numpy(),
-                 (scores.reshape(-1) / lengths ** length_penalty).view(users, num_beams).cpu().numpy(),
-                 generated.view(users, num_beams, levels).cpu().numpy())
+    final = (scores.reshape(-1) / lengths ** length_penalty).view(users, num_beams)
+    # the beams are searched by their summed log-probability and ranked by the final score, as HF ranks finished
+    # hypotheses: the same order unless a length penalty meets paths of different lengths (titles)
+    order = final.argsort(dim=1, descending=True, stable=True)
+    return Beams(leaves.view(users, num_beams).gather(1, order).cpu().numpy(),
+                 final.gather(1, order).cpu().numpy(),
+                 generated.view(users, num_beams, levels)[torch.arange(users, device=device)[:, None], order]
+                 .cpu().numpy())
 
 
 def path_lengths(generated: torch.Tensor, eos_token_id: int) -> torch.Tensor:

@@ -15,12 +15,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genrec.errors import GenrecError
 from genrec.evaluate.beam_search import beam_search
-from genrec.evaluate.constrained import SIDTrie
+from genrec.evaluate.constrained import PAD, SIDTrie
 from genrec.evaluate.scoring import TITLES_SHOWN
 from genrec.evaluate.settings import EvalSettings
 from genrec.precision import use_bf16
 from genrec.progress import progress
-from genrec.prompts import ItemText, Template, recommendation_prompt
+from genrec.prompts import RECOMMENDATION_TASK, ItemText, Template, recommendation_prompt
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,27 @@ def shard_of(batches: list[np.ndarray], shard: int, shards: int) -> list[np.ndar
     return batches[shard::shards]
 
 
+def title_trie(tokenizer: PreTrainedTokenizerBase, titles: list[str], template: Template) -> SIDTrie:
+    """The decoding trie of a title-generating model (D3): every item's response naming its title (e.g.
+    '"Title"\\n') and EOS, tokenised as training tokenised responses. Items sharing a title share its leaf,
+    ranked as one entry, each counted 1/G by the metrics (the tie rule of every title method)."""
+    responses = tokenizer([template.title_response(t) for t in titles], add_special_tokens=False)["input_ids"]
+    paths = [ids + [tokenizer.eos_token_id] for ids in responses]
+    depth = max(len(p) for p in paths)
+    return SIDTrie(np.array([p + [PAD] * (depth - len(p)) for p in paths], dtype=np.int64))
+
+
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
                   templates: dict[str, Template], trie: SIDTrie, settings: EvalSettings, prompt_history: int,
-                  shard: int = 0, shards: int = 1) -> list[dict]:
-    """Prediction records of this shard's rows: ranked SIDs, their items, scores, titles.
+                  shard: int = 0, shards: int = 1, naming: str = "sid") -> list[dict]:
+    """Prediction records of this shard's rows: ranked item names (SIDs, or titles for a model that `naming`
+    says names items by title), their items, scores, titles.
 
-    With `settings.mask_history` no SID of an item in the row's history (the split's, not only the part the
+    With `settings.mask_history` no name of an item in the row's history (the split's, not only the part the
     prompt shows) can be generated."""
     histories = [list(h)[-prompt_history:] for h in split["history"]]
-    prompts = [recommendation_prompt(templates, text, h) for h in histories]
+    task, names = RECOMMENDATION_TASK[naming], text.names(naming)
+    prompts = [recommendation_prompt(templates, text, h, task=task) for h in histories]
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     batches = shard_of(row_batches(lengths, settings.batch_size), shard, shards)
     leaf_items = trie_groups(trie)
@@ -80,8 +92,8 @@ def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sp
             items = [item for leaf in leaves[valid] for item in leaf_items[leaf]]
             target = int(targets[row])
             records.append({
-                "row": int(row), "user_id": int(users[row]), "target": target, "target_sid": text.sids[target],
-                "sids": [text.sids[leaf_items[leaf][0]] for leaf in leaves[valid]],
+                "row": int(row), "user_id": int(users[row]), "target": target, "target_sid": names[target],
+                "sids": [names[leaf_items[leaf][0]] for leaf in leaves[valid]],
                 "items": items, "scores": [round(float(s), 5) for s in scores[valid]],
                 "invalid": int((~valid).sum()),
                 "history": [int(i) for i in histories[row]], "target_title": text.titles[target],

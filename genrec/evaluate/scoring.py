@@ -17,7 +17,6 @@ import pandas as pd
 from genrec.errors import GenrecError
 from genrec.evaluate.metrics import bootstrap_interval, per_row_metrics
 from genrec.io import atomic_outputs, iter_lines, parse_json_line, read_json
-from genrec.tokenize.index import format_sid
 
 TITLES_SHOWN = 10    # recommended titles kept per user in a predictions file (for reading, not scoring)
 
@@ -135,10 +134,11 @@ def per_row_values(records: list[dict], metric: str) -> np.ndarray:
     return per_row_metrics(sid_ranks(records), (int(k),))[metric]
 
 
-def sid_group_sizes(index: dict[int, list]) -> np.ndarray:
-    """For each item, how many items share its SID (1 for a unique SID): the collision correction of `score`."""
-    sids = [format_sid(index[i]) for i in range(len(index))]
-    _, inverse, counts = np.unique(sids, return_inverse=True, return_counts=True)
+def name_group_sizes(names: list[str]) -> np.ndarray:
+    """For each item, how many items share its name (its SID, or a title method's title; 1 for a unique one):
+    the collision correction of `score`."""
+    _, inverse, counts = np.unique(np.asarray(names, dtype=object).astype(str), return_inverse=True,
+                                   return_counts=True)
     return counts[inverse]
 
 
@@ -163,12 +163,12 @@ def shards_precision(shards: list[dict]) -> str:
     return "+".join(sorted({shard["precision"] for shard in shards}))
 
 
-def score_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str, index: dict[int, list],
+def score_shards(paths: list[str | Path], split: pd.DataFrame, split_name: str, names: list[str],
                  ks: tuple[int, ...]) -> tuple[list[dict], dict]:
     """A generative model's split: its prediction shards merged (every row exactly once) and scored, a hit on a
-    SID several items share counted as in `score`."""
+    name (SID or title, `names` by item) several items share counted as in `score`."""
     records = merge_shards(paths, split, split_name)
-    return records, score(records, sid_group_sizes(index), ks)
+    return records, score(records, name_group_sizes(names), ks)
 
 
 def score_item_ranking(split: pd.DataFrame, items: pd.DataFrame, top_items: np.ndarray, top_scores: np.ndarray | None,

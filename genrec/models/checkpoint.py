@@ -27,23 +27,25 @@ class TrainedWith:
     prompts: str             # the prompt set's name (config `prompts.<name>`)
     templates: dict          # that set's templates, as trained
     prompt_history: int      # the latest history items a prompt shows
+    naming: str = "sid"      # how it names items: by SID, or by title (a title method: no SID index)
 
     def record(self) -> dict:
         return {"trained_with": asdict(self)}
 
 
-def trained_with(model_dir: str | Path) -> tuple[TrainedWith, Path]:
-    """The prompts a checkpoint was trained with and the path of its SID index."""
+def trained_with(model_dir: str | Path) -> tuple[TrainedWith, Path | None]:
+    """The prompts a checkpoint was trained with and the path of its SID index (None: it names items by title)."""
     model_dir = Path(model_dir)
     info_path = model_dir / "training.json"
     if not info_path.exists():
         raise GenrecError("not a trained checkpoint: it has no training.json", path=model_dir,
                           fix="point at the output of an sft / tiger / rl rule")
     info = read_json(info_path)
-    if "trained_with" not in info or not (model_dir / SID_INDEX).exists():
+    trained = TrainedWith(**info["trained_with"]) if "trained_with" in info else None
+    if trained is None or (trained.naming == "sid" and not (model_dir / SID_INDEX).exists()):
         raise GenrecError("this checkpoint does not record its prompts and SID index (it predates genrec "
                           "recording them)", path=info_path, fix="re-run its training rule")
-    return TrainedWith(**info["trained_with"]), model_dir / SID_INDEX
+    return trained, (model_dir / SID_INDEX if trained.naming == "sid" else None)
 
 
 def save_final_model(trainer: Trainer, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path, info: dict,

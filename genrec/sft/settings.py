@@ -14,6 +14,8 @@ from genrec.config import Settings
 TASKS = ("seq_rec", "title2sid", "sid2title", "hist2title", "hist2description", "title_hist2sid", "title_hist2title",
          "description2sid", "titledesc2sid", "sid2description", "sid2titledesc")
 RL_TASKS = ("seq_rec", "title2sid", "description2sid", "title_hist2sid")
+# the tasks that neither show nor name a SID: all a title method (BIGRec, D3), trained without an index, can train
+TITLE_TASKS = ("title_hist2title",)
 
 
 @dataclass(frozen=True)

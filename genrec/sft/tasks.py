@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.prompts import ItemText, Template
+from genrec.prompts import TITLE_HISTORY_TASKS, ItemText, Template
 from genrec.sft.example import Example, recent_history
 from genrec.sft.sequences import check_chaining, sequence_examples
 from genrec.sft.settings import TASKS
@@ -32,7 +32,6 @@ ITEM_TASKS = {"title2sid": ("titles", ("title",)), "sid2title": ("sids", ("title
               "description2sid": ("descriptions", ("description",)),
               "titledesc2sid": ("titles_and_descriptions", ("title", "description")),
               "sid2description": ("sids", ("description",)), "sid2titledesc": ("sids", ("title", "description"))}
-TITLE_HISTORY_TASKS = ("title_hist2sid", "title_hist2title")
 # the item text a task needs of its target: an item without it gives no example
 NEEDS = {"hist2title": "title", "hist2description": "description", "title_hist2title": "title"}
 

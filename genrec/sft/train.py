@@ -25,9 +25,9 @@ from genrec.models.backbone import BackboneSpec, create_backbone
 from genrec.models.checkpoint import SID_INDEX, TrainedWith, save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.precision import use_bf16
-from genrec.prompts import ItemText, stage_templates
+from genrec.prompts import RECOMMENDATION_TASK, ItemText, stage_templates
 from genrec.sft.dataset import FixedShapeSeq2SeqCollator, LeftPadCollator, Seq2SeqDataset, SFTDataset, response_loss
-from genrec.sft.settings import SFTSettings
+from genrec.sft.settings import TITLE_TASKS, SFTSettings
 from genrec.sft.tasks import TASKS, build_examples, check_templates, task_weight
 from genrec.tokenize.index import index_json, read_index
 from genrec.training import EpochClock, TimeLimit, gradient_accumulation, rsqrt_decay, world_size
@@ -67,7 +67,9 @@ def seq2seq_collator(model, tokenizer, static_shapes: bool, *datasets: Seq2SeqDa
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
             index_path: str | Path, out_dir: str | Path, work_dir: str | Path, threads: int | None = None,
             callbacks: list[TrainerCallback] | None = None) -> dict:
-    """Fine-tune `backbone` on the dataset's training split with the SID index; write the model to `out_dir`."""
+    """Fine-tune `backbone` on the dataset's training split with the SID index; write the model to `out_dir`.
+    Without an index (`index_path` None) the model names items by title: a title method's SFT (BIGRec, D3),
+    whose tasks must show and name items by title only."""
     started = time.monotonic()
     set_seed(settings.seed)
     if threads:
@@ -76,22 +78,29 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     if set(settings.tasks) - set(TASKS):
         raise GenrecError(f"unknown SFT task(s) {sorted(set(settings.tasks) - set(TASKS))}", key="sft.tasks",
                           fix=f"use {list(TASKS)}")
+    naming = "sid" if index_path is not None else "title"
+    recommendation = RECOMMENDATION_TASK[naming]         # the task valid loss is computed on, and decoded from
     sft_templates = stage_templates(templates, "sft", f"prompts.{backbone.prompts}")
-    check_templates(sft_templates, sorted(set(tasks) | {"seq_rec"}), f"prompts.{backbone.prompts}.sft")
+    check_templates(sft_templates, sorted(set(tasks) | {recommendation}), f"prompts.{backbone.prompts}.sft")
+    if naming == "title" and (set(tasks) - set(TITLE_TASKS) or settings.seq_rec_mode != "row"):
+        raise GenrecError(f"a model trained without a SID index names items by title: it trains {list(TITLE_TASKS)} "
+                          f"one example per row, not {sorted(set(tasks) - set(TITLE_TASKS))}", key="sft.tasks",
+                          fix="give the stage a SID index, or train title tasks only (seq_rec_mode: row)")
     data_dir = Path(data_dir)
     items = read_table(data_dir / "items.parquet")
     train, valid = read_table(data_dir / "train.parquet"), read_table(data_dir / "valid.parquet")
-    index = read_index(index_path, n_items=len(items))
+    index = read_index(index_path, n_items=len(items)) if index_path is not None else None
+    sid_tokens = index_tokens(index) if index is not None else []
     ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
 
-    model, tokenizer = create_backbone(backbone, item_texts(items), index_tokens(index), settings.seed)
-    n_old = add_sid_tokens(model, tokenizer, index_tokens(index), settings.sid_init)
+    model, tokenizer = create_backbone(backbone, item_texts(items), sid_tokens, settings.seed)
+    n_old = add_sid_tokens(model, tokenizer, sid_tokens, settings.sid_init) if sid_tokens else len(tokenizer)
     if settings.freeze_llm:
         freeze_llm(model, n_old)
     text = ItemText.build(items, index, prompt_category(data_dir))
     examples = build_examples(settings.tasks, sft_templates, text, train, settings.prompt_history, settings.seed,
                               settings.seq_rec_mode)
-    valid_examples = build_examples({"seq_rec": 1.0}, sft_templates, text, valid, settings.prompt_history,
+    valid_examples = build_examples({recommendation: 1.0}, sft_templates, text, valid, settings.prompt_history,
                                     settings.seed)
     if settings.seq_rec_mode == "sequence":
         # scored as sequence mode trains: the SID's tokens, no EOS (which that mode never learns)
@@ -108,7 +117,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         train_set = Seq2SeqDataset(examples, tokenizer, settings.max_length)
         valid_set = Seq2SeqDataset(valid_examples, tokenizer, settings.max_length)
     else:
-        sid_ids = set(tokenizer.convert_tokens_to_ids(index_tokens(index)))
+        sid_ids = set(tokenizer.convert_tokens_to_ids(sid_tokens))
         train_set = SFTDataset(examples, tokenizer, settings.max_length, sid_ids)
         valid_set = SFTDataset(valid_examples, tokenizer, settings.max_length, sid_ids)
     counts = {t: sum(e.task == t for e in examples) for t in tasks}
@@ -162,7 +171,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         # per epoch run by this process (not those before a resume), evaluation excluded; tokens: real, unpadded
         "epoch_seconds": clock.seconds, "train_tokens": train_set.tokens(),
         "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,
-        **TrainedWith(backbone.prompts, templates, settings.prompt_history).record(),
+        **TrainedWith(backbone.prompts, templates, settings.prompt_history, naming).record(),
     }
-    save_final_model(trainer, tokenizer, out_dir, info, work_dir, extra_texts={SID_INDEX: index_json(index)})
+    save_final_model(trainer, tokenizer, out_dir, info, work_dir,
+                     extra_texts={SID_INDEX: index_json(index)} if index is not None else {})
     return info
