@@ -349,17 +349,19 @@ def check_sequence_mode(config: dict, backbone_name: str, score_eos: bool) -> No
             check_chaining(templates["seq_rec"], f"prompts.{prompts}.{stage}.seq_rec")
 
 
+def check_known(what: str, used: set[str], known, key: str, fix: str) -> None:
+    """Fail on the names of `used` that `known` lacks, at `key`; `fix` is followed by the known names."""
+    unknown = sorted(used - set(known))
+    if unknown:
+        raise GenrecError(f"{what} {unknown}", key=key, fix=fix + ", ".join(sorted(known)))
+
+
 def check_config(config: dict, datasets: dict) -> None:
     """The checks no single key's schema can make, each naming the key to fix. `config` is validated against
     config.schema.yaml and `datasets` against datasets.schema.yaml; every stage's settings of the grid are built
     once here, so a bad value fails before any job starts."""
     defined = sorted(datasets["datasets"])
-
-    def names(what: str, used: set[str], known, key: str, fix: str) -> None:
-        unknown = sorted(used - set(known))
-        if unknown:
-            raise GenrecError(f"{what} {unknown}", key=key, fix=fix + ", ".join(sorted(known)))
-
+    names = check_known
     names("unknown dataset(s)", set(config["datasets"]), defined, "datasets", "the datasets file defines: ")
     names("unknown dataset(s)", set(config["per_dataset"]), defined, "per_dataset", "the datasets file defines: ")
     grids = [dataset_grid(config, dataset) for dataset in config["datasets"]]
@@ -440,10 +442,7 @@ def check_sft_method(config: dict, grids: list[dict], method: str) -> None:
     used = grid_union(config, grids, method, "backbones")
     if not used:
         return
-    unknown = sorted(used - set(config["backbones"]))
-    if unknown:
-        raise GenrecError(f"unknown backbone(s) {unknown}", key=f"{method}.backbones",
-                          fix="`backbones` defines: " + ", ".join(sorted(config["backbones"])))
+    check_known("unknown backbone(s)", used, config["backbones"], f"{method}.backbones", "`backbones` defines: ")
     for name in sorted(used):
         if backbone(config, name).kind not in TRAINING_STAGES[method]:
             raise GenrecError(f"{method}.backbones names t5 backbone '{name}': the method fine-tunes a decoder-only "
@@ -454,10 +453,8 @@ def check_sft_method(config: dict, grids: list[dict], method: str) -> None:
         if not tokenizers:
             raise GenrecError(f"the grid runs {method} on no tokenizer", key=f"{method}.tokenizers",
                               fix="name tokenizers of `tokenizers`")
-        unknown = sorted(tokenizers - set(config["tokenizers"]))
-        if unknown:
-            raise GenrecError(f"unknown tokenizer(s) {unknown}", key=f"{method}.tokenizers",
-                              fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
+        check_known("unknown tokenizer(s)", tokenizers, config["tokenizers"], f"{method}.tokenizers",
+                    "`tokenizers` defines: ")
     prompts = config[method]["prompts"]
     if prompts not in config["prompts"]:
         raise GenrecError(f"unknown prompt set '{prompts}'", key=f"{method}.prompts",
@@ -489,10 +486,7 @@ def check_etegrec(config: dict, grids: list[dict]) -> None:
     if name not in config["backbones"] or backbone(config, name).kind != "t5":
         raise GenrecError(f"etegrec.backbone '{name}' must name a `kind: t5` entry of `backbones` (ETEGRec's "
                           "recommender is TIGER's encoder-decoder)", key="etegrec.backbone")
-    unknown = sorted(used - set(config["tokenizers"]))
-    if unknown:
-        raise GenrecError(f"unknown tokenizer(s) {unknown}", key="etegrec.tokenizers",
-                          fix="`tokenizers` defines: " + ", ".join(sorted(config["tokenizers"])))
+    check_known("unknown tokenizer(s)", used, config["tokenizers"], "etegrec.tokenizers", "`tokenizers` defines: ")
     for name in sorted(used):
         if tokenizer(config, name).method != "rqvae":
             raise GenrecError(f"ETEGRec's item tokenizer is an RQ-VAE; tokenizer '{name}' is of method "
