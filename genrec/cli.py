@@ -218,15 +218,23 @@ def cmd_predict(args: argparse.Namespace) -> None:
     model, tokenizer = load_backbone(args.model)
     templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
     text = ItemText.build(items, index, prompt_category(data))
-    if index is None:       # a title method: the trie of every item's title response, EOS included
+    if args.grounding:
+        if index is not None:
+            raise GenrecError("grounding ranks items by title, but this checkpoint names items by SID",
+                              path=args.model, fix="ground a title method's model (the d3 stage's)")
+        trie = None
+    elif index is None:     # a title method: the trie of every item's title response, EOS included
         trie = title_trie(tokenizer, text.titles, templates[RECOMMENDATION_TASK["title"]])
     else:
         end = templates["seq_rec"].response_tail() if evaluation.score_eos else None
         trie = sid_trie(tokenizer, index, source=args.model, end=end)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
-    trie.to(model.device)
-    records = predict_split(model, tokenizer, split, text, templates, trie,
-                            evaluation, trained.prompt_history, args.shard, evaluation.shards, naming=trained.naming)
+    if args.grounding:      # BIGRec: free generation, then every item ranked by its title's distance
+        records = _ground(args, model, tokenizer, split, text, templates, evaluation, trained, data, len(items))
+    else:
+        trie.to(model.device)
+        records = predict_split(model, tokenizer, split, text, templates, trie, evaluation, trained.prompt_history,
+                                args.shard, evaluation.shards, naming=trained.naming)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
@@ -234,6 +242,25 @@ def cmd_predict(args: argparse.Namespace) -> None:
                                         "shard": args.shard, "shards": evaluation.shards,
                                         "precision": evaluation_precision(evaluation.precision, model.device)}) + "\n")
     log.info("shard %d/%d: %d rows in %.1f s", args.shard + 1, evaluation.shards, len(records), time.monotonic() - started)
+
+
+def _ground(args: argparse.Namespace, model, tokenizer, split, text, templates, evaluation, trained, data: Path,
+            n_items: int) -> list[dict]:
+    """BIGRec's prediction records of this shard: generate, ground, and adjust by the prior its settings name."""
+    from genrec.evaluate.grounding import collaborative_prior, ground_split, popularity_prior
+    from genrec.evaluate.settings import GroundingSettings
+    from genrec.io import read_table
+    from genrec.rl.train import load_scorer
+
+    grounding = GroundingSettings.from_json(args.grounding)
+    prior = None
+    if grounding.adjustment == "popularity":
+        prior = popularity_prior(read_table(data / "train.parquet"), n_items)
+    elif grounding.adjustment == "cf":
+        prior = collaborative_prior(load_scorer(args.scorer))
+    return ground_split(model, tokenizer, split, text, templates, grounding, evaluation.batch_size,
+                        evaluation.num_beams, trained.prompt_history, evaluation.mask_history, prior,
+                        args.shard, evaluation.shards)
 
 
 def _write_metrics(job, split: str, records: list[dict], scored: dict, num_beams: int | None,
@@ -573,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.evaluate.settings', 'EvalSettings')}")
     p.add_argument("--shard", type=int, default=0)
     p.add_argument("--out", required=True, help="predictions .jsonl of this shard (+ a .json with its timing)")
+    p.add_argument("--grounding", help=f"JSON of {_fields('genrec.evaluate.settings', 'GroundingSettings')}: rank "
+                                       "by BIGRec's grounding of a freely generated title instead of beam search")
+    p.add_argument("--scorer", help="the SASRec model directory of grounding's `cf` adjustment")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_predict)
 

@@ -4,8 +4,8 @@ One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
 rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
 each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
-tokenizer), and the SFT methods (SFT_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones, D3 on d3.backbones
-under `titles`). `per_dataset` gives a
+tokenizer), and the LLM methods (LLM_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones, D3 and BIGRec on their
+backbones under `titles`). `per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -26,7 +26,7 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
     config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
     if stage.startswith("etegrec"):
         return "etegrec"        # its variants (Table 4's ablations) are told apart by stage
-    if stage in SFT_METHODS:
+    if stage in LLM_METHODS:
         return stage
     if stage != "tiger":
         return "minionerec"
@@ -43,8 +43,18 @@ TIGER_METHODS = ("tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid")
 # backbones, prompts, sft, and the SID tokenizers where the method names items by SID). A title method trains
 # without a SID index and names items by title; its runs sit under the tokenizer directory TITLES.
 SFT_METHODS = ("lcrec", "d3")
-TITLE_METHODS = ("d3",)
+# Methods that decode another method's trained model their own way, with no training of their own: BIGRec grounds
+# the free generation of D3's title SFT model (the authors released their BIGRec models as that training:
+# SAI990323/DecodingMatters README). Their runs read the model of the stage named here.
+GROUNDED_METHODS = {"bigrec": "d3"}
+LLM_METHODS = SFT_METHODS + tuple(GROUNDED_METHODS)
+TITLE_METHODS = ("d3", "bigrec")
 TITLES = "titles"
+
+
+def model_stage(stage: str) -> str:
+    """The training stage whose model a run of `stage` decodes (its own, except a grounded method's)."""
+    return GROUNDED_METHODS.get(stage, stage)
 
 
 def method_tokenizers(grid: dict, method: str) -> list[str]:
@@ -68,7 +78,7 @@ def dataset_grid(config: dict, dataset: str) -> dict:
             "etegrec": {**{key: config["etegrec"][key] for key in ("backbone", "variants", "compare_on_valid")},
                         "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])},
             **{method: {key: override.get(method, {}).get(key, config[method][key])
-                        for key in ("backbones", "tokenizers") if key in config[method]} for method in SFT_METHODS}}
+                        for key in ("backbones", "tokenizers") if key in config[method]} for method in LLM_METHODS}}
 
 
 def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
@@ -113,7 +123,7 @@ def grid_runs(config: dict) -> list[dict]:
                         f"metrics/{dataset}/baselines/{baseline}.seed{seed}.json")
             else:
                 add(dataset, baseline, None, None, baseline, "test", f"metrics/{dataset}/baselines/{baseline}.json")
-        for method in SFT_METHODS:
+        for method in LLM_METHODS:
             for tokenizer in method_tokenizers(grid, method):
                 for backbone in grid[method]["backbones"]:
                     add(dataset, method, tokenizer, backbone, method, "test",

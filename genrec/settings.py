@@ -21,8 +21,9 @@ from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
-from genrec.evaluate.settings import EvalSettings
-from genrec.grid import SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union, method_of, reward_of
+from genrec.evaluate.settings import EvalSettings, GroundingSettings
+from genrec.grid import (GROUNDED_METHODS, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union, method_of,
+                         model_stage, reward_of)
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
@@ -121,6 +122,11 @@ def rl_training(config: dict) -> RLSettings:
 
 def evaluation(config: dict) -> EvalSettings:
     return EvalSettings.from_config(config["evaluate"])
+
+
+def grounding(config: dict) -> GroundingSettings:
+    """BIGRec's generation and grounding (`bigrec.grounding`)."""
+    return GroundingSettings.from_config(config["bigrec"]["grounding"])
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -253,9 +259,11 @@ def tokenizer_input(config: dict, sid: TokenizerSpec) -> dict:
 
 def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str, backbone_name: str,
                  stage: str) -> EvaluateJob:
-    """A generative model's evaluation (SFT, RL, an SFT method or TIGER); a title method's `tokenizer_name` is
-    TITLES (its items are named by title: no tokenizer, no item vectors)."""
-    spec = stage_backbone(config, backbone_name, stage)
+    """A generative model's evaluation (SFT, RL, an LLM method or TIGER); a title method's `tokenizer_name` is
+    TITLES (its items are named by title: no tokenizer, no item vectors). A grounded method (BIGRec) records the
+    training of the model it decodes and its grounding settings."""
+    trained_stage = model_stage(stage)
+    spec = stage_backbone(config, backbone_name, trained_stage)
     if tokenizer_name == TITLES:
         names = {"encoder": None, "tokenizer": {"method": TITLES}}
     else:
@@ -268,8 +276,10 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
         provenance["etegrec"] = training.to_dict()
     else:
         training = (sft_training(config, "tiger", None) if stage == "tiger"
-                    else sft_training(config, stage if stage in SFT_METHODS else "sft", backbone_name))
+                    else sft_training(config, trained_stage if trained_stage in SFT_METHODS else "sft", backbone_name))
         provenance["sft"] = training.to_dict()
+    if stage in GROUNDED_METHODS:
+        provenance["grounding"] = grounding(config).to_dict()
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
     run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"].get(tokenizer_name), config["encoders"]),
@@ -414,6 +424,8 @@ def check_config(config: dict, datasets: dict) -> None:
     check_etegrec(config, grids)
     for method in SFT_METHODS:
         check_sft_method(config, grids, method)
+    if grid_union(config, grids, "bigrec", "backbones"):
+        grounding(config)
     if TITLES in config["tokenizers"]:
         raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
                           fix="rename the tokenizer")
@@ -439,10 +451,13 @@ def check_config(config: dict, datasets: dict) -> None:
 def check_sft_method(config: dict, grids: list[dict], method: str) -> None:
     """An SFT method's grid (LC-Rec, D3): LLM backbones, known SID tokenizers (a title method has none: it trains
     title tasks only), and a prompt set with a template for every task it trains and the one it is decoded from."""
-    used = grid_union(config, grids, method, "backbones")
+    decoders = [method] + [other for other, trained in GROUNDED_METHODS.items() if trained == method]
+    used = set().union(*(grid_union(config, grids, name, "backbones") for name in decoders))
     if not used:
         return
-    check_known("unknown backbone(s)", used, config["backbones"], f"{method}.backbones", "`backbones` defines: ")
+    for name in decoders:       # a grounded method's backbones train this method's model
+        check_known("unknown backbone(s)", grid_union(config, grids, name, "backbones"), config["backbones"],
+                    f"{name}.backbones", "`backbones` defines: ")
     for name in sorted(used):
         if backbone(config, name).kind not in TRAINING_STAGES[method]:
             raise GenrecError(f"{method}.backbones names t5 backbone '{name}': the method fine-tunes a decoder-only "

@@ -113,7 +113,7 @@ rule evaluate_baseline:
 
 rule item_embeddings:
     input:    # with `seeds`, the first seed's model (the cf reward reads one)
-        model=BASELINE_MODEL + (f".seed{config['seeds'][0]}" if config["seeds"] else ""),
+        model=BASELINE_MODEL + FIRST_SEED,
     output:
         vectors=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".npy",
         info=EMBEDDINGS.replace("{encoder}", "{baseline}") + ".json",

@@ -2,6 +2,7 @@
 # the artifact paths several rules name, the per-backbone job resources and launcher, and the SLURM preflight.
 # A job's settings come from genrec.settings (typed, defaults filled once there); no rule reads a config key
 # with a fallback of its own.
+import shlex
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from genrec import settings as genrec_settings
-from genrec.grid import TITLES, dataset_grid, grid_union
+from genrec.grid import GROUNDED_METHODS, TITLES, dataset_grid, grid_union, model_stage
 
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]
@@ -36,6 +37,8 @@ EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors
 MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 BASELINE_MODEL = f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"
 BASELINE_PRETRAINED = f"{BASELINE_MODEL}-pretrained"      # a two-stage baseline's first stage (S3-Rec)
+# with `seeds`, the model of the first seed: the one a later stage reads (item embeddings, a grounding prior)
+FIRST_SEED = f".seed{config['seeds'][0]}" if config["seeds"] else ""
 # a run's predictions (+ .jsonl) and metrics (+ .json) files: genrec/grid.py lists the grid's metrics files
 PREDICTIONS = f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 METRICS = f"{RESULTS}/metrics/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"

@@ -1,13 +1,37 @@
 # Evaluation stage: constrained beam search over every item, scattered over shards and gathered into
 # predictions + a metrics file (DESIGN.md). Merged metrics equal an unsharded run's exactly. The test split's
 # files are {stage}.json, the valid split's {stage}.valid.json (where RL is compared with SFT without touching
-# the test users): one rule, whose `split_suffix` wildcard is empty or `.valid`.
+# the test users): one rule, whose `split_suffix` wildcard is empty or `.valid`. A grounded method (BIGRec,
+# genrec.grid.GROUNDED_METHODS) decodes another stage's model by its own predict path (--grounding).
 
 SHARDS = genrec_settings.evaluation(config).shards
 
 
 def split_of(wildcards):
     return "valid" if wildcards.split_suffix else "test"
+
+
+def decoded_model(wildcards):
+    """The checkpoint a run decodes: its stage's own, or for a grounded method (BIGRec) the model it grounds."""
+    return concrete(MODEL, wildcards, stage=model_stage(wildcards.stage))
+
+
+def prediction_inputs(wildcards):
+    inputs = {"model": decoded_model(wildcards), "item_table": concrete(ITEMS, wildcards),
+              "split": concrete(split_table(), wildcards)}
+    if wildcards.stage in GROUNDED_METHODS:
+        inputs["train"] = concrete(split_table("train"), wildcards)     # the popularity adjustment's counts
+        if genrec_settings.grounding(config).adjustment == "cf":
+            inputs["scorer"] = concrete(BASELINE_MODEL + FIRST_SEED, wildcards, baseline="sasrec")
+    return inputs
+
+
+def grounding_arguments(wildcards, input):
+    """A grounded method's settings (and its cf adjustment's SASRec) as predict options; none for beam search."""
+    if wildcards.stage not in GROUNDED_METHODS:
+        return ""
+    scorer = f" --scorer {input.scorer}" if "scorer" in input.keys() else ""
+    return f"--grounding {shlex.quote(genrec_settings.grounding(config).to_json())}{scorer}"
 
 
 def prediction_shards(extension):
@@ -19,15 +43,14 @@ def prediction_shards(extension):
 
 rule predict_shard:
     input:
-        model=MODEL,
-        item_table=ITEMS,
-        split=split_table(),
+        unpack(prediction_inputs),
     output:
         predictions=temp(f"{PREDICTIONS}.{{split}}.shard{{shard}}.jsonl"),
         timing=temp(f"{PREDICTIONS}.{{split}}.shard{{shard}}.json"),
     params:
         settings=lambda wildcards: genrec_settings.evaluation(config).to_json(),
         data=data_dir,
+        grounding=grounding_arguments,
     log:
         f"{RESULTS}/logs/predict/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.log",
     benchmark:
@@ -39,7 +62,7 @@ rule predict_shard:
         gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
         "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split}"
-        " --settings {params.settings:q} --shard {wildcards.shard} --out {output.predictions}"
+        " --settings {params.settings:q} --shard {wildcards.shard} --out {output.predictions} {params.grounding}"
         " --threads {threads} 2> {log}"
 
 
@@ -47,7 +70,7 @@ rule evaluate:
     input:
         shards=prediction_shards("jsonl"),
         timings=prediction_shards("json"),
-        model=MODEL,
+        model=decoded_model,
         item_table=ITEMS,
     output:
         predictions=f"{PREDICTIONS}{{split_suffix}}.jsonl",

@@ -96,6 +96,28 @@ def first_users(prepared: Path, out: Path, users: int = 300) -> Path:
     return out
 
 
+# Item titles of very different lengths, items 2 and 5 sharing one (the tie rule of the title methods), and the
+# response a title-writing model gives: the title decoding and grounding tests' catalogue.
+TITLES = ["Beaker", "Nitrile Gloves, Box of 100, Large", "Digital Caliper", "Safety Goggles",
+          "Lab Glass Beaker 500 ml with Spout and Graduations, Borosilicate", "Digital Caliper", "Wire Cutter"]
+
+
+def title_model(titles: list[str], template, output_scale: float | None = None):
+    """A random two-layer tiny LM whose tokenizer is trained on `titles`' responses; with `output_scale`, output
+    embeddings of that spread (a model with sharp preferences)."""
+    import torch
+
+    from genrec.models.backbone import BackboneSpec, build_tiny_backbone
+
+    spec = BackboneSpec.named("tiny", {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+                                       "intermediate_size": 64, "text_vocab_size": 300})
+    model, tokenizer = build_tiny_backbone(spec, [template.title_response(t) for t in titles] * 20, seed=0)
+    if output_scale is not None:
+        with torch.no_grad():
+            model.get_output_embeddings().weight.normal_(0, output_scale)
+    return model.eval(), tokenizer
+
+
 def tiny_backbone():
     """A one-layer d32 `tiny` backbone spec: the smallest model the SFT and RL tests train."""
     from genrec.models.backbone import BackboneSpec

@@ -20,7 +20,7 @@ from genrec.embed.encode import EncoderSpec
 from genrec.errors import GenrecError
 from genrec.grid import SFT_METHODS, TITLES, dataset_grid, method_tokenizers
 from genrec.etegrec.settings import ETEGRecSettings
-from genrec.evaluate.settings import EvalSettings
+from genrec.evaluate.settings import EvalSettings, GroundingSettings
 from genrec.models.baselines.registry import build_model
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining, S3RecPretraining
 from genrec.models.settings import BackboneSpec
@@ -44,6 +44,7 @@ SECTIONS = {
     ("sft",): (SFTSettings, set(), set()),
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
+    ("bigrec", "grounding"): (GroundingSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
     ("s3rec_pretraining",): (S3RecPretraining, set(), set()),
     ("etegrec", "training"): (ETEGRecSettings, set(), set()),
@@ -57,7 +58,7 @@ GRID_DEFAULTS = {
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
-    "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft",
+    "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "bigrec", "bigrec.backbones", "bigrec.grounding",
 }
 
 

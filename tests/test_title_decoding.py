@@ -5,27 +5,19 @@ ranks items sharing a title as one entry; the exhaustive search it approximates 
 import numpy as np
 import pytest
 import torch
+from conftest import TITLES, title_model
 
 from genrec.evaluate.beam_search import beam_search
 from genrec.evaluate.constrained import PAD
 from genrec.evaluate.predict import title_trie, trie_groups
-from genrec.models.backbone import BackboneSpec, build_tiny_backbone
 from genrec.prompts import Template
 
-# titles of very different lengths (the trie's paths), one shared by items 2 and 5 (the tie rule)
-TITLES = ["Beaker", "Nitrile Gloves, Box of 100, Large", "Digital Caliper", "Safety Goggles",
-          "Lab Glass Beaker 500 ml with Spout and Graduations, Borosilicate", "Digital Caliper", "Wire Cutter"]
 TEMPLATE = Template(prompt="history: {history}\nnext: ", response='"{title}"\n')
 
 
 @pytest.fixture(scope="module")
 def model_and_tokenizer():
-    spec = BackboneSpec.named("tiny", {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
-                                       "intermediate_size": 64, "text_vocab_size": 300})
-    model, tokenizer = build_tiny_backbone(spec, [TEMPLATE.title_response(t) for t in TITLES] * 20, seed=0)
-    with torch.no_grad():   # a random model with sharp preferences
-        model.get_output_embeddings().weight.normal_(0, 2.0)
-    return model.eval(), tokenizer
+    return title_model(TITLES, TEMPLATE, output_scale=2.0)      # a random model with sharp preferences
 
 
 def response_logprob(model, tokenizer, prompt: str, title: str) -> float:

@@ -141,6 +141,16 @@ def test_bundled_sample_through_snakemake(pipeline):
     for line in (workdir / "results/predictions/sample/titles/tiny_text/d3.jsonl").read_text().splitlines()[:200]:
         record = json.loads(line)
         assert set(record["sids"]) <= titles and len(set(record["sids"])) == len(record["sids"]) == 20
+    # BIGRec: D3's model generates freely; every item ranked by its title's distance, adjusted by SASRec (cf)
+    bigrec = json.loads((workdir / "results/metrics/sample/titles/tiny_text/bigrec.json").read_text())
+    assert (bigrec["method"], bigrec["stage"], bigrec["n_users"], bigrec["invalid_generations"]) == \
+        ("bigrec", "bigrec", 8_317, 0)
+    assert bigrec["config"]["grounding"]["adjustment"] == "cf" and bigrec["config"]["sft"] == d3["config"]["sft"]
+    assert bigrec["wall_seconds"]["sft"] == d3["wall_seconds"]["sft"]      # the same trained model
+    for line in (workdir / "results/predictions/sample/titles/tiny_text/bigrec.jsonl").read_text().splitlines()[:200]:
+        record = json.loads(line)
+        assert set(record["sids"]) <= titles and len(set(record["sids"])) == len(record["sids"]) == 20
+        assert isinstance(record["generated"], str) and len(record["items"]) >= 20
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
@@ -173,7 +183,8 @@ def test_time_811_dataset_through_every_stage(pipeline):
     rows_per_user = test.groupby("user_id").size()
     assert (rows_per_user >= 2).sum() >= 100
     runs = [("rqkmeans_extra/tiny_minionerec", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
-           [("rqkmeans/tiger", "tiger"), ("rqkmeans_extra/tiny_text", "lcrec"), ("titles/tiny_text", "d3")] + \
+           [("rqkmeans/tiger", "tiger"), ("rqkmeans_extra/tiny_text", "lcrec"), ("titles/tiny_text", "d3"),
+            ("titles/tiny_text", "bigrec")] + \
            [("baselines", b) for b in ("mostpop", *SEQUENTIAL_BASELINES)]
     assert not (workdir / "results/sid/sample_dated/rqvae").exists()      # per_dataset: one tokenizer here
     for where, stage in runs:

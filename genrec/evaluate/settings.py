@@ -1,5 +1,5 @@
 """Evaluation's settings (config `evaluate`): constrained beam search, sharding, the K of HR@K / NDCG@K, and
-the run's one history-masking rule."""
+the run's one history-masking rule; and BIGRec's grounding (config `bigrec.grounding`, genrec.evaluate.grounding)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,31 @@ class EvalSettings(Settings):
                               fix=f"set num_beams >= {max(self.ks)} or drop the larger K from evaluate.ks")
         if self.shards < 1 or self.batch_size < 1:
             raise GenrecError("shards and batch_size must be positive", key="evaluate")
+
+
+ADJUSTMENTS = ("none", "popularity", "cf")
+
+
+@dataclass(frozen=True)
+class GroundingSettings(Settings):
+    """Config `bigrec.grounding`: BIGRec's generation and grounding (its inference.py and evaluate scripts)."""
+
+    KEY = "bigrec.grounding"
+
+    num_beams: int = 4              # inference.py: num_beams 4, the first beam is grounded
+    max_new_tokens: int = 128       # inference.py
+    adjustment: str = "none"        # none | popularity (adjust_pda.py) | cf (adjust_ci.py, our SASRec)
+    gamma: float = 0.0              # the adjustment's strength (the scripts search it; 0 = plain grounding)
+    generation_batch_size: int = 8  # prompts per generate call (inference.py: 8; a beam search's prefill holds
+                                    # prompts x beams x length^2 attention scores)
+    embedding_batch_size: int = 16  # titles embedded per forward pass (evaluate.py: 16)
+
+    def __post_init__(self) -> None:
+        if self.adjustment not in ADJUSTMENTS:
+            raise GenrecError(f"unknown grounding adjustment '{self.adjustment}'", key=f"{self.KEY}.adjustment",
+                              fix=f"use one of {list(ADJUSTMENTS)}")
+        if self.gamma < 0 or (self.adjustment == "none" and self.gamma != 0):
+            raise GenrecError(f"gamma {self.gamma} needs a non-negative value and an adjustment to scale",
+                              key=f"{self.KEY}.gamma", fix="set adjustment: popularity or cf, or gamma: 0")
+        if min(self.num_beams, self.max_new_tokens, self.generation_batch_size, self.embedding_batch_size) < 1:
+            raise GenrecError("num_beams, max_new_tokens and the batch sizes must be positive", key=self.KEY)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.grid import SFT_METHODS, TIGER_METHODS, grid_runs, method_of, method_tokenizers
+from genrec.grid import LLM_METHODS, TIGER_METHODS, grid_runs, method_of, method_tokenizers
 from genrec.models.baselines.settings import MODEL_CONFIGS
 from genrec.report.compare import across_seeds, paired_runs, predictions_of
 from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
@@ -130,7 +130,7 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
     if method == "etegrec":         # the variant (stage) on the config's first ETEGRec tokenizer
         tokenizers = config["etegrec"]["tokenizers"]
         return [f"metrics/{dataset}/{tokenizers[0]}/{config['etegrec']['backbone']}/{stage}.json"] if tokenizers else []
-    if method in SFT_METHODS:       # an SFT method (LC-Rec, D3) on its first tokenizer (or titles) and backbone
+    if method in LLM_METHODS:       # an LLM method (LC-Rec, D3, BIGRec) on its first tokenizer (or titles) and backbone
         names, backbones = method_tokenizers(config, method), config[method]["backbones"]
         return [f"metrics/{dataset}/{names[0]}/{backbones[0]}/{method}.json"] if names and backbones else []
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
