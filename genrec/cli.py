@@ -190,6 +190,16 @@ def cmd_rl(args: argparse.Namespace) -> None:
     log.info("RL (%s) done: %d steps, %.0f s", args.reward, info["steps"], info["seconds"])
 
 
+def cmd_sdpo(args: argparse.Namespace) -> None:
+    from genrec.sdpo.settings import SDPOSettings
+    from genrec.sdpo.train import run_sdpo
+
+    info = run_sdpo(args.sft_model, SDPOSettings.from_json(args.settings), args.data, args.out, args.work,
+                    threads=args.threads)
+    log.info("S-DPO done: %d steps, best valid loss %.4f, %.0f s", info["steps"], info["best_eval_loss"] or float("nan"),
+             info["seconds"])
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
     import time
 
@@ -592,6 +602,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorer", help="the trained SASRec model directory (cf reward)")
     _training_outputs(p)
     p.set_defaults(func=cmd_rl)
+
+    p = sub.add_parser("sdpo", help="S-DPO (softmax preference optimisation) from a title SFT checkpoint")
+    p.add_argument("--sft-model", required=True, help="the title SFT checkpoint (policy start and frozen reference)")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items, train, valid)")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.sdpo.settings', 'SDPOSettings')}")
+    _training_outputs(p)
+    p.set_defaults(func=cmd_sdpo)
 
     p = sub.add_parser("predict", help="constrained beam search for one shard of a split -> predictions JSONL")
     p.add_argument("--model", required=True, help="a checkpoint directory (save_pretrained layout)")

@@ -4,8 +4,8 @@ One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
 rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
 each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
-tokenizer), and the LLM methods (LLM_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones, D3 and BIGRec on their
-backbones under `titles`). `per_dataset` gives a
+tokenizer), and the LLM methods (LLM_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones; D3, BIGRec and S-DPO on
+their backbones under `titles`). `per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -43,18 +43,25 @@ TIGER_METHODS = ("tiger", "tiger-sas", "letter", "tiger-sid", "tiger-cid")
 # backbones, prompts, sft, and the SID tokenizers where the method names items by SID). A title method trains
 # without a SID index and names items by title; its runs sit under the tokenizer directory TITLES.
 SFT_METHODS = ("lcrec", "d3")
-# Methods that decode another method's trained model their own way, with no training of their own: BIGRec grounds
-# the free generation of D3's title SFT model (the authors released their BIGRec models as that training:
-# SAI990323/DecodingMatters README). Their runs read the model of the stage named here.
-GROUNDED_METHODS = {"bigrec": "d3"}
-LLM_METHODS = SFT_METHODS + tuple(GROUNDED_METHODS)
-TITLE_METHODS = ("d3", "bigrec")
+# Methods built on an SFT method's trained model (BASE_METHOD: the one they start from; their backbones train it):
+# BIGRec decodes D3's title SFT model its own way, with no training of its own (GROUNDED_METHODS: the authors
+# released their BIGRec models as that training, SAI990323/DecodingMatters README); S-DPO trains it further by
+# softmax preference optimisation (its own model, stage `sdpo`).
+BASE_METHOD = {"bigrec": "d3", "sdpo": "d3"}
+GROUNDED_METHODS = ("bigrec",)
+LLM_METHODS = SFT_METHODS + tuple(BASE_METHOD)
+TITLE_METHODS = ("d3", "bigrec", "sdpo")
 TITLES = "titles"
 
 
 def model_stage(stage: str) -> str:
-    """The training stage whose model a run of `stage` decodes (its own, except a grounded method's)."""
-    return GROUNDED_METHODS.get(stage, stage)
+    """The training stage whose model a run of `stage` decodes: its own, or a grounded method's base's."""
+    return BASE_METHOD[stage] if stage in GROUNDED_METHODS else stage
+
+
+def trained_stage(stage: str) -> str:
+    """The SFT stage whose backbone, prompts and training a run of `stage` rests on (its base method's)."""
+    return BASE_METHOD.get(stage, stage)
 
 
 def method_tokenizers(grid: dict, method: str) -> list[str]:

@@ -22,14 +22,15 @@ from genrec.errors import GenrecError
 from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings, GroundingSettings
-from genrec.grid import (GROUNDED_METHODS, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union, method_of,
-                         model_stage, reward_of)
+from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union,
+                         method_of, reward_of, trained_stage)
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
+from genrec.sdpo.settings import SDPOSettings
 from genrec.sft.sequences import check_chaining
 from genrec.sft.settings import TITLE_TASKS, SFTSettings
 from genrec.tokenize.build import TokenizerSpec
@@ -127,6 +128,11 @@ def evaluation(config: dict) -> EvalSettings:
 def grounding(config: dict) -> GroundingSettings:
     """BIGRec's generation and grounding (`bigrec.grounding`)."""
     return GroundingSettings.from_config(config["bigrec"]["grounding"])
+
+
+def sdpo_training(config: dict) -> SDPOSettings:
+    """S-DPO's preference training (`sdpo.training`)."""
+    return SDPOSettings.from_config(config["sdpo"]["training"])
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -262,8 +268,8 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
     """A generative model's evaluation (SFT, RL, an LLM method or TIGER); a title method's `tokenizer_name` is
     TITLES (its items are named by title: no tokenizer, no item vectors). A grounded method (BIGRec) records the
     training of the model it decodes and its grounding settings."""
-    trained_stage = model_stage(stage)
-    spec = stage_backbone(config, backbone_name, trained_stage)
+    base = trained_stage(stage)
+    spec = stage_backbone(config, backbone_name, base)
     if tokenizer_name == TITLES:
         names = {"encoder": None, "tokenizer": {"method": TITLES}}
     else:
@@ -276,10 +282,12 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
         provenance["etegrec"] = training.to_dict()
     else:
         training = (sft_training(config, "tiger", None) if stage == "tiger"
-                    else sft_training(config, trained_stage if trained_stage in SFT_METHODS else "sft", backbone_name))
+                    else sft_training(config, base if base in SFT_METHODS else "sft", backbone_name))
         provenance["sft"] = training.to_dict()
     if stage in GROUNDED_METHODS:
         provenance["grounding"] = grounding(config).to_dict()
+    if stage == "sdpo":
+        provenance["sdpo"] = sdpo_training(config).to_dict()
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
     run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"].get(tokenizer_name), config["encoders"]),
@@ -426,6 +434,8 @@ def check_config(config: dict, datasets: dict) -> None:
         check_sft_method(config, grids, method)
     if grid_union(config, grids, "bigrec", "backbones"):
         grounding(config)
+    if grid_union(config, grids, "sdpo", "backbones"):
+        sdpo_training(config)
     if TITLES in config["tokenizers"]:
         raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
                           fix="rename the tokenizer")
@@ -451,11 +461,11 @@ def check_config(config: dict, datasets: dict) -> None:
 def check_sft_method(config: dict, grids: list[dict], method: str) -> None:
     """An SFT method's grid (LC-Rec, D3): LLM backbones, known SID tokenizers (a title method has none: it trains
     title tasks only), and a prompt set with a template for every task it trains and the one it is decoded from."""
-    decoders = [method] + [other for other, trained in GROUNDED_METHODS.items() if trained == method]
+    decoders = [method] + [other for other, base in BASE_METHOD.items() if base == method]
     used = set().union(*(grid_union(config, grids, name, "backbones") for name in decoders))
     if not used:
         return
-    for name in decoders:       # a grounded method's backbones train this method's model
+    for name in decoders:       # a method built on this one: its backbones train this method's model
         check_known("unknown backbone(s)", grid_union(config, grids, name, "backbones"), config["backbones"],
                     f"{name}.backbones", "`backbones` defines: ")
     for name in sorted(used):

@@ -10,7 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from genrec import settings as genrec_settings
-from genrec.grid import GROUNDED_METHODS, TITLES, dataset_grid, grid_union, model_stage
+from genrec.grid import GROUNDED_METHODS, TITLES, dataset_grid, grid_union, model_stage, trained_stage
 
 RESULTS = config["results"]
 DATASETS_FILE = config["datasets_file"]

@@ -21,6 +21,7 @@ from genrec.errors import GenrecError
 from genrec.grid import SFT_METHODS, TITLES, dataset_grid, method_tokenizers
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings, GroundingSettings
+from genrec.sdpo.settings import SDPOSettings
 from genrec.models.baselines.registry import build_model
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining, S3RecPretraining
 from genrec.models.settings import BackboneSpec
@@ -45,6 +46,7 @@ SECTIONS = {
     ("rl",): (RLSettings, set(RL_GRID_KEYS), set()),
     ("evaluate",): (EvalSettings, set(), set()),
     ("bigrec", "grounding"): (GroundingSettings, set(), set()),
+    ("sdpo", "training"): (SDPOSettings, set(), set()),
     ("baseline_training",): (BaselineTraining, set(), set()),
     ("s3rec_pretraining",): (S3RecPretraining, set(), set()),
     ("etegrec", "training"): (ETEGRecSettings, set(), set()),
@@ -59,6 +61,7 @@ GRID_DEFAULTS = {
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
     "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "bigrec", "bigrec.backbones", "bigrec.grounding",
+    "sdpo", "sdpo.backbones", "sdpo.training",
 }
 
 

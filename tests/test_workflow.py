@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from conftest import FAST, PIPELINE_TIMEOUT, copy_workflow, snakemake
 
 from genrec.settings import SEQUENTIAL_BASELINES
@@ -151,6 +150,13 @@ def test_bundled_sample_through_snakemake(pipeline):
         record = json.loads(line)
         assert set(record["sids"]) <= titles and len(set(record["sids"])) == len(record["sids"]) == 20
         assert isinstance(record["generated"], str) and len(record["items"]) >= 20
+    # S-DPO: D3's model trained further (softmax DPO, 3 negatives), decoded over the titles as D3's
+    sdpo = json.loads((workdir / "results/metrics/sample/titles/tiny_text/sdpo.json").read_text())
+    assert (sdpo["method"], sdpo["n_users"], sdpo["invalid_generations"]) == ("sdpo", 8_317, 0)
+    assert sdpo["config"]["sdpo"]["negatives"] == 3 and sdpo["wall_seconds"]["sdpo"] > 0
+    sdpo_training = json.loads((workdir / "results/models/sample/titles/tiny_text/sdpo/training.json").read_text())
+    assert sdpo_training["rows"] == 256 and sdpo_training["trained_with"]["naming"] == "title"
+    assert any("eval_rewards/accuracy" in entry for entry in sdpo_training["log_history"])
     for stage in ("rl-ranking", "rl-cf"):      # GRPO from the rqkmeans SFT model; cf scores with the SASRec
         metrics = json.loads((workdir / f"results/metrics/sample/rqkmeans/tiny/{stage}.json").read_text())
         assert (metrics["stage"], metrics["split"], metrics["invalid_generations"]) == (stage, "test", 0)
@@ -184,7 +190,7 @@ def test_time_811_dataset_through_every_stage(pipeline):
     assert (rows_per_user >= 2).sum() >= 100
     runs = [("rqkmeans_extra/tiny_minionerec", stage) for stage in ("sft", "rl-ranking", "rl-cf")] + \
            [("rqkmeans/tiger", "tiger"), ("rqkmeans_extra/tiny_text", "lcrec"), ("titles/tiny_text", "d3"),
-            ("titles/tiny_text", "bigrec")] + \
+            ("titles/tiny_text", "bigrec"), ("titles/tiny_text", "sdpo")] + \
            [("baselines", b) for b in ("mostpop", *SEQUENTIAL_BASELINES)]
     assert not (workdir / "results/sid/sample_dated/rqvae").exists()      # per_dataset: one tokenizer here
     for where, stage in runs:

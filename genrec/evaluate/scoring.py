@@ -148,11 +148,13 @@ def shard_timings(prediction_paths: list[str | Path]) -> list[dict]:
 
 
 def wall_seconds(training: dict, shards: list[dict]) -> dict[str, float]:
-    """The run's wall time per stage: training (SFT, and RL after it for an RL checkpoint; ETEGRec's joint
+    """The run's wall time per stage: training (SFT, and RL or S-DPO after it; ETEGRec's joint
     training) and the shards' prediction time summed (the CPU-seconds of evaluation, whatever the shards ran on)."""
     evaluation = sum(shard["seconds"] for shard in shards)
     if "reward" in training:                      # an RL checkpoint: its SFT came first
         return {"sft": training["sft_seconds"], "rl": training["seconds"], "eval": evaluation}
+    if training.get("stage") == "sdpo":          # S-DPO: its title SFT came first
+        return {"sft": training["sft_seconds"], "sdpo": training["seconds"], "eval": evaluation}
     if training.get("method") == "etegrec":
         return {"etegrec": training["seconds"], "eval": evaluation}
     return {"sft": training["seconds"], "eval": evaluation}
