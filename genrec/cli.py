@@ -243,8 +243,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
         records = _ground(args, model, tokenizer, split, text, templates, evaluation, trained, data, len(items))
     else:
         trie.to(model.device)
+        assistant = None
+        if args.guidance_scale is not None and args.guidance_scale != 1.0:      # D3's text-free assistant
+            from genrec.evaluate.collaborative import history_scores, load_scorer
+
+            assistant = (history_scores(load_scorer(args.scorer, "D3's assistant")), args.guidance_scale)
         records = predict_split(model, tokenizer, split, text, templates, trie, evaluation, trained.prompt_history,
-                                args.shard, evaluation.shards, naming=trained.naming)
+                                args.shard, evaluation.shards, naming=trained.naming, assistant=assistant)
     out = Path(args.out)
     with atomic_outputs(out, out.with_suffix(".json")) as (tmp, tmp_info):
         write_predictions(records, tmp)
@@ -257,17 +262,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def _ground(args: argparse.Namespace, model, tokenizer, split, text, templates, evaluation, trained, data: Path,
             n_items: int) -> list[dict]:
     """BIGRec's prediction records of this shard: generate, ground, and adjust by the prior its settings name."""
-    from genrec.evaluate.grounding import collaborative_prior, ground_split, popularity_prior
+    from genrec.evaluate.collaborative import history_scores, load_scorer
+    from genrec.evaluate.grounding import ground_split, popularity_prior
     from genrec.evaluate.settings import GroundingSettings
     from genrec.io import read_table
-    from genrec.rl.train import load_scorer
 
     grounding = GroundingSettings.from_json(args.grounding)
     prior = None
     if grounding.adjustment == "popularity":
         prior = popularity_prior(read_table(data / "train.parquet"), n_items)
     elif grounding.adjustment == "cf":
-        prior = collaborative_prior(load_scorer(args.scorer))
+        prior = history_scores(load_scorer(args.scorer, "grounding's cf adjustment"))
     return ground_split(model, tokenizer, split, text, templates, grounding, evaluation.batch_size,
                         evaluation.num_beams, trained.prompt_history, evaluation.mask_history, prior,
                         args.shard, evaluation.shards)
@@ -619,7 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="predictions .jsonl of this shard (+ a .json with its timing)")
     p.add_argument("--grounding", help=f"JSON of {_fields('genrec.evaluate.settings', 'GroundingSettings')}: rank "
                                        "by BIGRec's grounding of a freely generated title instead of beam search")
-    p.add_argument("--scorer", help="the SASRec model directory of grounding's `cf` adjustment")
+    p.add_argument("--guidance-scale", type=float,
+                   help="D3's assistant: each step scores g x log p_LLM + (1 - g) x log p_SASRec (1: the LLM alone)")
+    p.add_argument("--scorer", help="the SASRec model directory (grounding's `cf` adjustment, D3's assistant)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_predict)
 

@@ -288,6 +288,8 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
         provenance["grounding"] = grounding(config).to_dict()
     if stage == "sdpo":
         provenance["sdpo"] = sdpo_training(config).to_dict()
+    if stage == "d3":
+        provenance["guidance_scale"] = config["d3"]["guidance_scale"]
     if stage.startswith("rl-"):
         provenance["rl"] = {**rl_training(config).to_dict(), "reward": reward_of(stage)}
     run = Run(dataset=dataset, stage=stage, method=method_of(stage, config["tokenizers"].get(tokenizer_name), config["encoders"]),

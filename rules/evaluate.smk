@@ -21,17 +21,26 @@ def prediction_inputs(wildcards):
               "split": concrete(split_table(), wildcards)}
     if wildcards.stage in GROUNDED_METHODS:
         inputs["train"] = concrete(split_table("train"), wildcards)     # the popularity adjustment's counts
-        if genrec_settings.grounding(config).adjustment == "cf":
-            inputs["scorer"] = concrete(BASELINE_MODEL + FIRST_SEED, wildcards, baseline="sasrec")
+    if uses_sasrec(wildcards.stage):
+        inputs["scorer"] = concrete(BASELINE_MODEL + FIRST_SEED, wildcards, baseline="sasrec")
     return inputs
 
 
-def grounding_arguments(wildcards, input):
-    """A grounded method's settings (and its cf adjustment's SASRec) as predict options; none for beam search."""
-    if wildcards.stage not in GROUNDED_METHODS:
-        return ""
+def uses_sasrec(stage):
+    """Whether a run's decoding reads the SASRec model: BIGRec's cf adjustment, D3's assistant."""
+    if stage in GROUNDED_METHODS:
+        return genrec_settings.grounding(config).adjustment == "cf"
+    return stage == "d3" and config["d3"]["guidance_scale"] != 1.0
+
+
+def decoding_arguments(wildcards, input):
+    """A run's own decoding as predict options: a grounded method's settings, D3's assistant; none otherwise."""
     scorer = f" --scorer {input.scorer}" if "scorer" in input.keys() else ""
-    return f"--grounding {shlex.quote(genrec_settings.grounding(config).to_json())}{scorer}"
+    if wildcards.stage in GROUNDED_METHODS:
+        return f"--grounding {shlex.quote(genrec_settings.grounding(config).to_json())}{scorer}"
+    if wildcards.stage == "d3" and scorer:
+        return f"--guidance-scale {config['d3']['guidance_scale']}{scorer}"
+    return ""
 
 
 def prediction_shards(extension):
@@ -50,7 +59,7 @@ rule predict_shard:
     params:
         settings=lambda wildcards: genrec_settings.evaluation(config).to_json(),
         data=data_dir,
-        grounding=grounding_arguments,
+        decoding=decoding_arguments,
     log:
         f"{RESULTS}/logs/predict/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.{{split}}.shard{{shard}}.log",
     benchmark:
@@ -62,7 +71,7 @@ rule predict_shard:
         gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
         "{GENREC} predict --model {input.model} --data {params.data} --split {wildcards.split}"
-        " --settings {params.settings:q} --shard {wildcards.shard} --out {output.predictions} {params.grounding}"
+        " --settings {params.settings:q} --shard {wildcards.shard} --out {output.predictions} {params.decoding}"
         " --threads {threads} 2> {log}"
 
 

@@ -60,7 +60,7 @@ GRID_DEFAULTS = {
     "rl.rewards", "rl.tokenizers", "rl.compare_on_valid", "rl.encoder", "tiger", "tiger.backbone",
     "tiger.tokenizers", "tiger.sft", "etegrec", "etegrec.backbone", "etegrec.tokenizers", "etegrec.variants",
     "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
-    "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "bigrec", "bigrec.backbones", "bigrec.grounding",
+    "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "d3.guidance_scale", "bigrec", "bigrec.backbones", "bigrec.grounding",
     "sdpo", "sdpo.backbones", "sdpo.training",
 }
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import TITLES, title_model
 
-from genrec.evaluate.beam_search import beam_search
+from genrec.evaluate.beam_search import Assistant, beam_search
 from genrec.evaluate.constrained import PAD
 from genrec.evaluate.predict import title_trie, trie_groups
 from genrec.prompts import Template
@@ -66,3 +66,29 @@ def test_length_normalisation_is_what_d3_removes(model_and_tokenizer):
                                                       zip(normalised.leaves[0], lengths)], atol=1e-4)
     assert (np.diff(normalised.scores[0]) <= 1e-6).all()               # ranked by the normalised score
     assert normalised.leaves[0].tolist() != summed.leaves[0].tolist()   # which reorders titles of unequal length
+
+
+def test_the_assistant_mixes_each_titles_collaborative_mass_into_its_score(model_and_tokenizer):
+    """D3's assistant: a step's score is g log p_LLM + (1 - g) log p_CF(token), p_CF(token) the collaborative mass
+    of the items under the prefix, normalised over the allowed tokens. Over a whole path the assistant's terms
+    telescope to log (mass of the path's items / all items' mass), so an exhaustive search gives each title
+    g x its LLM log-probability + (1 - g) x log of its items' total probability."""
+    model, tokenizer = model_and_tokenizer
+    trie = title_trie(tokenizer, TITLES, TEMPLATE)
+    groups = trie_groups(trie)
+    prompts = ['history: "Beaker", "Wire Cutter"\nnext: ', 'history: "Safety Goggles"\nnext: ']
+    probs = torch.tensor([[0.05, 0.4, 0.1, 0.06, 0.19, 0.1, 0.1],         # per prompt, over the 7 items (no ties)
+                          [0.3, 0.01, 0.01, 0.5, 0.08, 0.05, 0.05]])
+    plain = beam_search(model, tokenizer, prompts, trie, num_beams=len(groups))
+    same = beam_search(model, tokenizer, prompts, trie, num_beams=len(groups), assistant=Assistant(probs, 1.0))
+    np.testing.assert_array_equal(same.leaves, plain.leaves)              # g = 1: the LLM alone (evaluate2.sh)
+    for scale in (0.0, 0.6):
+        mixed = beam_search(model, tokenizer, prompts, trie, num_beams=len(groups), assistant=Assistant(probs, scale))
+        for user, prompt in enumerate(prompts):
+            expected = {leaf: scale * response_logprob(model, tokenizer, prompt, TITLES[g[0]])
+                        + (1 - scale) * float(torch.log(probs[user, g].sum())) for leaf, g in enumerate(groups)}
+            np.testing.assert_allclose(mixed.scores[user], [expected[leaf] for leaf in mixed.leaves[user]], atol=1e-3)
+            assert mixed.leaves[user].tolist() == sorted(expected, key=expected.get, reverse=True)
+    # g = 0 ranks by the collaborative model alone: the shared title (items 2 and 5) sums its items' mass
+    only_cf = beam_search(model, tokenizer, prompts[:1], trie, num_beams=3, assistant=Assistant(probs[:1], 0.0))
+    assert [groups[leaf] for leaf in only_cf.leaves[0]] == [[1], [2, 5], [4]]

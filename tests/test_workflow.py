@@ -133,6 +133,7 @@ def test_bundled_sample_through_snakemake(pipeline):
     d3 = json.loads((workdir / "results/metrics/sample/titles/tiny_text/d3.json").read_text())
     assert (d3["method"], d3["tokenizer"], d3["n_users"], d3["invalid_generations"]) == ("d3", "titles", 8_317, 0)
     assert d3["config"]["tokenizer"] == {"method": "titles"} and d3["config"]["sft"]["tasks"] == {"title_hist2title": 1.0}
+    assert d3["config"]["guidance_scale"] == 0.8          # decoded with its SASRec assistant
     d3_model = workdir / "results/models/sample/titles/tiny_text/d3"
     assert not (d3_model / "sid_index.json").exists()
     assert json.loads((d3_model / "training.json").read_text())["trained_with"]["naming"] == "title"

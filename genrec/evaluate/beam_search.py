@@ -40,17 +40,37 @@ def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], devic
     return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
 
 
+@dataclass
+class Assistant:
+    """D3's text-free assistant (SAI990323/DecodingMatters, code/LogitProcesser.py `CFEnhancedLogitsProcessor`): a
+    collaborative model's probability of every item for each prompt (prompts x items). At each step an allowed
+    token's assistant probability is the mass of the items under the prefix it extends (+1e-20), normalised over
+    the allowed tokens, and a step scores `guidance_scale` x log p_LLM + (1 - guidance_scale) x log p_assistant."""
+
+    item_probs: torch.Tensor
+    guidance_scale: float
+
+    def token_logp(self, trie: SIDTrie, generated: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        mass = trie.mass_after(generated, allowed, self.item_probs) + 1e-20
+        return torch.log(mass / mass.masked_fill(allowed == NONE, 0.0).sum(dim=1, keepdim=True))
+
+
 def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_scores: torch.Tensor,
-                       users: int, num_beams: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Best `num_beams` (origin beam, token, score) per user over every allowed continuation of every beam."""
+                       users: int, num_beams: int, assisted: tuple[torch.Tensor, float] | None = None,
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Best `num_beams` (origin beam, token, score) per user over every allowed continuation of every beam;
+    `assisted` (the assistant's log-probability of each allowed token, guidance scale) mixes D3's assistant in."""
     if allowed is None:                                    # unconstrained: every vocabulary entry
         candidates = logp
         tokens = None
     else:
+        candidates = logp.gather(1, allowed.clamp(min=0))
+        if assisted is not None:
+            assist, scale = assisted
+            candidates = scale * candidates + (1 - scale) * assist
         # a complete path's PAD step costs nothing; it keeps its place among the beams (HF keeps finished
         # hypotheses apart: the same ranking where every path ends at the same depth)
-        candidates = logp.gather(1, allowed.clamp(min=0)).masked_fill(allowed == PAD, 0.0)
-        candidates = candidates.masked_fill(allowed == NONE, float("-inf"))
+        candidates = candidates.masked_fill(allowed == PAD, 0.0).masked_fill(allowed == NONE, float("-inf"))
         tokens = allowed
     candidates = candidates + beam_scores[:, None]
     width = candidates.shape[1]
@@ -139,23 +159,31 @@ class _Seq2SeqSteps:
 @torch.inference_mode()
 def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], trie: SIDTrie | None,
                 num_beams: int, levels: int | None = None, length_penalty: float = 0.0,
-                banned: torch.Tensor | None = None) -> Beams:
+                banned: torch.Tensor | None = None, assistant: Assistant | None = None) -> Beams:
     """Beam search of the trie's paths (`levels` tokens when `trie=None`, unconstrained).
 
     Works for decoder-only LMs and for encoder-decoders (TIGER's T5) alike: only how a step's
     log-probabilities are computed differs. `banned` (prompts x M trie leaves, -1 padded) are SIDs a prompt
     may not end on (its history, when evaluation masks it); the search then fills its beams with others.
+    `assistant` mixes D3's collaborative scores into every step (the beams' scores are then the mixed sums).
     """
-    if banned is not None and trie is None:
-        raise ValueError("banned SIDs need the trie (constrained decoding)")
+    if (banned is not None or assistant is not None) and trie is None:
+        raise ValueError("banned SIDs and an assistant need the trie (constrained decoding)")
+
+    def assisted(generated: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, float] | None:
+        if assistant is None:
+            return None
+        return assistant.token_logp(trie, generated, allowed), assistant.guidance_scale
+
     levels = trie.levels if trie is not None else levels
     device = model.device
     batch = encode_prompts(tokenizer, prompts, device)
     users = batch["input_ids"].shape[0]
     steps = (_Seq2SeqSteps if model.config.is_encoder_decoder else _CausalSteps)(model, batch, num_beams)
     empty = torch.zeros((users, 0), dtype=torch.long, device=device)
-    _, token, scores = _top_continuations(steps.first(), trie.allowed_except(empty, banned) if trie is not None else None,
-                                          torch.zeros(users, device=device), users, num_beams)
+    allowed = trie.allowed_except(empty, banned) if trie is not None else None
+    _, token, scores = _top_continuations(steps.first(), allowed, torch.zeros(users, device=device), users, num_beams,
+                                          assisted(empty, allowed))
     generated = token.reshape(-1, 1)                                  # (users x beams) x steps
     for _ in range(1, levels):
         allowed = trie.allowed_except(generated, banned) if trie is not None else None
@@ -164,7 +192,7 @@ def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prom
             # Titles differ in length by hundreds of tokens (D3's trie), SIDs by at most one.
             break
         origin, token, scores = _top_continuations(steps.next(generated), allowed, scores.reshape(-1), users,
-                                                   num_beams)
+                                                   num_beams, assisted(generated, allowed))
         steps.reorder(origin)
         rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)
         generated = torch.cat([generated[rows], token.reshape(-1, 1)], dim=1)

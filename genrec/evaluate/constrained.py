@@ -59,6 +59,8 @@ class SIDTrie:
             self.tokens.append(torch.from_numpy(tokens))
             self.children.append(torch.from_numpy(children))
             n_states = len(edges)
+        # each item's state after every depth (D3's assistant sums its items' probabilities per state)
+        self.item_states = [torch.from_numpy(s) for s in states]
         # the state after the last depth identifies a distinct path; items sharing a SID share a leaf
         self.leaf_of_item = torch.from_numpy(state)
         self.n_leaves = n_states
@@ -87,6 +89,7 @@ class SIDTrie:
 
     def to(self, device: torch.device | str) -> "SIDTrie":
         self.leaf_of_item = self.leaf_of_item.to(device)
+        self.item_states = [s.to(device) for s in self.item_states]
         self.tokens = [t.to(device) for t in self.tokens]
         self.children = [c.to(device) for c in self.children]
         self.sid_leaf = [t.to(device) for t in self.sid_leaf]
@@ -120,6 +123,18 @@ class SIDTrie:
         state = self.walk(generated)
         safe, off = state.clamp(min=0), (state < 0)[:, None]
         return self.tokens[depth][safe].masked_fill(off, NONE), self.children[depth][safe].masked_fill(off, NONE)
+
+    def mass_after(self, generated: torch.Tensor, allowed: torch.Tensor, item_probs: torch.Tensor) -> torch.Tensor:
+        """rows x width: the summed probability (`item_probs`, users x items, the rows being users x beams in
+        order) of the items whose paths continue each row's prefix by each allowed token; 0 where none is."""
+        depth = generated.shape[1]
+        _, children = self.next_states(generated)
+        children = children.masked_fill(allowed == NONE, NONE)
+        states = int(self.children[depth].max()) + 1
+        users = len(item_probs)
+        mass = item_probs.new_zeros((users, states)).scatter_add_(1, self.item_states[depth].expand(users, -1), item_probs)
+        mass = mass.repeat_interleave(len(generated) // users, dim=0).gather(1, children.clamp(min=0))
+        return mass.masked_fill(children < 0, 0.0)
 
     def allowed_except(self, generated: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
         """`allowed`, less the tokens that would complete a banned SID (a leaf) of the row's user.

@@ -157,16 +157,3 @@ def popularity_prior(train: pd.DataFrame, n_items: int) -> torch.Tensor:
 
     counts = popularity(train, n_items).astype(np.float64)
     return torch.as_tensor(counts / counts.sum(), dtype=torch.float32)
-
-
-def collaborative_prior(scorer):
-    """adjust_ci.py's prior: the collaborative model's (SASRec's) score of every item after each history."""
-    from genrec.models.baselines.sequential import left_pad, trim_padding
-
-    @torch.no_grad()
-    def prior(histories: list[list[int]]) -> torch.Tensor:
-        scorer.eval()
-        batch = trim_padding(left_pad(histories, scorer.config.max_length))
-        return scorer.scores(scorer.encode(batch)[:, -1]).float().cpu()
-
-    return prior

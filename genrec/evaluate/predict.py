@@ -8,13 +8,15 @@ batches s, s+n, s+2n, ... Batches are the same whatever the number of shards, so
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from genrec.errors import GenrecError
-from genrec.evaluate.beam_search import beam_search
+from genrec.evaluate.beam_search import Assistant, beam_search
 from genrec.evaluate.constrained import PAD, SIDTrie
 from genrec.evaluate.scoring import TITLES_SHOWN
 from genrec.evaluate.settings import EvalSettings
@@ -65,12 +67,14 @@ def title_trie(tokenizer: PreTrainedTokenizerBase, titles: list[str], template: 
 
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
                   templates: dict[str, Template], trie: SIDTrie, settings: EvalSettings, prompt_history: int,
-                  shard: int = 0, shards: int = 1, naming: str = "sid") -> list[dict]:
+                  shard: int = 0, shards: int = 1, naming: str = "sid",
+                  assistant: tuple[Callable[[list[list[int]]], torch.Tensor], float] | None = None) -> list[dict]:
     """Prediction records of this shard's rows: ranked item names (SIDs, or titles for a model that `naming`
     says names items by title), their items, scores, titles.
 
     With `settings.mask_history` no name of an item in the row's history (the split's, not only the part the
-    prompt shows) can be generated."""
+    prompt shows) can be generated. `assistant` (a collaborative model's item scores of histories, guidance
+    scale) is D3's text-free assistant, mixed into every step with the softmax of those scores."""
     histories = [list(h)[-prompt_history:] for h in split["history"]]
     task, names = RECOMMENDATION_TASK[naming], text.names(naming)
     prompts = [recommendation_prompt(templates, text, h, task=task) for h in histories]
@@ -84,9 +88,13 @@ def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sp
     model.eval()
     for rows in progress(batches, desc=f"beam search (shard {shard + 1}/{shards})", unit="batch"):
         banned = history_leaves(trie, [seen[i] for i in rows]) if settings.mask_history else None
+        helper = None
+        if assistant is not None:
+            scores, scale = assistant
+            helper = Assistant(torch.softmax(scores([seen[i] for i in rows]), dim=-1).to(model.device), scale)
         with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
             beams = beam_search(model, tokenizer, [prompts[i] for i in rows], trie, settings.num_beams,
-                                length_penalty=settings.length_penalty, banned=banned)
+                                length_penalty=settings.length_penalty, banned=banned, assistant=helper)
         for row, leaves, scores in zip(rows, beams.leaves, beams.scores):
             valid = leaves >= 0
             items = [item for leaf in leaves[valid] for item in leaf_items[leaf]]

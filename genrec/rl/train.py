@@ -22,6 +22,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.data.prepared import prompt_category
 from genrec.errors import GenrecError
+from genrec.evaluate.collaborative import load_scorer
 from genrec.evaluate.predict import trie_groups
 from genrec.io import read_json
 from genrec.io import read_table
@@ -61,16 +62,6 @@ class StepLog(TrainerCallback):
                 handle.write(json.dumps(row) + "\n")
 
 
-def load_scorer(path: str | Path | None):
-    """The SASRec model of the baselines stage, for the `cf` reward."""
-    from genrec.models.baselines.registry import load_model
-
-    if path is None or not Path(path).is_dir():
-        raise GenrecError(f"the cf reward needs a trained SASRec model; none at {path}", key="rl.rewards",
-                          fix="train it first: snakemake results/models/{dataset}/baselines/sasrec")
-    return load_model("sasrec", str(path))
-
-
 def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str | Path, out_dir: str | Path,
            work_dir: str | Path, embeddings: str | Path | None = None, scorer_dir: str | Path | None = None,
            threads: int | None = None) -> dict:
@@ -79,7 +70,7 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
     started = time.monotonic()
     settings.check_reward(reward)
     gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
-    scorer = load_scorer(scorer_dir) if reward == "cf" else None
+    scorer = load_scorer(scorer_dir, "the cf reward") if reward == "cf" else None
     vectors = None
     if reward == "semantic":
         from genrec.embed.encode import load_embeddings
