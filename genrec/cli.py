@@ -245,7 +245,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         trie.to(model.device)
         assistant = None
         if args.guidance_scale is not None and args.guidance_scale != 1.0:      # D3's text-free assistant
-            from genrec.evaluate.collaborative import history_scores, load_scorer
+            from genrec.models.baselines.scorer import history_scores, load_scorer
 
             assistant = (history_scores(load_scorer(args.scorer, "D3's assistant")), args.guidance_scale)
         records = predict_split(model, tokenizer, split, text, templates, trie, evaluation, trained.prompt_history,
@@ -262,7 +262,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def _ground(args: argparse.Namespace, model, tokenizer, split, text, templates, evaluation, trained, data: Path,
             n_items: int) -> list[dict]:
     """BIGRec's prediction records of this shard: generate, ground, and adjust by the prior its settings name."""
-    from genrec.evaluate.collaborative import history_scores, load_scorer
+    from genrec.models.baselines.scorer import history_scores, load_scorer
     from genrec.evaluate.grounding import ground_split, popularity_prior
     from genrec.evaluate.settings import GroundingSettings
     from genrec.io import read_table

@@ -152,8 +152,7 @@ def ground_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spl
 
 
 def popularity_prior(train: pd.DataFrame, n_items: int) -> torch.Tensor:
-    """adjust_pda.py's prior: each item's share of the training split's interactions (its targets, as MostPop)."""
-    from genrec.models.baselines.mostpop import popularity
-
-    counts = popularity(train, n_items).astype(np.float64)
+    """adjust_pda.py's prior: each item's share of the training split's interactions (its targets, as MostPop
+    counts them)."""
+    counts = np.bincount(train["target"].to_numpy(), minlength=n_items).astype(np.float64)
     return torch.as_tensor(counts / counts.sum(), dtype=torch.float32)

@@ -22,7 +22,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from genrec.data.prepared import prompt_category
 from genrec.errors import GenrecError
-from genrec.evaluate.collaborative import load_scorer
+from genrec.models.baselines.scorer import load_scorer
 from genrec.evaluate.predict import trie_groups
 from genrec.io import read_json
 from genrec.io import read_table

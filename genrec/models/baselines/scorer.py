@@ -1,5 +1,5 @@
-"""A collaborative model's scores at decoding time: the trained SASRec of the baselines stage scores every item after
-each history, for D3's text-free assistant and BIGRec's `cf` adjustment (as the cf reward scores RL's candidates)."""
+"""The trained SASRec of the baselines stage as a scorer for the LLM methods: every item's score after each history,
+for D3's text-free assistant, BIGRec's `cf` adjustment and RL's cf reward."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from genrec.errors import GenrecError
 
 def load_scorer(path: str | Path | None, needed_by: str):
     """The SASRec model of the baselines stage, which `needed_by` (the cf reward, D3's assistant, ...) reads."""
-    from genrec.models.baselines.registry import load_model
+    from genrec.models.baselines.registry import load_model  # the registry imports every model file
 
     if path is None or not Path(path).is_dir():
         raise GenrecError(f"{needed_by} needs a trained SASRec model; none at {path}",
