@@ -50,16 +50,18 @@ class Assistant:
     item_probs: torch.Tensor
     guidance_scale: float
 
-    def token_logp(self, trie: SIDTrie, generated: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        mass = trie.mass_after(generated, allowed, self.item_probs) + 1e-20
+    def token_logp(self, trie: SIDTrie, depth: int, children: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """rows x width: the assistant's log-probability of each allowed token (`children`: the states they lead to)."""
+        mass = trie.mass_of(depth, children, allowed, self.item_probs) + 1e-20
         return torch.log(mass / mass.masked_fill(allowed == NONE, 0.0).sum(dim=1, keepdim=True))
 
 
 def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_scores: torch.Tensor,
                        users: int, num_beams: int, assisted: tuple[torch.Tensor, float] | None = None,
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Best `num_beams` (origin beam, token, score) per user over every allowed continuation of every beam;
-    `assisted` (the assistant's log-probability of each allowed token, guidance scale) mixes D3's assistant in."""
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Best `num_beams` (origin beam, token, its column among the row's candidates, score) per user over every
+    allowed continuation of every beam; `assisted` (the assistant's log-probability of each allowed token, guidance
+    scale) mixes D3's assistant in."""
     if allowed is None:                                    # unconstrained: every vocabulary entry
         candidates = logp
         tokens = None
@@ -78,14 +80,15 @@ def _top_continuations(logp: torch.Tensor, allowed: torch.Tensor | None, beam_sc
     flat = candidates.view(users, rows_per_user * width)
     k = min(num_beams, flat.shape[1])
     scores, index = flat.topk(k, dim=1)
-    origin = index // width
-    token = index % width if tokens is None else tokens.view(users, -1).gather(1, index)
+    origin, column = index // width, index % width
+    token = column if tokens is None else tokens.view(users, -1).gather(1, index)
     if k < num_beams:                                      # fewer paths than beams: pad with dead beams
         pad = num_beams - k
         scores = torch.cat([scores, scores.new_full((users, pad), float("-inf"))], dim=1)
         origin = torch.cat([origin, origin[:, :1].expand(users, pad)], dim=1)
         token = torch.cat([token, token[:, :1].expand(users, pad)], dim=1)
-    return origin, token, scores
+        column = torch.cat([column, column[:, :1].expand(users, pad)], dim=1)
+    return origin, token, column, scores
 
 
 class _CausalSteps:
@@ -170,29 +173,44 @@ def beam_search(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prom
     if (banned is not None or assistant is not None) and trie is None:
         raise ValueError("banned SIDs and an assistant need the trie (constrained decoding)")
 
-    def assisted(generated: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, float] | None:
-        if assistant is None:
+    def options(state: torch.Tensor, depth: int):
+        """Allowed tokens, the states they lead to, and the assistant's mixture, of rows in `state` at `depth`."""
+        if trie is None:
+            return None, None, None
+        allowed, children = trie.options(state, depth, banned)
+        mix = None if assistant is None else (assistant.token_logp(trie, depth, children, allowed),
+                                              assistant.guidance_scale)
+        return allowed, children, mix
+
+    def advance(children: torch.Tensor | None, origin: torch.Tensor, column: torch.Tensor) -> torch.Tensor | None:
+        """Each new beam's trie state: the child its token leads to from the row it continues."""
+        if children is None:
             return None
-        return assistant.token_logp(trie, generated, allowed), assistant.guidance_scale
+        per_user = children.shape[0] // users
+        rows = origin + (torch.arange(users, device=device) * per_user)[:, None]
+        return children[rows.reshape(-1), column.reshape(-1)]
 
     levels = trie.levels if trie is not None else levels
     device = model.device
     batch = encode_prompts(tokenizer, prompts, device)
     users = batch["input_ids"].shape[0]
     steps = (_Seq2SeqSteps if model.config.is_encoder_decoder else _CausalSteps)(model, batch, num_beams)
-    empty = torch.zeros((users, 0), dtype=torch.long, device=device)
-    allowed = trie.allowed_except(empty, banned) if trie is not None else None
-    _, token, scores = _top_continuations(steps.first(), allowed, torch.zeros(users, device=device), users, num_beams,
-                                          assisted(empty, allowed))
+    # each row's trie state is kept from step to step (one table lookup a step, not a walk of the whole prefix)
+    state = torch.zeros(users, dtype=torch.long, device=device)
+    allowed, children, mix = options(state, 0)
+    origin, token, column, scores = _top_continuations(steps.first(), allowed, torch.zeros(users, device=device),
+                                                       users, num_beams, mix)
+    state = advance(children, origin, column)
     generated = token.reshape(-1, 1)                                  # (users x beams) x steps
-    for _ in range(1, levels):
-        allowed = trie.allowed_except(generated, banned) if trie is not None else None
+    for depth in range(1, levels):
+        allowed, children, mix = options(state, depth)
         if allowed is not None and bool(((allowed == PAD) | (allowed == NONE)).all()):
             # every beam's path is complete (or dead): the steps left are free PAD steps that change no beam.
             # Titles differ in length by hundreds of tokens (D3's trie), SIDs by at most one.
             break
-        origin, token, scores = _top_continuations(steps.next(generated), allowed, scores.reshape(-1), users,
-                                                   num_beams, assisted(generated, allowed))
+        origin, token, column, scores = _top_continuations(steps.next(generated), allowed, scores.reshape(-1), users,
+                                                           num_beams, mix)
+        state = advance(children, origin, column)
         steps.reorder(origin)
         rows = (origin + (torch.arange(users, device=device) * num_beams)[:, None]).reshape(-1)
         generated = torch.cat([generated[rows], token.reshape(-1, 1)], dim=1)

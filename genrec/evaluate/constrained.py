@@ -127,27 +127,37 @@ class SIDTrie:
     def mass_after(self, generated: torch.Tensor, allowed: torch.Tensor, item_probs: torch.Tensor) -> torch.Tensor:
         """rows x width: the summed probability (`item_probs`, users x items, the rows being users x beams in
         order) of the items whose paths continue each row's prefix by each allowed token; 0 where none is."""
-        depth = generated.shape[1]
-        _, children = self.next_states(generated)
+        return self.mass_of(generated.shape[1], self.next_states(generated)[1], allowed, item_probs)
+
+    def mass_of(self, depth: int, children: torch.Tensor, allowed: torch.Tensor, item_probs: torch.Tensor) -> torch.Tensor:
+        """`mass_after` from the rows' child states at `depth` (what `options` gives)."""
         children = children.masked_fill(allowed == NONE, NONE)
         states = int(self.children[depth].max()) + 1
         users = len(item_probs)
         mass = item_probs.new_zeros((users, states)).scatter_add_(1, self.item_states[depth].expand(users, -1), item_probs)
-        mass = mass.repeat_interleave(len(generated) // users, dim=0).gather(1, children.clamp(min=0))
+        mass = mass.repeat_interleave(len(children) // users, dim=0).gather(1, children.clamp(min=0))
         return mass.masked_fill(children < 0, 0.0)
+
+    def options(self, state: torch.Tensor, depth: int, banned: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The allowed next tokens of rows in prefix-state `state` at `depth` (-1: off the trie) and the states they
+        lead to, less the tokens that would complete a banned SID of the row's user: one lookup, where `walk`
+        re-reads the whole prefix. `banned` is users x M leaf ids (-1 padded), the rows users x beams in order."""
+        safe, off = state.clamp(min=0), (state < 0)[:, None]
+        tokens = self.tokens[depth][safe].masked_fill(off, NONE)
+        children = self.children[depth][safe].masked_fill(off, NONE)
+        if banned is not None and self.completes_at[depth]:
+            leaves = self.sid_leaf[depth][children.clamp(min=0)].masked_fill(children < 0, NONE)
+            per_user = banned.repeat_interleave(len(state) // len(banned), dim=0)
+            hit = (leaves[:, :, None] == per_user[:, None, :]).any(dim=2) & (leaves >= 0)
+            tokens = tokens.masked_fill(hit, NONE)
+        return tokens, children
 
     def allowed_except(self, generated: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
         """`allowed`, less the tokens that would complete a banned SID (a leaf) of the row's user.
 
         `banned` is users x M leaf ids (-1 padded); `generated` holds the same number of rows per user."""
-        depth = generated.shape[1]
-        if banned is None or not self.completes_at[depth]:
-            return self.allowed(generated)
-        tokens, children = self.next_states(generated)
-        leaves = self.sid_leaf[depth][children.clamp(min=0)].masked_fill(children < 0, NONE)
-        per_user = banned.repeat_interleave(len(generated) // len(banned), dim=0)
-        hit = (leaves[:, :, None] == per_user[:, None, :]).any(dim=2) & (leaves >= 0)
-        return tokens.masked_fill(hit, NONE)
+        return self.options(self.walk(generated), generated.shape[1], banned)[0]
 
     def sequences(self) -> set[tuple[int, ...]]:
         """Every complete path, without its `PAD` steps (for checking that the trie admits exactly the index)."""
