@@ -124,13 +124,9 @@ class SIDTrie:
         safe, off = state.clamp(min=0), (state < 0)[:, None]
         return self.tokens[depth][safe].masked_fill(off, NONE), self.children[depth][safe].masked_fill(off, NONE)
 
-    def mass_after(self, generated: torch.Tensor, allowed: torch.Tensor, item_probs: torch.Tensor) -> torch.Tensor:
-        """rows x width: the summed probability (`item_probs`, users x items, the rows being users x beams in
-        order) of the items whose paths continue each row's prefix by each allowed token; 0 where none is."""
-        return self.mass_of(generated.shape[1], self.next_states(generated)[1], allowed, item_probs)
-
     def mass_of(self, depth: int, children: torch.Tensor, allowed: torch.Tensor, item_probs: torch.Tensor) -> torch.Tensor:
-        """`mass_after` from the rows' child states at `depth` (what `options` gives)."""
+        """rows x width: the summed probability (`item_probs`, users x items, the rows being users x beams in order)
+        of the items under each allowed token's child state at `depth` (`children`, from `options`); 0 where none is."""
         children = children.masked_fill(allowed == NONE, NONE)
         states = int(self.children[depth].max()) + 1
         users = len(item_probs)
