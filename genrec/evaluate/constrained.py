@@ -23,7 +23,7 @@ class SIDTrie:
     """Prefix trie of item paths (items x depth token ids, `PAD`-padded at the end), as per-depth tensors.
 
     `sid_lengths` (per item) says how many leading tokens of a path are the SID; the rest is the path's end,
-    which `allowed_except` lets a banned SID reach no further than its SID's last token."""
+    which `options` lets a banned SID reach no further than its SID's last token."""
 
     def __init__(self, paths: np.ndarray, sid_lengths: np.ndarray | None = None):
         paths = np.asarray(paths, dtype=np.int64)
@@ -148,12 +148,6 @@ class SIDTrie:
             hit = (leaves[:, :, None] == per_user[:, None, :]).any(dim=2) & (leaves >= 0)
             tokens = tokens.masked_fill(hit, NONE)
         return tokens, children
-
-    def allowed_except(self, generated: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
-        """`allowed`, less the tokens that would complete a banned SID (a leaf) of the row's user.
-
-        `banned` is users x M leaf ids (-1 padded); `generated` holds the same number of rows per user."""
-        return self.options(self.walk(generated), generated.shape[1], banned)[0]
 
     def sequences(self) -> set[tuple[int, ...]]:
         """Every complete path, without its `PAD` steps (for checking that the trie admits exactly the index)."""
