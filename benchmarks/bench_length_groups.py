@@ -96,7 +96,7 @@ def main() -> None:
         job = baseline_job(config, name)
         torch.manual_seed(0)
         model = build_model(name, job.model, len(items), n_users=int(train["user_id"].max()) + 1, items=items)
-        sequences, sequence_users = model.training_examples(train, model.config.max_length)
+        sequences, sequence_users, _ = model.training_examples(train, model.config.max_length)
         padded = left_pad(sequences, model.config.max_length + 1)
         generator = torch.Generator().manual_seed(0)
         rows = [torch.randperm(len(padded), generator=generator)[:job.training.batch_size]

@@ -351,6 +351,7 @@ def cmd_mostpop(args: argparse.Namespace) -> None:
 def cmd_train_baseline(args: argparse.Namespace) -> None:
     import torch
 
+    from genrec.data.prepared import has_real_timestamps
     from genrec.io import atomic_outputs, read_table
     from genrec.models.baselines.registry import load_model
     from genrec.models.baselines.settings import PRETRAINED
@@ -366,7 +367,7 @@ def cmd_train_baseline(args: argparse.Namespace) -> None:
         raise GenrecError(f"{args.name} fine-tunes a pre-trained model: pass --pretrained (pretrain-baseline's output)")
     model, info = train_baseline(args.name, job.model, len(items), read_table(data / "train.parquet"),
                                  read_table(data / "valid.parquet"), job.training, mask_history=job.mask_history,
-                                 items=items, pretrained=pretrained)
+                                 items=items, pretrained=pretrained, has_timestamps=has_real_timestamps(data))
     if args.pretrained:
         info["pretrained"] = str(args.pretrained)
     with atomic_outputs(args.out) as (tmp,):
@@ -409,8 +410,7 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
 
     from genrec.io import read_json, read_table
     from genrec.models.baselines.registry import load_model
-    from genrec.models.baselines.sequential import rank_all_items
-    from genrec.models.baselines.train import histories
+    from genrec.models.baselines.train import rank_split
     from genrec.settings import EvaluateJob
 
     started = time.monotonic()
@@ -419,8 +419,7 @@ def cmd_evaluate_baseline(args: argparse.Namespace) -> None:
     model = load_model(args.name, args.model)
     split = read_table(Path(args.data) / f"{args.split}.parquet")
     max_length = model.config.max_length
-    top, scores = rank_all_items(model, histories(split), max(job.evaluate.ks), max_length,
-                                 mask_history=job.evaluate.mask_history, users=split["user_id"].astype(int).tolist())
+    top, scores = rank_split(model, split, max(job.evaluate.ks), max_length, job.evaluate.mask_history)
     trained = read_json(Path(args.model) / "training.json")
     _score_item_ranking(args, job, top.numpy(), scores.numpy(),
                         {"train": trained["seconds"], "eval": time.monotonic() - started}, history_shown=max_length)

@@ -4,6 +4,7 @@ metrics on a hand-made split; the CLI's predictions, metrics and item-embedding 
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,8 @@ from genrec.evaluate.scoring import item_ranking_records, score
 from genrec.models.baselines.mostpop import most_popular, most_popular_per_row
 from genrec.models.baselines.registry import SEQUENTIAL, build_model, load_model
 from genrec.models.baselines.sequential import left_pad, rank_all_items, training_sequences, trim_padding
-from genrec.models.baselines.train import BaselineTraining, train_sequential
+from genrec.models.baselines.hstu import time_buckets
+from genrec.models.baselines.train import BaselineTraining, rank_split, train_sequential
 
 N_ITEMS = 30
 SMALL = {"sasrec": {"hidden_size": 16, "num_layers": 2, "num_heads": 2},
@@ -102,7 +104,7 @@ def test_fmlprecs_filters_mix_the_whole_input_so_it_trains_on_prefixes_and_sees_
     inputs, targets = m.inputs_and_targets(prefix)
     assert inputs.tolist() == [[-1, -1, -1, 3, 7, 9]] and targets.tolist() == [[-1, -1, -1, -1, -1, 2]]
     seen = []
-    m.encode = lambda x, users=None, encode=m.encode: seen.append(x) or encode(x, users)
+    m.encode = lambda x, users=None, times=None, encode=m.encode: seen.append(x) or encode(x, users, times)
     other_target = prefix.clone()
     other_target[0, -1] = 4
     for loss in ("softmax", "sampled_bce"):
@@ -118,7 +120,7 @@ def test_training_prefixes_give_every_target_its_history_up_to_the_cap():
     from genrec.models.baselines.sequential import training_prefixes
 
     train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
-    assert training_prefixes(train, max_length=50) == ([[4, 7], [4, 7, 2], [4, 7, 2, 5], [9, 3]], [0, 0, 0, 1])
+    assert training_prefixes(train, max_length=50)[:2] == ([[4, 7], [4, 7, 2], [4, 7, 2, 5], [9, 3]], [0, 0, 0, 1])
     assert training_prefixes(train, max_length=2)[0] == [[4, 7], [4, 7, 2], [7, 2, 5], [9, 3]]
 
 
@@ -217,17 +219,31 @@ def test_hgns_released_recipe_trains_each_state_on_its_next_T_items_by_bpr_and_c
     assert "instance_gate_item" in {name for name, _ in model("hgn").named_parameters()}
 
 
-def test_hstus_unit_is_pointwise_silu_attention_with_a_relative_bias_and_scores_by_cosine():
-    """One unit by hand: U, V, Q, K = SiLU(LN(x) W); A[i, j] = SiLU(q_i . k_j + rab[j - i]) / max_length for the
-    real j <= i (no softmax: a row need not sum to 1); out = x + W_o(U * LN(A V)). The model scores items by the
-    cosine of the L2-normalised state over the temperature."""
-    m = model("hstu")
+def timed_hstu(**settings):
+    """HSTU on a dataset with real timestamps: its time bias is on (large, so that it shows)."""
+    torch.manual_seed(0)
+    m = build_model("hstu", {**SMALL["hstu"], "dropout": 0.0, "max_length": 8, **settings}, N_ITEMS,
+                    has_timestamps=True).eval()
+    with torch.no_grad():
+        for unit in m.units:
+            unit.time_bias.normal_()
+    return m
+
+
+@pytest.mark.parametrize("timed", [False, True])
+def test_hstus_unit_is_pointwise_silu_attention_with_a_relative_bias_and_scores_by_cosine(timed):
+    """One unit by hand: U, V, Q, K = SiLU(LN(x) W); A[i, j] = SiLU(q_i . k_j + rab[i, j]) / max_length for the
+    real j <= i (no softmax: a row need not sum to 1); out = x + W_o(U * LN(A V)); rab[i, j] = the position bias
+    of j - i, plus (with timestamps) the time bias of the bucket of i's next time minus j's. The model scores
+    items by the cosine of the L2-normalised state over the temperature."""
+    m = timed_hstu() if timed else model("hstu")
     unit = m.units[0]
     with torch.no_grad():
         unit.position_bias.normal_()
     x = torch.randn(1, 4, 16)
     real = torch.tensor([[False, True, True, True]])
-    out = unit(x, real)
+    buckets = torch.tensor([[[i * 4 + j for j in range(4)] for i in range(4)]]) if timed else None
+    out = unit(x, real, buckets)
     with torch.no_grad():
         u, v, q, k = torch.nn.functional.silu(torch.nn.functional.layer_norm(x[0], (16,), eps=1e-6) @ unit.uvqk).split(16, -1)
         expected = []
@@ -237,16 +253,84 @@ def test_hstus_unit_is_pointwise_silu_attention_with_a_relative_bias_and_scores_
                 s = slice(8 * h, 8 * h + 8)
                 row = torch.zeros(8)
                 for j in range(1, i + 1):          # key 0 is padding
-                    a = torch.nn.functional.silu(q[i, s] @ k[j, s] + unit.position_bias[8 - 1 + j - i]) / 8
+                    bias = unit.position_bias[8 - 1 + j - i] + (unit.time_bias[i * 4 + j] if timed else 0)
+                    a = torch.nn.functional.silu(q[i, s] @ k[j, s] + bias) / 8
                     row += a * v[j, s]
                 heads.append(row)
             attended = torch.cat(heads)
             expected.append(x[0, i] + unit.out(u[i] * torch.nn.functional.layer_norm(attended, (16,), eps=1e-6)))
     torch.testing.assert_close(out[0], torch.stack(expected), atol=1e-5, rtol=1e-5)
-    states = m(torch.tensor([[3, 7, 9]]))[0]
+    states = m(torch.tensor([[3, 7, 9]]), times=torch.tensor([[1, 2, 3, 4]]) if timed else None)[0]
     torch.testing.assert_close(states.norm(dim=-1), torch.ones(3))
     items = torch.nn.functional.normalize(m.items.weight[1:], dim=-1)
     torch.testing.assert_close(m.scores(states), states @ items.T / m.config.temperature, atol=1e-4, rtol=1e-5)
+
+
+def test_hstus_time_buckets_are_the_released_log_buckets_of_the_gap_to_the_next_interaction():
+    """generative-recommenders @ 2e81fab: bucket(i, j) = min(int(ln(max(|t[i + 1] - t[j]|, 1)) / 0.301), 128)."""
+    times = torch.tensor([[0, 1, 3, 86_403, 10**18]])
+    buckets = time_buckets(times, 128)
+    for i in range(4):
+        for j in range(4):
+            gap = int(times[0, i + 1] - times[0, j])
+            assert buckets[0, i, j] == min(int(math.log(max(abs(gap), 1)) / 0.301), 128), (i, j)
+    assert buckets[0, 0, 0] == 0 and buckets[0, 2, 2] == 37 and buckets[0, 3, 3] == 128   # 1 s, 1 day, capped
+
+
+def test_hstus_time_bias_reads_the_time_asked_for_and_nothing_later():
+    """Position t's state reads the items up to t, their times, and the time of the item it predicts (t + 1's,
+    the target's for the last position); a later item or time leaves it unchanged. Padding changes nothing."""
+    m = timed_hstu()
+    seq = torch.tensor([[-1, -1, 3, 7, 9, 2, 5, 11]])
+    times = torch.tensor([[0, 0, 100, 200, 4_000, 90_000, 90_500, 10**6, 5 * 10**7]])
+    states = m(seq, times=times)
+    asked_later = times.clone()
+    asked_later[0, 8] = 10**9                   # the time the next item is asked for
+    moved = times.clone()
+    moved[0, 7] = 2 * 10**6                     # the last item's time: the query time of the position before it
+    torch.testing.assert_close(m(seq, times=asked_later)[:, :7], states[:, :7])
+    assert not torch.allclose(m(seq, times=asked_later)[:, 7], states[:, 7])
+    torch.testing.assert_close(m(seq, times=moved)[:, :6], states[:, :6])
+    assert not torch.allclose(m(seq, times=moved)[:, 6], states[:, 6])
+    torch.testing.assert_close(m(seq[:, 2:], times=times[:, 2:])[:, -1], states[:, -1], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="times"):
+        m(seq)
+
+
+def test_time_aware_hstu_trains_and_ranks_on_split_rows_with_their_times():
+    """Through the training loop and full ranking; length groups trim the times with the items; a split written
+    before `history_timestamps` is refused with the fix."""
+    m = timed_hstu()
+    seq = left_pad([[1, 2, 3, 4, 5, 6], [7, 8], [9], [10, 11, 12, 13]], 6)
+    times = left_pad([[10, 20, 30, 40, 50, 60], [5, 500], [7], [1, 10**4, 10**5, 10**6]], 6)
+    whole = m.training_loss(seq, "softmax", times=times)
+    torch.testing.assert_close(m.training_loss(seq, "softmax", times=times, length_groups=3), whole)
+    histories, asked = [[1, 2, 3, 4, 5, 6, 7], [8], [9, 10]], [[1, 2, 3, 4, 5, 6, 7, 9], [3, 10**5], [1, 2, 3]]
+    for one, grouped in zip(rank_all_items(m, histories, 5, 8, True, length_groups=1, times=asked),
+                            rank_all_items(m, histories, 5, 8, True, length_groups=3, times=asked)):
+        torch.testing.assert_close(grouped, one, atol=1e-5, rtol=1e-5)
+    train = pd.DataFrame({"user_id": [0, 0, 1, 1], "history": [[4], [4, 7], [9], [9, 3]], "target": [7, 2, 3, 5],
+                          "timestamp": [50, 90, 8, 400], "history_timestamps": [[10], [10, 50], [1], [1, 8]]})
+    valid = pd.DataFrame({"user_id": [0, 1], "history": [[4, 7, 2], [9, 3, 5]], "target": [6, 8],
+                          "timestamp": [95, 900], "history_timestamps": [[10, 50, 90], [1, 8, 400]]})
+    settings = BaselineTraining(max_epochs=2, batch_size=2, eval_every=1, patience=5)
+    info = train_sequential(m, train, valid, settings, mask_history=False)
+    assert info["epochs_run"] == 2 and m.reads_times
+    top, _ = rank_split(m, valid, 3, 8, mask_history=False)
+    assert top.shape == (2, 3)
+    with pytest.raises(GenrecError, match="preprocess"):
+        rank_split(m, valid.drop(columns="history_timestamps"), 3, 8, mask_history=False)
+    with pytest.raises(GenrecError, match="preprocess"):
+        train_sequential(m, train.drop(columns="history_timestamps"), valid, settings, mask_history=False)
+
+
+def test_hstus_time_bias_is_off_on_order_only_data():
+    """An order-only source's ordinals are not times: the model is built without the time bias, whatever the
+    config says, and reads no times."""
+    m = model("hstu", time_buckets=64)
+    assert m.config.time_buckets == 0 and not m.reads_times
+    assert not any("time_bias" in name for name in m.state_dict())
+    assert timed_hstu(time_buckets=64).config.time_buckets == 64
 
 
 def test_casers_filters_are_the_papers_convolutions():
@@ -285,9 +369,9 @@ def test_padding_positions_are_not_scored():
 
 def test_training_sequences_padding_and_ranking():
     train = pd.DataFrame({"user_id": [0, 0, 0, 1], "history": [[4], [4, 7], [4, 7, 2], [9]], "target": [7, 2, 5, 3]})
-    assert training_sequences(train, max_length=50) == ([[4, 7, 2, 5], [9, 3]], [0, 1])
+    assert training_sequences(train, max_length=50)[:2] == ([[4, 7, 2, 5], [9, 3]], [0, 1])
     # windows of max_length + 1 from the end, one shared item: every target (7, 2, 5) is predicted once
-    assert training_sequences(train, max_length=2) == ([[7, 2, 5], [4, 7], [9, 3]], [0, 0, 1])
+    assert training_sequences(train, max_length=2)[:2] == ([[7, 2, 5], [4, 7], [9, 3]], [0, 0, 1])
     assert left_pad([[1, 2], [3]], 3).tolist() == [[-1, 1, 2], [-1, -1, 3]]
     assert trim_padding(left_pad([[1, 2], [3]], 5)).tolist() == [[1, 2], [-1, 3]]
     top, scores = rank_all_items(model("sasrec"), [[1, 2], [3, 4, 5]], k=5, max_length=8, mask_history=False)
@@ -314,7 +398,7 @@ def test_training_sequences_hold_every_train_target_of_a_long_real_user(prepared
     rows = train[train["user_id"] == user]
     max_length = 8
     assert len(rows) + 1 > max_length + 1
-    windows, users = training_sequences(rows, max_length)
+    windows, users, _ = training_sequences(rows, max_length)
     assert set(users) == {user}
     predicted = [item for window in windows for item in window[1:]]      # every next item a window scores
     assert predicted == [] or sorted(predicted) == sorted(int(t) for t in rows["target"])

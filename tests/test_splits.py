@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from genrec.data.sequences import query_times, user_sequences
 from genrec.data.splits import split_loo, split_time_811
 
 
@@ -48,3 +49,15 @@ def test_loo_last_to_test_second_last_to_valid_prefixes_to_train():
     assert rows(splits["train"]) == [(0, [10], 11, 2)]
     assert rows(splits["valid"]) == [(0, [10, 11], 12, 3), (1, [20], 21, 2)]
     assert rows(splits["test"]) == [(0, [11, 12], 13, 4), (1, [20, 21], 22, 3)]
+
+
+def test_every_row_keeps_its_historys_times_and_a_users_sequence_its_items_times():
+    """HSTU's time bias reads each history item's time and the target's (the time the next item is asked for)."""
+    data = interactions({0: [(10, 1), (11, 20), (12, 50), (13, 90)], 1: [(20, 5), (21, 7), (22, 9)]})
+    splits = split_loo(data, max_history=2)
+    assert [list(t) for t in splits["test"]["history_timestamps"]] == [[20, 50], [5, 7]]
+    assert query_times(splits["test"]) == [[20, 50, 90], [5, 7, 9]]
+    assert [list(t) for t in split_time_811(data, max_history=2)["train"]["history_timestamps"]] == \
+        [[5], [5, 7], [1], [1, 20]]         # rows in target-time order: 7, 9 (user 1), 20, 50 (user 0)
+    (sequence,) = user_sequences(splits["train"])
+    assert sequence.items == [10, 11] and sequence.times == [1, 20]

@@ -212,6 +212,12 @@ def test_time_811_dataset_through_every_stage(pipeline):
                                                          "tiny_minionerec/sft.jsonl").read_text().splitlines()
                for sid in json.loads(line)["sids"]}
     assert decoded == {3, 4}                                           # short and long SIDs both decoded
+    # HSTU's time bias reads the rows' real times here; the sample's timestamps are ordinals, so it is off there
+    assert all(list(times) == sorted(times) and (len(times) == 0 or times[-1] <= at)
+               for times, at in zip(test["history_timestamps"], test["timestamp"]))
+    for dataset, buckets in (("sample_dated", 128), ("sample", 0)):
+        trained = json.loads((workdir / f"results/models/{dataset}/baselines/hstu/training.json").read_text())
+        assert trained["model"]["time_buckets"] == buckets, dataset
     for stage in ("sft", "rl-ranking", "rl-cf"):
         valid = json.loads((workdir / "results/metrics/sample_dated/rqkmeans_extra/tiny_minionerec/"
                                       f"{stage}.valid.json").read_text())

@@ -170,6 +170,7 @@ def release_to_prepared(spec: DatasetSpec, files: dict[str, Path]):
             "history": frame["history"],
             "target": frame["target"].astype("int64"),
             "timestamp": pd.RangeIndex(offset, offset + len(frame)).to_numpy(dtype="int64"),
+            "history_timestamps": None,
         })
         offset += len(frame)
     rows = pd.concat(splits.values(), ignore_index=True)

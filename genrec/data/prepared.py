@@ -51,7 +51,7 @@ def dataset_stats(spec: DatasetSpec, prepared: Prepared, steps: list[dict], has_
         "protocol": spec.protocol,
         "max_history": spec.split_history,
         "prompt_category": spec.prompt_category,
-        "timestamps": "unix seconds (UTC)" if has_timestamps else "ordinal: the source gives order only",
+        "timestamps": REAL_TIMESTAMPS if has_timestamps else "ordinal: the source gives order only",
         "users": n_users,
         "items": n_items,
         "interactions": int(len(inter)),
@@ -74,13 +74,15 @@ def published_difference(published: dict | None, ours: dict[str, int]) -> dict:
             "matches_published": all(ours[key] == value for key, value in counts.items())}
 
 
+REAL_TIMESTAMPS = "unix seconds (UTC)"
 SCHEMAS = {
     "items": pa.schema([("item_id", pa.int64()), ("source_id", pa.string()), ("title", pa.string()),
                         ("description", pa.string()), ("brand", pa.string()), ("categories", pa.list_(pa.string()))]),
     "interactions": pa.schema([("user_id", pa.int64()), ("item_id", pa.int64()), ("rating", pa.float32()),
                                ("timestamp", pa.int64())]),
+    # history_timestamps is null where the source gives no per-interaction time (a release of rows)
     "split": pa.schema([("user_id", pa.int64()), ("history", pa.list_(pa.int64())), ("target", pa.int64()),
-                        ("timestamp", pa.int64())]),
+                        ("timestamp", pa.int64()), ("history_timestamps", pa.list_(pa.int64()))]),
 }
 
 
@@ -97,6 +99,12 @@ def write_prepared(prepared: Prepared, out_dir: str | Path) -> dict[str, Path]:
             pq.write_table(table, tmp_for[name])
         tmp_for["stats"].write_text(json.dumps(prepared.stats, indent=2) + "\n")
     return targets
+
+
+def has_real_timestamps(data_dir: str | Path) -> bool:
+    """Whether the dataset's timestamps are times (Unix seconds), not the ordinals of an order-only source."""
+    stats = json.loads((Path(data_dir) / "stats.json").read_text())
+    return stats.get("timestamps") == REAL_TIMESTAMPS
 
 
 def prompt_category(data_dir: str | Path) -> str | None:

@@ -1,4 +1,6 @@
-"""Split protocols: every row is (user_id, history = previous items oldest first, target, timestamp).
+"""Split protocols: every row is (user_id, history = previous items oldest first, target, timestamp,
+history_timestamps = the history items' times), so a model that reads time (HSTU's time bias) has every
+interaction's time, and the target's time is the time its recommendation is asked for.
 
 - `time_811` (MiniOneRec): one row per position i >= 1 of each user's time-ordered sequence, history the
   previous <= max_history items; all rows sorted by target time (stable, so ties keep user then position
@@ -15,7 +17,7 @@ import pandas as pd
 from genrec.errors import GenrecError
 
 SPLITS = ("train", "valid", "test")
-SPLIT_COLUMNS = ["user_id", "history", "target", "timestamp"]
+SPLIT_COLUMNS = ["user_id", "history", "target", "timestamp", "history_timestamps"]
 
 
 def _rows(interactions: pd.DataFrame, max_history: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -34,12 +36,15 @@ def _rows(interactions: pd.DataFrame, max_history: int) -> tuple[pd.DataFrame, n
     position = np.arange(len(users)) - first_of_row
     rows_at = np.flatnonzero(position >= 1)
     item_list = items.tolist()
+    time_list = times.tolist()
     histories = [item_list[max(first_of_row[j], j - max_history): j] for j in rows_at]
+    history_times = [time_list[max(first_of_row[j], j - max_history): j] for j in rows_at]
     frame = pd.DataFrame({
         "user_id": users[rows_at].astype("int64"),
         "history": histories,
         "target": items[rows_at].astype("int64"),
         "timestamp": times[rows_at].astype("int64"),
+        "history_timestamps": history_times,
     })
     return frame, position[rows_at], np.repeat(lengths, lengths)[rows_at]
 

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genrec.models.baselines.sequential import (PAD, SequentialRecommender, attention_mask, bert_encoder,
-                                                 encode_in_length_groups, init_bert_weights, sample_negatives,
-                                                 sampled_loss, training_sequences)
+from genrec.models.baselines.sequential import (PAD, SequentialRecommender, TrainingExamples, attention_mask,
+                                                 bert_encoder, encode_in_length_groups, init_bert_weights,
+                                                 sample_negatives, sampled_loss, training_sequences)
 from genrec.models.baselines.settings import BERT4RecConfig
 
 
@@ -47,12 +47,14 @@ class BERT4Rec(SequentialRecommender):
         x = self.encoder(self.dropout(self.norm(x)), mask=attention_mask(tokens, self.config.num_heads, causal=False))
         return self.head(x)
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         return self.hidden_states(self.with_mask_appended(sequence))[:, -sequence.shape[1]:]
 
-    def encode_grouped(self, sequence: torch.Tensor, users: torch.Tensor | None, groups: int) -> torch.Tensor:
+    def encode_grouped(self, sequence: torch.Tensor, users: torch.Tensor | None, groups: int,
+                       times: torch.Tensor | None = None) -> torch.Tensor:
         tokens = self.with_mask_appended(sequence)
-        states = encode_in_length_groups(lambda t, _: self.hidden_states(t), tokens, tokens > 0, None, groups)
+        states = encode_in_length_groups(lambda t, *_: self.hidden_states(t), tokens, tokens > 0, None, groups)
         return states[:, -sequence.shape[1]:]
 
     def with_mask_appended(self, sequence: torch.Tensor) -> torch.Tensor:
@@ -61,11 +63,12 @@ class BERT4Rec(SequentialRecommender):
         mask = torch.full((len(sequence), 1), self.mask_token, dtype=torch.long, device=sequence.device)
         return torch.cat([sequence + 1, mask], dim=1)[:, -self.config.max_length:]
 
-    def training_examples(self, train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+    def training_examples(self, train: pd.DataFrame, max_length: int) -> TrainingExamples:
         return training_sequences(train, max_length)     # whole windows: the cloze task masks inside them
 
     def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None, length_groups: int = 1) -> torch.Tensor:
+                      generator: torch.Generator | None = None, length_groups: int = 1,
+                      times: torch.Tensor | None = None) -> torch.Tensor:
         """The cloze loss: each item of a window (its latest `max_length`) is masked with probability
         `mask_ratio` and predicted, over all items (softmax) or against one sampled negative (sampled_bce, bpr). With
         probability `last_item_ratio` a batch masks only each window's last item instead, the task ranking
@@ -79,7 +82,7 @@ class BERT4Rec(SequentialRecommender):
             masked = (torch.rand(sequence.shape, generator=generator) < self.config.mask_ratio) & real
             masked[:, -1] |= ~masked.any(dim=1)           # at least one per window, as the original's max(1, ...)
         tokens = torch.where(masked, self.mask_token, sequence + 1)
-        states = encode_in_length_groups(lambda t, _: self.hidden_states(t), tokens, tokens > 0, None,
+        states = encode_in_length_groups(lambda t, *_: self.hidden_states(t), tokens, tokens > 0, None,
                                          length_groups)[masked]
         targets = sequence[masked]
         if loss == "softmax":

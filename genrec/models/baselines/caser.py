@@ -29,7 +29,8 @@ class Caser(SequentialRecommender):
         self.out = nn.Linear(2 * d if config.user_embedding else d, d)
         nn.init.normal_(self.items.weight, std=0.02)
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         batch, length = sequence.shape
         L = self.config.window
         tokens = F.pad(sequence + 1, (L - 1, 0))                       # pad id 0 before the first window

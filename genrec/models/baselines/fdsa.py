@@ -43,7 +43,8 @@ class FDSA(SequentialRecommender):
         weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)        # all-absent rows: no weight
         return (weights[..., None] * x).sum(-2)
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         tokens = sequence + 1
         positions = self.positions.weight[-tokens.shape[1]:]           # counted back from the latest item
         mask = attention_mask(tokens, self.config.num_heads, causal=True)

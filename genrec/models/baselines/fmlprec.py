@@ -60,7 +60,8 @@ class FMLPRec(SequentialRecommender):
         self.feed_forwards = nn.ModuleList(FeedForward(d, config.dropout) for _ in range(config.num_layers))
         init_bert_weights(self)          # the released init_weights
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         width, n = sequence.shape[1], self.config.max_length
         sequence = F.pad(sequence[:, -n:], (n - min(width, n), 0), value=PAD)   # always max_length wide
         real = (sequence != PAD)[..., None].float()

@@ -22,7 +22,8 @@ class GRU4Rec(SequentialRecommender):
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
         nn.init.normal_(self.items.weight, std=0.02)
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         length = sequence.shape[1]
         real = (sequence != PAD).sum(dim=1)
         # left-padded -> right-padded (pack_padded_sequence wants the items first), and back at the end

@@ -59,7 +59,8 @@ class HGN(SequentialRecommender):
     def target_bias(self) -> torch.Tensor:
         return self.bias.weight[:, 0]
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         L = self.config.window
         windows = F.pad(sequence + 1, (L - 1, 0)).unfold(1, L, 1)            # batch x length x L, pad id 0
         real = (windows > 0).float()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from genrec.data.attributes import item_attributes
@@ -30,13 +32,15 @@ def model_class(name: str) -> tuple[type[SequentialRecommender], type]:
 
 
 def build_model(name: str, settings: dict, n_items: int, n_users: int = 0,
-                items: pd.DataFrame | None = None) -> SequentialRecommender:
+                items: pd.DataFrame | None = None, has_timestamps: bool = False) -> SequentialRecommender:
     """A freshly initialised model from its architecture settings (`baseline_models.<name>`, an unknown key is an
     error naming it) for a dataset of `n_items` (and `n_users`, for a model with a user embedding; the item
-    table `items`, for a model that reads item attributes)."""
+    table `items`, for a model that reads item attributes). A model's time bias (HSTU's `time_buckets`) is on only
+    where the dataset `has_timestamps`: an order-only source's ordinals are not times."""
     cls, config_cls = model_class(name)
     fields = config_cls.__dataclass_fields__
     sizes = {"n_items": n_items} | ({"n_users": n_users} if "n_users" in fields else {})
+
     attributes = None
     if "n_attributes" in fields:
         if items is None or len(items) != n_items:
@@ -49,7 +53,10 @@ def build_model(name: str, settings: dict, n_items: int, n_users: int = 0,
                               fix="choose fields the dataset's items have (brand, categories), or drop this baseline")
         sizes |= {"n_attributes": len(vocabulary), "attributes_per_item": width}
         attributes = attribute_table(per_item, width)
-    model = cls(config_cls.from_config(settings, key=f"baseline_models.{name}", **sizes))
+    config = config_cls.from_config(settings, key=f"baseline_models.{name}", **sizes)
+    if "time_buckets" in fields and not has_timestamps:
+        config = dataclasses.replace(config, time_buckets=0)
+    model = cls(config)
     if attributes is not None:
         model.item_attributes.copy_(attributes)
     return model

@@ -47,7 +47,8 @@ class S3Rec(SequentialRecommender):
         x = self.items(tokens) + self.positions.weight[-tokens.shape[1]:]   # positions count back from the end
         return self.encoder(self.dropout(self.norm(x)), mask=attention_mask(tokens, self.config.num_heads, causal))
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         return self.hidden_states(sequence + 1, causal=True)
 
     def attribute_targets(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -68,7 +69,7 @@ class S3Rec(SequentialRecommender):
         alone and another user's segment (the rest [mask]). Each encoding takes the rows in `length_groups`
         groups of similar length (`encode_in_length_groups`: the same states, less padding encoded)."""
         def encode(tokens: torch.Tensor) -> torch.Tensor:
-            return encode_in_length_groups(lambda t, _: self.hidden_states(t, causal=False), tokens, tokens > 0,
+            return encode_in_length_groups(lambda t, *_: self.hidden_states(t, causal=False), tokens, tokens > 0,
                                            None, length_groups)
 
         states = encode(masked)

@@ -23,7 +23,8 @@ class SASRec(SequentialRecommender):
         nn.init.normal_(self.items.weight, std=0.02)
         nn.init.normal_(self.positions.weight, std=0.02)
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         tokens = sequence + 1
         length = tokens.shape[1]
         # positions count back from the latest item, so a history means the same whatever its padding

@@ -9,11 +9,15 @@ A causal model (SASRec, GRU4Rec, Caser, HGN) summarises at position t the items 
 a user's sequence supervises every next item. A model whose layers mix the whole input (FMLP-Rec's FFT filters,
 BERT4Rec's bidirectional attention) sets `causal = False`: only its last position predicts, so it trains on
 every prefix of a sequence with the loss on the prefix's last position (`prefix_sequences`).
+
+A model that reads time (HSTU's time bias; `reads_times`) also gets `times`, batch x (width + 1): the time of each
+position's item, then the time the next item is asked for (the target's time), so that column t + 1 is the time
+of the item position t predicts. Every other model ignores it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import pandas as pd
 import torch
@@ -21,7 +25,8 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn import functional as F
 
-from genrec.data.sequences import user_sequences
+from genrec.data.sequences import UserSequence, user_sequences
+from genrec.errors import GenrecError
 
 PAD = -1
 
@@ -32,14 +37,22 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
     items: nn.Embedding
     causal: bool = True
 
-    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+               times: torch.Tensor | None = None) -> torch.Tensor:
         """batch x length x hidden. In a causal model position t summarises the items up to t (never later ones);
         in another only the last position is a state that ranks (the history's next item). `users` (the rows'
-        user ids) is read only by a model with a user embedding (Caser's when on, HGN's)."""
+        user ids) is read only by a model with a user embedding (Caser's when on, HGN's); `times` (batch x
+        (length + 1), the module docstring's) only by one that `reads_times`."""
         raise NotImplementedError
 
-    def forward(self, sequence: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encode(sequence, users)
+    def forward(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
+                times: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encode(sequence, users, times)
+
+    @property
+    def reads_times(self) -> bool:
+        """Whether `encode` needs the interactions' times (HSTU with its time bias)."""
+        return False
 
     def target_table(self) -> torch.Tensor:
         """(n_items + 1) x hidden: the vectors states are scored against (row 0 = padding). The input item
@@ -72,45 +85,50 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
             targets[:, :-1] = PAD
         return inputs, targets
 
-    def training_examples(self, train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
-        """The sequences an epoch trains on, and their users: windows of users' training sequences for a causal
-        model, every target's prefix for another."""
-        return (training_sequences if self.causal else training_prefixes)(train, max_length)
+    def training_examples(self, train: pd.DataFrame, max_length: int) -> TrainingExamples:
+        """The sequences an epoch trains on, their users, and their items' times if the model `reads_times`:
+        windows of users' training sequences for a causal model, every target's prefix for another."""
+        return (training_sequences if self.causal else training_prefixes)(train, max_length, self.reads_times)
 
     def training_loss(self, sequence: torch.Tensor, loss: str, users: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None, length_groups: int = 1) -> torch.Tensor:
+                      generator: torch.Generator | None = None, length_groups: int = 1,
+                      times: torch.Tensor | None = None) -> torch.Tensor:
         """The loss of a batch of training sequences under `baseline_training.loss` (softmax | sampled_bce | bpr),
-        its rows encoded in `length_groups` groups of similar length (`encode_in_length_groups`)."""
+        its rows encoded in `length_groups` groups of similar length (`encode_in_length_groups`). `times` are the
+        sequences' items' times (same shape), for a model that `reads_times`."""
         if loss == "softmax":
-            return self.next_item_loss(sequence, users, length_groups)
-        return self.negative_sampling_loss(sequence, loss, generator, users, length_groups)
+            return self.next_item_loss(sequence, users, length_groups, times)
+        return self.negative_sampling_loss(sequence, loss, generator, users, length_groups, times)
 
-    def encode_grouped(self, sequence: torch.Tensor, users: torch.Tensor | None, groups: int) -> torch.Tensor:
-        return encode_in_length_groups(self.encode, sequence, sequence != PAD, users, groups)
+    def encode_grouped(self, sequence: torch.Tensor, users: torch.Tensor | None, groups: int,
+                       times: torch.Tensor | None = None) -> torch.Tensor:
+        return encode_in_length_groups(self.encode, sequence, sequence != PAD, users, groups, times)
 
     def horizon(self) -> int:
         """How many next items each position is trained on under a sampled loss (HGN's T; 1 for the others)."""
         return 1
 
     def next_item_loss(self, sequence: torch.Tensor, users: torch.Tensor | None = None,
-                       length_groups: int = 1) -> torch.Tensor:
+                       length_groups: int = 1, times: torch.Tensor | None = None) -> torch.Tensor:
         """Full-softmax cross-entropy of every scored next item of left-padded user sequences. Only the scored
         positions are ranked over all items: most of a batch's positions are padding (Beauty's sequences hold
         9 items on average, its batches are up to 50 wide), and the item logits are most of the step's work."""
         inputs, targets = self.inputs_and_targets(sequence)
         scored = targets != PAD
-        states = self.encode_grouped(inputs, users, length_groups)[scored]
+        # the inputs drop the last item, so the sequence's times are the inputs' times and their query times
+        states = self.encode_grouped(inputs, users, length_groups, times)[scored]
         return F.cross_entropy(self.scores(states), targets[scored])
 
     def negative_sampling_loss(self, sequence: torch.Tensor, loss: str, generator: torch.Generator | None = None,
-                               users: torch.Tensor | None = None, length_groups: int = 1) -> torch.Tensor:
+                               users: torch.Tensor | None = None, length_groups: int = 1,
+                               times: torch.Tensor | None = None) -> torch.Tensor:
         """At every scored position, each of its next `horizon()` items against its own negative, drawn uniformly
         from the items the sequence does not hold (S3-Rec excludes the user's whole sequence; a window is what a
         row here holds), under `sampled_loss`. With one item ahead and `sampled_bce` this is S3-Rec's fine-tuning
         loss (aHuiWang/CIKM2020-S3Rec @ 49a890d, trainers.py `cross_entropy`); with three and `bpr`, HGN's
         (allenjack/HGN @ 8db86c1, run.py: T = 3 targets, each paired with one of 3 negatives)."""
         inputs, targets = self.inputs_and_targets(sequence)
-        states = self.encode_grouped(inputs, users, length_groups)
+        states = self.encode_grouped(inputs, users, length_groups, times)
         positives, negatives = [], []
         for ahead in range(self.horizon()):
             # the item `ahead` steps after each position's next one (PAD past the sequence's end)
@@ -134,21 +152,22 @@ class SequentialRecommender(nn.Module, PyTorchModelHubMixin):
         return self.items.weight[1:self.config.n_items + 1].detach()
 
 
-def encode_in_length_groups(encode: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-                            inputs: torch.Tensor, real: torch.Tensor, users: torch.Tensor | None,
-                            groups: int) -> torch.Tensor:
+def encode_in_length_groups(encode: Callable[..., torch.Tensor], inputs: torch.Tensor, real: torch.Tensor,
+                            users: torch.Tensor | None, groups: int,
+                            times: torch.Tensor | None = None) -> torch.Tensor:
     """`encode(inputs, users)` of a left-padded batch, its rows taken in `groups` groups of similar length and each
     group trimmed to its own longest row. The states are the same (every model's are padding-invariant, tested),
     but one long row no longer makes the whole batch encode its padding: on Beauty 87 % of a random batch's
     positions are padding. Positions a group does not reach come back as zeros; they are padding."""
     if groups <= 1:
-        return encode(inputs, users)
+        return encode(inputs, users, times)
     lengths = real.sum(1)
     order = lengths.argsort()
     parts = []
     for rows in order.tensor_split(min(groups, len(order))):
         width = max(int(lengths[rows].max()), 1)
-        states = encode(inputs[rows, -width:], None if users is None else users[rows])
+        states = encode(inputs[rows, -width:], None if users is None else users[rows],
+                        None if times is None else times[rows, -width - 1:])
         parts.append(F.pad(states, (0, 0, inputs.shape[1] - width, 0)))
     return torch.cat(parts)[order.argsort()]
 
@@ -215,34 +234,49 @@ def sample_negatives(sequence: torch.Tensor, n_items: int, generator: torch.Gene
         negatives[clash] = torch.randint(n_items, (int(clash.sum()),), generator=generator)
 
 
-def training_sequences(train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+class TrainingExamples(NamedTuple):
+    sequences: list[list[int]]
+    users: list[int]
+    times: list[list[int]] | None     # each sequence's items' times, when asked for
+
+
+def training_sequences(train: pd.DataFrame, max_length: int, with_times: bool = False) -> TrainingExamples:
     """Every user's whole training sequence (`genrec.data.sequences`), cut into windows the models can read,
-    and each window's user.
+    each window's user, and (`with_times`) its items' times.
 
     A sequence is cut from the end into windows of `max_length + 1` items that share one item with the
     previous window: each window predicts `max_length` next items, and every training target is predicted
     exactly once, with as much of its past as a window holds.
     """
-    windows, users = [], []
-    for sequence in user_sequences(train):
+    spans, users = [], []
+    sequences = user_sequences(train)
+    for sequence in sequences:
         end = len(sequence.items)
         while end > 1:
-            windows.append(sequence.items[max(0, end - max_length - 1):end])
+            spans.append((sequence, max(0, end - max_length - 1), end))
             users.append(sequence.user)
             end -= max_length
-    return windows, users
+    return _examples(spans, users, with_times)
 
 
-def training_prefixes(train: pd.DataFrame, max_length: int) -> tuple[list[list[int]], list[int]]:
+def training_prefixes(train: pd.DataFrame, max_length: int, with_times: bool = False) -> TrainingExamples:
     """The examples of a non-causal model: for every next item of every user's training sequence (the targets
-    `training_sequences` supervises), the up to `max_length` items before it followed by that item; and each
-    example's user."""
-    prefixes, users = [], []
+    `training_sequences` supervises), the up to `max_length` items before it followed by that item; each
+    example's user, and (`with_times`) its items' times."""
+    spans, users = [], []
     for sequence in user_sequences(train):
         for end in range(1, len(sequence.items)):
-            prefixes.append(sequence.items[max(0, end - max_length):end + 1])
+            spans.append((sequence, max(0, end - max_length), end + 1))
             users.append(sequence.user)
-    return prefixes, users
+    return _examples(spans, users, with_times)
+
+
+def _examples(spans: list[tuple[UserSequence, int, int]], users: list[int], with_times: bool) -> TrainingExamples:
+    if with_times and spans and spans[0][0].times is None:
+        raise GenrecError("the training split holds no history_timestamps, which a time-aware model reads",
+                          key="history_timestamps", fix="re-run the dataset's preprocess rule")
+    return TrainingExamples([s.items[a:b] for s, a, b in spans], users,
+                            [s.times[a:b] for s, a, b in spans] if with_times else None)
 
 
 def left_pad(sequences: list[list[int]], length: int) -> torch.Tensor:
@@ -261,12 +295,18 @@ def trim_padding(batch: torch.Tensor) -> torch.Tensor:
     return batch[:, batch.shape[1] - max(width, 1):]
 
 
+def trim_times(times: torch.Tensor | None, original: torch.Tensor, trimmed: torch.Tensor) -> torch.Tensor | None:
+    """The times of a batch trimmed by `trim_padding`: the same columns dropped, any extra (query) column kept."""
+    return None if times is None else times[:, original.shape[1] - trimmed.shape[1]:]
+
+
 @torch.no_grad()
 def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: int, max_length: int,
                    mask_history: bool, batch_size: int = 1024, users: list[int] | None = None,
-                   length_groups: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+                   length_groups: int = 8, times: list[list[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k (item ids, scores) per history by full ranking over all items; the model reads the latest
-    `max_length` items of each history (and, with a user embedding, the row's user id from `users`).
+    `max_length` items of each history (and, with a user embedding, the row's user id from `users`; a model that
+    `reads_times`, each history's times and the time asked for, `genrec.data.sequences.query_times`).
 
     `mask_history` removes every item of the history from the ranking; off by default, because the splits
     keep repeat consumption (a user may buy an item again, and the target may be in the history).
@@ -276,7 +316,14 @@ def rank_all_items(model: SequentialRecommender, histories: list[list[int]], k: 
     for start in range(0, len(histories), batch_size):
         chunk = histories[start:start + batch_size]
         chunk_users = None if users is None else torch.tensor(users[start:start + batch_size], dtype=torch.long)
-        states = model.encode_grouped(trim_padding(left_pad(chunk, max_length)), chunk_users, length_groups)
+        padded = left_pad(chunk, max_length)
+        batch = trim_padding(padded)
+        chunk_times = None
+        if model.reads_times:
+            if times is None:
+                raise ValueError(f"this {type(model).__name__} reads time: pass each history's times")
+            chunk_times = trim_times(left_pad(times[start:start + batch_size], max_length + 1), padded, batch)
+        states = model.encode_grouped(batch, chunk_users, length_groups, chunk_times)
         scores = model.scores(states[:, -1])
         if mask_history:
             rows = torch.repeat_interleave(torch.arange(len(chunk)), torch.tensor([len(h) for h in chunk]))

@@ -19,7 +19,9 @@ import pandas as pd
 import torch
 
 from genrec.evaluate.metrics import first_hit_rank, per_row_metrics
-from genrec.models.baselines.sequential import SequentialRecommender, left_pad, rank_all_items, trim_padding
+from genrec.data.sequences import query_times
+from genrec.models.baselines.sequential import (SequentialRecommender, left_pad, rank_all_items, trim_padding,
+                                                 trim_times)
 from genrec.models.baselines.settings import BaselineTraining
 from genrec.progress import progress
 
@@ -30,26 +32,35 @@ def histories(split: pd.DataFrame) -> list[list[int]]:
     return [[int(i) for i in h] for h in split["history"]]
 
 
+def rank_split(model: SequentialRecommender, split: pd.DataFrame, k: int, max_length: int,
+               mask_history: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """`rank_all_items` of every row of a split: its history, its user, and (a model that reads time) its times."""
+    return rank_all_items(model, histories(split), k, max_length, mask_history=mask_history,
+                          users=split["user_id"].astype(int).tolist(),
+                          times=query_times(split) if model.reads_times else None)
+
+
 def valid_metric(model: SequentialRecommender, valid: pd.DataFrame, max_length: int, mask_history: bool,
                  metric: str, k: int) -> float:
     """`metric` (hr@K or ndcg@K, K = `k`) of `model` on the valid split by full ranking."""
-    top, _ = rank_all_items(model, histories(valid), k, max_length, mask_history=mask_history,
-                            users=valid["user_id"].astype(int).tolist())
+    top, _ = rank_split(model, valid, k, max_length, mask_history)
     ranks = first_hit_rank(top.numpy(), valid["target"].to_numpy())
     return float(per_row_metrics(ranks, (k,))[metric].mean())
 
 
 def train_baseline(name: str, architecture: dict, n_items: int, train: pd.DataFrame, valid: pd.DataFrame,
                    settings: BaselineTraining, mask_history: bool, items: pd.DataFrame | None = None,
-                   pretrained: SequentialRecommender | None = None) -> tuple[SequentialRecommender, dict]:
+                   pretrained: SequentialRecommender | None = None,
+                   has_timestamps: bool = False) -> tuple[SequentialRecommender, dict]:
     """Build baseline `name` under the run's seed, its initial weights included (seeding only the training loop
     left the initialisation, and so the metrics, different on every run), then train it: from the weights of
-    its `pretrained` first stage where it has one (S3-Rec)."""
+    its `pretrained` first stage where it has one (S3-Rec). `has_timestamps`: the dataset's times are real (a
+    time-aware model uses them)."""
     from genrec.models.baselines.registry import build_model
 
     torch.manual_seed(settings.seed)
     model = build_model(name, architecture, n_items, n_users=int(train["user_id"].max()) + 1 if len(train) else 0,
-                        items=items)
+                        items=items, has_timestamps=has_timestamps)
     if pretrained is not None:
         model.load_state_dict(pretrained.state_dict())
     return model, train_sequential(model, train, valid, settings, mask_history=mask_history)
@@ -62,10 +73,11 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
     started = time.monotonic()
     torch.manual_seed(settings.seed)
     max_length, metric = model.config.max_length, settings.select_metric
-    windows, window_users = model.training_examples(train, max_length)
-    sequences, users = left_pad(windows, max_length + 1), torch.tensor(window_users, dtype=torch.long)
-    log.info("%d training sequences of up to %d items from %d users", len(sequences), max_length + 1,
-             train["user_id"].nunique())
+    examples = model.training_examples(train, max_length)
+    sequences, users = left_pad(examples.sequences, max_length + 1), torch.tensor(examples.users, dtype=torch.long)
+    times = None if examples.times is None else left_pad(examples.times, max_length + 1)
+    log.info("%d training sequences of up to %d items from %d users%s", len(sequences), max_length + 1,
+             train["user_id"].nunique(), ", with their times" if times is not None else "")
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best, best_epoch, best_state, waited, history = -1.0, 0, None, 0, []
     epochs = progress(range(1, settings.max_epochs + 1), desc=f"{type(model).__name__} epochs", unit="epoch")
@@ -74,7 +86,8 @@ def train_sequential(model: SequentialRecommender, train: pd.DataFrame, valid: p
         epoch_start, losses = time.monotonic(), []
         for rows in torch.randperm(len(sequences)).split(settings.batch_size):
             batch = trim_padding(sequences[rows])
-            loss = model.training_loss(batch, settings.loss, users[rows], length_groups=settings.length_groups)
+            loss = model.training_loss(batch, settings.loss, users[rows], length_groups=settings.length_groups,
+                                       times=None if times is None else trim_times(times[rows], sequences, batch))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
