@@ -25,8 +25,7 @@ from genrec.io import read_table
 from genrec.models.backbone import load_backbone
 from genrec.models.baselines.registry import SEQUENTIAL, load_model
 from genrec.models.checkpoint import trained_with
-from genrec.models.baselines.sequential import rank_all_items
-from genrec.models.baselines.train import histories
+from genrec.models.baselines.train import rank_split
 from genrec.models.sid_vocab import sid_token_ids
 from genrec.prompts import ItemText, stage_templates
 from genrec.settings import evaluation
@@ -42,8 +41,7 @@ def sequential_row(name: str, results: Path, dataset: str, test, evaluation) -> 
     model = load_model(name, str(model_dir))
     training = json.loads((model_dir / "training.json").read_text())
     started = time.perf_counter()
-    rank_all_items(model, histories(test), max(evaluation.ks), model.config.max_length,
-                   mask_history=evaluation.mask_history, users=test["user_id"].astype(int).tolist())
+    rank_split(model, test, max(evaluation.ks), model.config.max_length, evaluation.mask_history)
     eval_users_per_s = len(test) / (time.perf_counter() - started)
     # a two-stage baseline (S3-Rec): the pre-training's seconds beside the fine-tuning's
     pretrained = Path(training["pretrained"]) / "pretraining.json" if "pretrained" in training else None

@@ -222,8 +222,8 @@ def test_hgns_released_recipe_trains_each_state_on_its_next_T_items_by_bpr_and_c
 def timed_hstu(**settings):
     """HSTU on a dataset with real timestamps: its time bias is on (large, so that it shows)."""
     torch.manual_seed(0)
-    m = build_model("hstu", {**SMALL["hstu"], "dropout": 0.0, "max_length": 8, **settings}, N_ITEMS,
-                    has_timestamps=True).eval()
+    m = build_model("hstu", {**SMALL["hstu"], "dropout": 0.0, "max_length": 8, "time_buckets": 128, **settings},
+                    N_ITEMS, has_timestamps=True).eval()
     with torch.no_grad():
         for unit in m.units:
             unit.time_bias.normal_()

@@ -160,9 +160,10 @@ class HSTUConfig(Settings):
     dropout: float = 0.5            # on the input and before each unit's output projection
     max_length: int = 50
     temperature: float = 0.05       # cosine scores are divided by it
-    # relative time bias over log-spaced buckets of the gap between the time asked for and a key's time; used where
-    # the dataset has real timestamps (0 buckets: off; `build_model` sets 0 for an order-only dataset)
-    time_buckets: int = 128
+    # relative time bias over log-spaced buckets of the gap between the time asked for and a key's time, used where
+    # the dataset has real timestamps (`build_model` sets 0 for an order-only one). The released 128 is config.yaml's;
+    # the default 0 is what a model saved before the bias existed holds (it must load as it was trained).
+    time_buckets: int = 0
 
 
 MODEL_CONFIGS = {"sasrec": SASRecConfig, "gru4rec": GRU4RecConfig, "caser": CaserConfig, "hgn": HGNConfig,
