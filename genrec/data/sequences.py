@@ -44,11 +44,16 @@ def has_history_times(split: pd.DataFrame) -> bool:
     return "history_timestamps" in split and bool(split["history_timestamps"].notna().all())
 
 
-def query_times(split: pd.DataFrame) -> list[list[int]]:
-    """Per row, its history's times followed by the target's: the time the next item is asked for."""
+def require_history_times(split: pd.DataFrame) -> None:
+    """Refuse a split without its history's times, for a model that reads them."""
     if not has_history_times(split):
         raise GenrecError("the split holds no history_timestamps, which a time-aware model reads",
                           key="history_timestamps", fix="re-run the dataset's preprocess rule (splits written before "
                           "the column lack it); a dataset without real timestamps trains without the time bias")
+
+
+def query_times(split: pd.DataFrame) -> list[list[int]]:
+    """Per row, its history's times followed by the target's: the time the next item is asked for."""
+    require_history_times(split)
     return [[int(t) for t in times] + [int(target_time)]
             for times, target_time in zip(split["history_timestamps"], split["timestamp"])]

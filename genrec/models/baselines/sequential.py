@@ -25,8 +25,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn import functional as F
 
-from genrec.data.sequences import UserSequence, user_sequences
-from genrec.errors import GenrecError
+from genrec.data.sequences import UserSequence, require_history_times, user_sequences
 
 PAD = -1
 
@@ -248,9 +247,10 @@ def training_sequences(train: pd.DataFrame, max_length: int, with_times: bool = 
     previous window: each window predicts `max_length` next items, and every training target is predicted
     exactly once, with as much of its past as a window holds.
     """
+    if with_times:
+        require_history_times(train)
     spans, users = [], []
-    sequences = user_sequences(train)
-    for sequence in sequences:
+    for sequence in user_sequences(train):
         end = len(sequence.items)
         while end > 1:
             spans.append((sequence, max(0, end - max_length - 1), end))
@@ -263,6 +263,8 @@ def training_prefixes(train: pd.DataFrame, max_length: int, with_times: bool = F
     """The examples of a non-causal model: for every next item of every user's training sequence (the targets
     `training_sequences` supervises), the up to `max_length` items before it followed by that item; each
     example's user, and (`with_times`) its items' times."""
+    if with_times:
+        require_history_times(train)
     spans, users = [], []
     for sequence in user_sequences(train):
         for end in range(1, len(sequence.items)):
@@ -272,9 +274,6 @@ def training_prefixes(train: pd.DataFrame, max_length: int, with_times: bool = F
 
 
 def _examples(spans: list[tuple[UserSequence, int, int]], users: list[int], with_times: bool) -> TrainingExamples:
-    if with_times and spans and spans[0][0].times is None:
-        raise GenrecError("the training split holds no history_timestamps, which a time-aware model reads",
-                          key="history_timestamps", fix="re-run the dataset's preprocess rule")
     return TrainingExamples([s.items[a:b] for s, a, b in spans], users,
                             [s.times[a:b] for s, a, b in spans] if with_times else None)
 
