@@ -149,4 +149,7 @@ def grid_runs(config: dict) -> list[dict]:
                 method = method_of("tiger", config["tokenizers"].get(tokenizer), config["encoders"])
                 add(dataset, method, tokenizer, backbone, "tiger", "valid",
                     f"metrics/{dataset}/{tokenizer}/{backbone}/tiger.valid.json")
+        if "mostpop" in grid["baselines"] and any(run["dataset"] == dataset and run["split"] == "valid" for run in runs):
+            # the floor of every valid comparison, on the same rows
+            add(dataset, "mostpop", None, None, "mostpop", "valid", f"metrics/{dataset}/baselines/mostpop.valid.json")
     return runs

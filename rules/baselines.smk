@@ -87,27 +87,29 @@ rule evaluate_baseline:
     input:
         model=BASELINE_MODEL + SEEDED,
         item_table=ITEMS,
-        split=split_table("test"),
+        split=evaluated_split,
     output:
-        predictions=f"{BASELINE_PREDICTIONS}{SEEDED}.jsonl",
-        metrics=f"{BASELINE_METRICS}{SEEDED}.json",
+        predictions=f"{BASELINE_PREDICTIONS}{SEEDED}{{split_suffix}}.jsonl",
+        metrics=f"{BASELINE_METRICS}{SEEDED}{{split_suffix}}.json",
     params:
         settings=baseline_evaluation(),
         data=data_dir,
+        split=split_of,
     log:
-        f"{RESULTS}/logs/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}.log",
+        f"{RESULTS}/logs/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}{{split_suffix}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_baseline/{{dataset}}/{{baseline}}{SEEDED}{{split_suffix}}.tsv"
     wildcard_constraints:
         baseline="|".join(SEQUENTIAL_BASELINES),
         seed_suffix=r"|\.seed\d+",
+        split_suffix=r"|\.valid",
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
         "{GENREC} evaluate-baseline --name {wildcards.baseline} --model {input.model} --data {params.data}"
-        " --split test --settings {params.settings:q} --out-predictions {output.predictions}"
+        " --split {params.split} --settings {params.settings:q} --out-predictions {output.predictions}"
         " --out-metrics {output.metrics} --threads {threads} 2> {log}"
 
 
@@ -135,21 +137,24 @@ rule mostpop:
     input:
         item_table=ITEMS,
         train=split_table("train"),
-        split=split_table("test"),
+        split=evaluated_split,
     output:
-        predictions=f"{BASELINE_PREDICTIONS}.jsonl".replace("{baseline}", "mostpop"),
-        metrics=f"{BASELINE_METRICS}.json".replace("{baseline}", "mostpop"),
+        predictions=f"{BASELINE_PREDICTIONS}{{split_suffix}}.jsonl".replace("{baseline}", "mostpop"),
+        metrics=f"{BASELINE_METRICS}{{split_suffix}}.json".replace("{baseline}", "mostpop"),
     params:
         settings=baseline_evaluation("mostpop"),
         data=data_dir,
+        split=split_of,
     log:
-        f"{RESULTS}/logs/mostpop/{{dataset}}.log",
+        f"{RESULTS}/logs/mostpop/{{dataset}}{{split_suffix}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/mostpop/{{dataset}}.tsv"
+        f"{RESULTS}/benchmarks/mostpop/{{dataset}}{{split_suffix}}.tsv"
+    wildcard_constraints:
+        split_suffix=r"|\.valid",
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{GENREC} mostpop --data {params.data} --split test --settings {params.settings:q}"
+        "{GENREC} mostpop --data {params.data} --split {params.split} --settings {params.settings:q}"
         " --out-predictions {output.predictions} --out-metrics {output.metrics} 2> {log}"

@@ -51,6 +51,17 @@ def split_table(split="{split}"):
     return f"{DATA}/{split}.parquet"
 
 
+# A metrics file of the test split is {name}.json, of the valid split {name}.valid.json (`split_suffix` "" or
+# ".valid"): where RL is compared with SFT, and methods with MostPop, without touching the test users.
+def split_of(wildcards):
+    return "valid" if wildcards.split_suffix else "test"
+
+
+def evaluated_split(wildcards):
+    """The split table a metrics job scores, by its `split_suffix`."""
+    return concrete(split_table(split_of(wildcards)), wildcards)
+
+
 def work_dir(model_pattern):
     """Where a training job keeps its resumable checkpoints: outside its output, which Snakemake clears before a
     re-run."""

@@ -7,10 +7,6 @@
 SHARDS = genrec_settings.evaluation(config).shards
 
 
-def split_of(wildcards):
-    return "valid" if wildcards.split_suffix else "test"
-
-
 def decoded_model(wildcards):
     """The checkpoint a run decodes: its stage's own, or for a grounded method (BIGRec) the model it grounds."""
     return concrete(MODEL, wildcards, stage=model_stage(wildcards.stage))

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # MiniOneRec's table: 2 datasets x 4 tokenizers x 3 Qwen2.5 backbones; rewards none (SFT), rule, ranking;
 # 6 baselines (MostPop, SASRec, GRU4Rec, Caser, HSTU, TIGER), TIGER on 2 tokenizers; LC-Rec on its own tokenizer, and
 # D3, BIGRec (D3's model grounded) and S-DPO (from D3's model) on titles, each on the 3 backbones; 8 prediction shards
-# per evaluation, RL and its SFT also on valid.
+# per evaluation, RL and its SFT (and MostPop) also on valid.
 PAPER_JOBS = {
     "download": 2 * 2,                  # reviews + meta per dataset
     "preprocess": 2,
@@ -22,7 +22,7 @@ PAPER_JOBS = {
     "sdpo": 2 * 3,
     "evaluate": 2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3 * 4,   # SFT and the two RL stages on test and valid, + TIGER, LC-Rec, D3, BIGRec, S-DPO
     "predict_shard": (2 * 4 * 3 * 3 * 2 + 2 * 2 + 2 * 3 * 4) * 8,
-    "mostpop": 2,
+    "mostpop": 2 * 2,                   # on test, and on valid as the floor of RL's valid comparison
     "train_baseline": 2 * 4,            # SASRec, GRU4Rec, Caser, HSTU
     "evaluate_baseline": 2 * 4,
     "item_embeddings": 2,               # SASRec's, for the cf reward
@@ -58,9 +58,9 @@ def test_quickstart_grid_plans_two_tokenizers_sft_one_reward_and_two_baselines(w
     plan = snakemake(workdir, "-n", "--profile", "profiles/local")
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert job_counts(plan.stdout + plan.stderr) == {
-        # test: 2 SFT + 1 RL; valid: the RL model and its SFT model (rl.compare_on_valid); 2 shards each
+        # test: 2 SFT + 1 RL; valid: the RL model and its SFT model (rl.compare_on_valid), and MostPop; 2 shards each
         "preprocess": 1, "embed": 1, "tokenize": 2, "sft": 2, "rl": 1, "predict_shard": 5 * 2, "evaluate": 5,
-        "mostpop": 1, "train_baseline": 1, "evaluate_baseline": 1, "item_embeddings": 1, "leaderboard": 1,
+        "mostpop": 2, "train_baseline": 1, "evaluate_baseline": 1, "item_embeddings": 1, "leaderboard": 1,
         "all": 1}
 
 
@@ -77,8 +77,9 @@ def test_per_dataset_grid_replaces_only_the_keys_it_names():
     assert dataset_grid(config, "b")["rl"] == {"rewards": ["ranking"], "tokenizers": ["t1"], "compare_on_valid": True}
     runs = grid_runs(config)
     per = {d: sorted(r["metrics"] for r in runs if r["dataset"] == d) for d in ("a", "b")}
-    assert len(per["a"]) == 2 * 2 * 2 + 1 + 2          # sft + rl on test and valid per tokenizer, mostpop, tiger x2
-    assert per["b"] == ["metrics/b/baselines/mostpop.json", "metrics/b/t1/tiger/tiger.json",
+    assert len(per["a"]) == 2 * 2 * 2 + 2 + 2          # sft + rl on test and valid per tokenizer, mostpop x2, tiger x2
+    assert per["b"] == ["metrics/b/baselines/mostpop.json", "metrics/b/baselines/mostpop.valid.json",
+                        "metrics/b/t1/tiger/tiger.json",
                         "metrics/b/t1/tiny/rl-ranking.json", "metrics/b/t1/tiny/rl-ranking.valid.json",
                         "metrics/b/t1/tiny/sft.json", "metrics/b/t1/tiny/sft.valid.json"]
 

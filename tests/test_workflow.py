@@ -61,6 +61,8 @@ def test_bundled_sample_through_snakemake(pipeline):
             assert not (workdir / f"results/predictions/sample/{tokenizer}/tiny/sft.test.shard{shard}.jsonl").exists()
     mostpop = json.loads((workdir / "results/metrics/sample/baselines/mostpop.json").read_text())
     assert mostpop["n_users"] == mostpop["n_rows"] == 8_317 and 0 < mostpop["metrics"]["ndcg@10"] < 0.05
+    floor = json.loads((workdir / "results/metrics/sample/baselines/mostpop.valid.json").read_text())   # RL's valid floor
+    assert (floor["split"], floor["n_rows"]) == ("valid", 8_317) and floor["metrics"] != mostpop["metrics"]
     for baseline in SEQUENTIAL_BASELINES:
         metrics = json.loads((workdir / f"results/metrics/sample/baselines/{baseline}.json").read_text())
         assert (metrics["method"], metrics["n_users"], metrics["invalid_generations"]) == (baseline, 8_317, 0)
@@ -203,6 +205,9 @@ def test_time_811_dataset_through_every_stage(pipeline):
         assert [r["row"] for r in records] == list(range(len(test)))
         assert [r["user_id"] for r in records] == test["user_id"].tolist()
         assert [r["target"] for r in records] == test["target"].tolist()
+    valid = pd.read_parquet(data / "valid.parquet")
+    floor = json.loads((workdir / "results/metrics/sample_dated/baselines/mostpop.valid.json").read_text())
+    assert (floor["split"], floor["n_rows"], floor["n_users"]) == ("valid", len(valid), valid["user_id"].nunique())
     # MiniOneRec's recipe: a 4th token on colliding items only, decoded with its "\n" + EOS beam score
     index = read_index(workdir / "results/sid/sample_dated/rqkmeans_extra/index.json")
     assert {len(sid) for sid in index.values()} == {3, 4}
