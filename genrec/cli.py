@@ -132,6 +132,22 @@ def cmd_import_index(args: argparse.Namespace) -> None:
         tmp_stats.write_text(json.dumps(stats, indent=2) + "\n")
 
 
+def cmd_openonerec_data(args: argparse.Namespace) -> None:
+    from genrec.data.prepared import read_prepared
+    from genrec.openonerec.data import chat_samples, pretrain_segments, write_openonerec_data
+    from genrec.openonerec.settings import OpenOneRecData
+    from genrec.tokenize.index import read_index
+
+    settings = OpenOneRecData.from_json(args.settings, key="openonerec")
+    prepared = read_prepared(args.data)
+    index = read_index(args.index, n_items=len(prepared.items))
+    segments = pretrain_segments(prepared.splits["train"], prepared.items, index, settings)
+    chat = chat_samples(prepared.splits, prepared.items, index, settings)
+    write_openonerec_data(segments, chat, args.out_segments, args.out_chat)
+    log.info("OpenOneRec data: %d segments (%s), %d chat samples (%s)", len(segments),
+             segments["source"].value_counts().to_dict(), len(chat), chat.groupby(["source", "split"]).size().to_dict())
+
+
 def cmd_sid_stats(args: argparse.Namespace) -> None:
     from genrec.tokenize.index import index_to_codes, read_index
     from genrec.tokenize.stats import index_stats
@@ -539,6 +555,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-model", help="also save the learned tokenizer's model here (torch.save; ETEGRec's start)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("openonerec-data", help="OpenOneRec's pre-training segments and chat samples (parquet) from a "
+                                               "dataset's splits and SID index")
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory")
+    p.add_argument("--index", required=True, help="the SID index.json its items are written with")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecData')}")
+    p.add_argument("--out-segments", required=True)
+    p.add_argument("--out-chat", required=True)
+    p.set_defaults(func=cmd_openonerec_data)
 
     p = sub.add_parser("import-index", help="a released SID index (MiniOneRec / LC-Rec format) -> index.json + stats.json")
     p.add_argument("--dataset", required=True)

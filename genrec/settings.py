@@ -27,6 +27,7 @@ from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, SFT_METHODS, TITLE_METHO
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
+from genrec.openonerec.settings import OpenOneRecData
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -133,6 +134,12 @@ def grounding(config: dict) -> GroundingSettings:
 def sdpo_training(config: dict) -> SDPOSettings:
     """S-DPO's preference training (`sdpo.training`)."""
     return SDPOSettings.from_config(config["sdpo"]["training"])
+
+
+def openonerec_data(config: dict) -> OpenOneRecData:
+    """What OpenOneRec's segments and chat files hold (`openonerec.data` and `openonerec.prompts`)."""
+    section = config["openonerec"]
+    return OpenOneRecData.from_config({**section["data"], "prompts": section["prompts"]}, key="openonerec")
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -438,6 +445,10 @@ def check_config(config: dict, datasets: dict) -> None:
         grounding(config)
     if grid_union(config, grids, "sdpo", "backbones"):
         sdpo_training(config)
+    names("unknown tokenizer(s)", set(config["openonerec"]["tokenizers"]), config["tokenizers"],
+          "openonerec.tokenizers", "`tokenizers` defines: ")
+    if config["openonerec"]["tokenizers"]:
+        openonerec_data(config)
     if TITLES in config["tokenizers"]:
         raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
                           fix="rename the tokenizer")

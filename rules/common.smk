@@ -33,6 +33,7 @@ SID = f"{RESULTS}/sid/{{dataset}}/{{tokenizer}}"
 SID_INDEX = f"{SID}/index.json"
 SID_STATS = f"{SID}/stats.json"
 SID_MODEL = f"{SID}/model.pt"      # a learned tokenizer's model, for the tokenizers ETEGRec starts from
+OPENONEREC = f"{RESULTS}/openonerec/{{dataset}}/{{tokenizer}}"    # OpenOneRec's segments and chat data
 EMBEDDINGS = f"{RESULTS}/embed/{{dataset}}/{{encoder}}"        # + .npy (vectors) and .json (provenance)
 MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 BASELINE_MODEL = f"{RESULTS}/models/{{dataset}}/baselines/{{baseline}}"

@@ -342,3 +342,43 @@ def test_sequence_mode_sft_through_rl_and_evaluation(pipeline, tmp_path):
             test = pd.read_parquet(copy / f"results/data/{dataset}/test.parquet")
             assert metrics["n_rows"] == len(test) and metrics["invalid_generations"] == 0
             assert not metrics["config"]["evaluate"]["score_eos"]
+
+
+@PIPELINE_TIMEOUT
+def test_openonerec_data_on_both_protocols(pipeline, tmp_path):
+    """OpenOneRec's itemic tokens and its two data files through Snakemake, from the pipeline's data and embeddings:
+    the sample (loo) and sample_dated (time_811, users with several valid and test rows)."""
+    from genrec.data.sequences import user_sequences
+    from genrec.openonerec.data import CHAT_SCHEMA, HISTORY_PRETRAIN, REC_CHAT, SEGMENTS_SCHEMA, read_openonerec_table
+    from genrec.openonerec.itemic import itemic_text
+
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    copy = copy_workflow(tmp_path / "openonerec")
+    for part in ("data", "embed"):
+        shutil.copytree(workdir / "results" / part, copy / "results" / part)
+    datasets = ("sample", "sample_dated")
+    targets = [f"results/openonerec/{dataset}/openonerec_rqkmeans/{name}.parquet"
+               for dataset in datasets for name in ("segments", "chat")]
+    result = snakemake(copy, *targets, *FAST, "--rerun-triggers", "mtime")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule embed" not in result.stdout + result.stderr                   # the pipeline's embeddings reused
+    for dataset in datasets:
+        data = copy / "results/data" / dataset
+        splits = {name: pd.read_parquet(data / f"{name}.parquet") for name in ("train", "valid", "test")}
+        index = read_index(copy / f"results/sid/{dataset}/openonerec_rqkmeans/index.json", n_items=len(
+            pd.read_parquet(data / "items.parquet")))
+        assert {len(sid) for sid in index.values()} == {3} and index_to_codes(index).max() < 256
+        out = copy / f"results/openonerec/{dataset}/openonerec_rqkmeans"
+        chat = read_openonerec_table(out / "chat.parquet", CHAT_SCHEMA)
+        rec = chat[chat["source"] == REC_CHAT]
+        assert rec.groupby("split").size().to_dict() == {name: len(table) for name, table in splits.items()}
+        test = rec[rec["split"] == "test"]["metadata"].map(json.loads)
+        assert [m["target"] for m in test] == splits["test"]["target"].tolist()
+        segments = read_openonerec_table(out / "segments.parquet", SEGMENTS_SCHEMA)
+        histories = segments[segments["source"] == HISTORY_PRETRAIN]
+        assert len(histories) == splits["train"]["user_id"].nunique()
+        # a user's segment is its training sequence: no valid or test target in pre-training text
+        for sequence, text in zip(user_sequences(splits["train"])[:50], histories["segments"][:50]):
+            assert json.loads(text)[0]["text"] == "".join(itemic_text(index[item]) for item in sequence.items[-522:])
+    assert splits["test"].groupby("user_id").size().max() > 1       # sample_dated: several test rows per user

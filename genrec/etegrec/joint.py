@@ -43,9 +43,9 @@ def unique_codes(codes: np.ndarray, codebook_size: int) -> np.ndarray:
 def sid_vocabulary(levels: int, codebook_size: int) -> list[str]:
     """Every token a SID can hold (L levels and the extra one, `codebook_size` each): the recommender's
     vocabulary is fixed, whatever codes the tokenizer moves to."""
-    from genrec.tokenize.index import level_letter
+    from genrec.tokenize.index import codebook_tokens
 
-    return [f"<{level_letter(level)}_{code}>" for level in range(levels + 1) for code in range(codebook_size)]
+    return codebook_tokens([codebook_size] * (levels + 1))
 
 
 @dataclass

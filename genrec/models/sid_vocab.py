@@ -23,10 +23,12 @@ def index_tokens(index: dict[int, list[str]]) -> list[str]:
 
 
 def add_sid_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, tokens: list[str],
-                   init: str = "mean") -> int:
-    """Add `tokens` (the ones missing) and resize the embeddings; returns the vocabulary size before."""
+                   init: str = "mean", special: bool = False) -> int:
+    """Add `tokens` (the ones missing; `special`: as special tokens, e.g. a chat template's turn markers) and
+    resize the embeddings; returns the vocabulary size before."""
     n_old = len(tokenizer)
-    tokenizer.add_tokens([t for t in tokens if t not in tokenizer.get_vocab()])
+    missing = [t for t in tokens if t not in tokenizer.get_vocab()]
+    tokenizer.add_tokens(missing, special_tokens=special)
     n_new = len(tokenizer)
     if n_new == n_old:
         return n_old

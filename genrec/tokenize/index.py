@@ -79,6 +79,11 @@ def level_letter(level: int) -> str:
     return chr(ord("a") + level)
 
 
+def codebook_tokens(codebook_sizes: list[int]) -> list[str]:
+    """Every token of every level's codebook, used by an item or not (level by level, code by code)."""
+    return [f"<{level_letter(level)}_{code}>" for level, size in enumerate(codebook_sizes) for code in range(size)]
+
+
 def codes_to_index(codes) -> dict[int, list[str]]:
     """Integer codes (items x levels, row i = item i; -1 = no token at that level) -> MiniOneRec's token lists."""
     letters = [level_letter(level) for level in range(codes.shape[1])]

@@ -1,0 +1,70 @@
+"""OpenOneRec's data settings (config `openonerec.data` and `openonerec.prompts`), checked when the workflow plans:
+this module imports no data library."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from genrec.config import Settings
+from genrec.errors import GenrecError
+
+
+@dataclass(frozen=True)
+class ChatPrompts(Settings):
+    """One chat task's prompt pools: a system prompt and a question are drawn per sample."""
+
+    KEY = "openonerec.prompts.<task>"
+
+    system: tuple[str, ...] = ()
+    user: tuple[str, ...] = ()
+
+
+def _expect_fields(template: str, expected: set[str], key: str) -> None:
+    """A template's placeholders are exactly `expected` (a literal brace is written {{ or }})."""
+    try:
+        found = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise GenrecError(f"template {template!r} does not parse ({exc})", key=key,
+                          fix="write a literal brace as {{ or }}") from None
+    if found != expected:
+        raise GenrecError(f"template {template!r} has placeholders {sorted(found)}, expected {sorted(expected)}",
+                          key=key)
+
+
+@dataclass(frozen=True)
+class OpenOneRecPrompts(Settings):
+    """Config `openonerec.prompts`: the data scripts' templates (docs/fidelity.md says which, and in what words)."""
+
+    KEY = "openonerec.prompts"
+
+    captions: tuple[str | dict[str, str], ...] = ()   # pre-training captions: {sid}, {caption}; a mapping = JSON
+    rec: ChatPrompts | None = None                 # next-item recommendation; questions hold {query}
+    item_understand: ChatPrompts | None = None     # item understanding; questions hold {sid}
+
+    def __post_init__(self) -> None:
+        for name, field in (("rec", "query"), ("item_understand", "sid")):
+            prompts = getattr(self, name)
+            if prompts is None or not prompts.system or not prompts.user:
+                raise GenrecError(f"no {name} prompts", key=f"{self.KEY}.{name}", fix="give it system and user lists")
+            for role, expected in (("system", set()), ("user", {field})):
+                for template in getattr(prompts, role):
+                    _expect_fields(template, expected, f"{self.KEY}.{name}.{role}")
+        if not self.captions:
+            raise GenrecError("no caption template", key=f"{self.KEY}.captions")
+        for template in self.captions:     # a JSON template's placeholders across its values
+            text = template if isinstance(template, str) else "".join(template.values())
+            _expect_fields(text, {"sid", "caption"}, f"{self.KEY}.captions")
+
+
+@dataclass(frozen=True)
+class OpenOneRecData(Settings):
+    """What the segments and chat files hold (config `openonerec.data`, with `openonerec.prompts`)."""
+
+    KEY = "openonerec.data"
+
+    prompts: OpenOneRecPrompts
+    max_history: int = 512          # sft/video_rec.py HIST_MAX_LEN: the most recent items of a history
+    max_targets: int = 10           # TARGET_MAX_LEN: items after the history in a pre-training sequence
+    max_caption_chars: int | None = None    # None: the whole caption, as OpenOneRec's dense captions
+    seed: int = 42                  # the data scripts' random.seed(42)

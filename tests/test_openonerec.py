@@ -1,0 +1,190 @@
+"""OpenOneRec's itemic tokens, vocabulary expansion, chat template and data formats (genrec.openonerec)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from genrec.config import load_config
+from genrec.errors import GenrecError
+from genrec.models.backbone import build_tiny_backbone
+from genrec.models.settings import BackboneSpec
+from genrec.models.sid_vocab import add_sid_tokens
+from genrec.openonerec.chat import (messages_json, parse_chat, render_chat, text_messages, think_pattern,
+                                    with_chat_template)
+from genrec.openonerec.data import (SEGMENTS_SCHEMA, chat_samples, chat_split, pretrain_segments,
+                                    read_openonerec_table, write_caption, write_openonerec_data)
+from genrec.openonerec.itemic import SID_BEGIN, SID_END, itemic_text, itemic_vocabulary
+from genrec.openonerec.settings import OpenOneRecData
+from genrec.settings import openonerec_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+INDEX = {0: ["<a_0>", "<b_1>", "<c_2>"], 1: ["<a_1>", "<b_0>", "<c_0>"], 2: ["<a_0>", "<b_1>", "<c_3>"],
+         3: ["<a_2>", "<b_2>", "<c_1>"]}
+
+
+@pytest.fixture(scope="module")
+def settings() -> OpenOneRecData:
+    return openonerec_data(load_config(ROOT / "config/config.yaml"))
+
+
+@pytest.fixture
+def tiny():
+    spec = BackboneSpec.from_config({"kind": "tiny", "hidden_size": 16, "intermediate_size": 32, "num_layers": 1,
+                                     "num_heads": 2, "num_kv_heads": 2, "text_vocab_size": 300}, key="backbones.t",
+                                    name="t")
+    return build_tiny_backbone(spec, ["a red filament spool", "a brass valve", "what is this item"], seed=0)
+
+
+def test_vocabulary_expansion_adds_every_code_of_every_level_and_the_markers(tiny):
+    model, tokenizer = tiny
+    before = len(tokenizer)
+    added = itemic_vocabulary(levels=3, codebook_size=16)
+    assert len(added) == 3 * 16 + 2 and added[-2:] == [SID_BEGIN, SID_END]
+    add_sid_tokens(model, tokenizer, added)
+    vocab = tokenizer.get_vocab()
+    assert len(tokenizer) == before + 50
+    # codes no item of INDEX uses are there too, at every level
+    assert all(f"<{level}_{code}>" in vocab for level in "abc" for code in range(16))
+    assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)
+    # an item is its 3 codes between the markers: 5 tokens, each one id
+    ids = tokenizer(itemic_text(INDEX[3]), add_special_tokens=False)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == [SID_BEGIN, "<a_2>", "<b_2>", "<c_1>", SID_END]
+
+
+def test_chat_template_round_trip(tiny):
+    model, tokenizer = tiny
+    add_sid_tokens(model, tokenizer, itemic_vocabulary(levels=3, codebook_size=4))
+    with_chat_template(model, tokenizer)
+    # the turn markers are special tokens with embedding rows of their own: a rendered sample runs through the model
+    markers = tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    assert tokenizer.decode(markers, skip_special_tokens=True) == "" and len(set(markers)) == 2
+    assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)
+    messages = [{"role": "system", "content": "You recommend items."},
+                {"role": "user", "content": f"History:\n{itemic_text(INDEX[0])}{itemic_text(INDEX[1])}"},
+                {"role": "assistant", "content": itemic_text(INDEX[2])}]
+    text = render_chat(tokenizer, messages)
+    assert text.startswith("<|im_start|>system\nYou recommend items.<|im_end|>\n")
+    assert text.endswith(f"<|im_start|>assistant\n<think>\n\n</think>\n\n{itemic_text(INDEX[2])}<|im_end|>\n")
+    assert parse_chat(text) == messages
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    assert ids.max() < model.get_input_embeddings().weight.shape[0]
+    assert torch.isfinite(model(input_ids=ids, labels=ids).loss)
+    # stored as OpenOneRec's parquet does (content as text parts), and back; plain-string parts read as text
+    assert text_messages(messages_json(messages)) == messages
+    assert text_messages(json.dumps([{"role": "user", "content": ["a", {"type": "text", "text": "b"}]}])) == \
+        [{"role": "user", "content": "ab"}]
+    # a rationale stays in the answer; a prompt for generation is not a whole chat
+    reasoned = messages[:2] + [{"role": "assistant", "content": "<think>\nsame brand\n</think>\n\n<|sid_begin|>"}]
+    assert parse_chat(render_chat(tokenizer, reasoned)) == reasoned
+    prompt = render_chat(tokenizer, messages[:2], add_generation_prompt=True, enable_thinking=False)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    with pytest.raises(GenrecError, match="after the last chat turn"):
+        parse_chat(prompt)
+
+
+def test_think_pattern_marks_questions_as_openonerec_does():
+    plain = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert think_pattern(plain) == [{"role": "user", "content": "q/no_think"},
+                                    {"role": "assistant", "content": "<think>\n</think>\na"}]
+    reasoned = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>why</think>a"}]
+    assert think_pattern(reasoned)[0]["content"] == "q/think" and think_pattern(reasoned)[1] == reasoned[1]
+    empty = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "<think> </think>a"}]
+    assert think_pattern(empty)[0]["content"] == "q/no_think"
+    assert plain[0]["content"] == "q"       # the input is left as it was
+
+
+def _dataset():
+    items = pd.DataFrame({"item_id": [0, 1, 2, 3], "title": ["Red filament", "Brass valve", "", "Glue"],
+                          "description": ["PLA, 1.75 mm", "", "", None]})
+    # user 0: training sequence 0 1 2 (rows 0 -> 1, 0 1 -> 2), valid target 3, test target 0; user 1: 1 -> 3
+    splits = {"train": pd.DataFrame({"user_id": [0, 0, 1], "history": [[0], [0, 1], [1]], "target": [1, 2, 3],
+                                     "timestamp": [1, 2, 1]}),
+              "valid": pd.DataFrame({"user_id": [0, 1], "history": [[0, 1, 2], [1, 3]], "target": [3, 0],
+                                     "timestamp": [3, 2]}),
+              "test": pd.DataFrame({"user_id": [0, 1], "history": [[0, 1, 2, 3], [1, 3, 0]], "target": [0, 2],
+                                    "timestamp": [4, 3]})}
+    return items, splits
+
+
+def test_segments_write_training_sequences_and_captions_only(settings):
+    items, splits = _dataset()
+    segments = pretrain_segments(splits["train"], items, INDEX, settings)
+    texts = [json.loads(s)[0]["text"] for s in segments["segments"]]
+    # users' training sequences, back to back with no prompt; never a valid or test target
+    assert texts[:2] == ["".join(itemic_text(INDEX[i]) for i in (0, 1, 2)),
+                         "".join(itemic_text(INDEX[i]) for i in (1, 3))]
+    assert [json.loads(m) for m in segments["metadata"][:2]] == [{"user_id": 0}, {"user_id": 1}]
+    # a caption per item that has text (item 2 has none): title and description behind the item's tokens
+    captions = dict(zip([json.loads(m)["item_id"] for m in segments["metadata"][2:]], texts[2:]))
+    assert set(captions) == {0, 1, 3}
+    assert itemic_text(INDEX[0]) in captions[0] and "Red filament PLA, 1.75 mm" in captions[0]
+    assert list(segments["source"]) == ["RecIF_ItemRec_Pretrain"] * 2 + ["RecIF_ItemUnderstand_Pretrain"] * 3
+    capped = OpenOneRecData.from_config({**json.loads(settings.to_json()), "max_history": 1, "max_targets": 1})
+    assert json.loads(pretrain_segments(splits["train"], items, INDEX, capped)["segments"][0])[0]["text"] == \
+        itemic_text(INDEX[1]) + itemic_text(INDEX[2])       # the most recent max_history + max_targets items
+
+
+def test_json_caption_template_writes_json():
+    sid, caption = itemic_text(INDEX[0]), 'A "quoted" caption'
+    written = write_caption({"item ID": "{sid}", "item content": "{caption}"}, sid, caption)
+    assert json.loads(written) == {"item ID": sid, "item content": caption}
+    assert write_caption("Item {sid} shows the following: {caption}", sid, caption) == \
+        f"Item {sid} shows the following: {caption}"
+
+
+def test_chat_asks_each_rows_history_and_answers_its_target(settings, tmp_path):
+    items, splits = _dataset()
+    chat = chat_samples(splits, items, INDEX, settings)
+    rec = chat[chat["source"] == "RecIF_ItemRec"]
+    assert list(rec["split"]) == ["train"] * 3 + ["valid"] * 2 + ["test"] * 2
+    for (_, sample), (split, row) in zip(rec.iterrows(), [(s, r) for s in splits for r in range(len(splits[s]))]):
+        system, user, answer = text_messages(sample["messages"])
+        table = splits[split]
+        assert system["content"] in settings.prompts.rec.system
+        assert "".join(itemic_text(INDEX[i]) for i in table["history"][row]) in user["content"]
+        assert answer == {"role": "assistant", "content": itemic_text(INDEX[table["target"][row]])}
+        assert json.loads(sample["metadata"]) == {"user_id": int(table["user_id"][row]), "row": row,
+                                                  "target": int(table["target"][row])}
+    short = OpenOneRecData.from_config({**json.loads(settings.to_json()), "max_history": 1})
+    _, user, _ = text_messages(chat_samples(splits, items, INDEX, short)["messages"].iloc[4])    # valid row 1
+    assert itemic_text(INDEX[3]) in user["content"] and itemic_text(INDEX[1]) not in user["content"]
+    understand = chat[chat["source"] == "RecIF_ItemUnderstand"]
+    assert len(understand) == 3 and set(understand["split"]) == {"train"}
+    _, question, caption = text_messages(understand["messages"].iloc[0])
+    assert itemic_text(INDEX[0]) in question["content"] and caption["content"] == "Red filament PLA, 1.75 mm"
+    # the same settings write the same files (seeded draws and ids)
+    segments = pretrain_segments(splits["train"], items, INDEX, settings)
+    pd.testing.assert_frame_equal(chat, chat_samples(splits, items, INDEX, settings))
+    assert chat["uuid"].is_unique and not set(chat["uuid"]) & set(segments["uuid"])
+    write_openonerec_data(segments, chat, tmp_path / "segments.parquet", tmp_path / "chat.parquet")
+    train = chat_split(tmp_path / "chat.parquet", "train")      # what a training stage reads: no valid/test answer
+    assert set(train["split"]) == {"train"} and len(train) == 3 + 3
+    with pytest.raises(GenrecError, match="expected"):
+        read_openonerec_table(tmp_path / "chat.parquet", SEGMENTS_SCHEMA)
+
+
+def test_prompts_without_their_placeholder_fail_naming_the_key(settings):
+    def with_prompts(**changes):
+        values = json.loads(settings.to_json())
+        for path, value in changes.items():
+            task, role = path.split("__") if "__" in path else (path, None)
+            if role:
+                values["prompts"][task][role] = value
+            else:
+                values["prompts"][task] = value
+        return OpenOneRecData.from_config(values)
+
+    with pytest.raises(GenrecError, match=r"expected \['query'\]") as error:
+        with_prompts(rec__user=["Predict the next item."])
+    assert "openonerec.prompts.rec.user" in str(error.value)
+    with pytest.raises(GenrecError, match=r"has placeholders \['history', 'query'\]"):
+        with_prompts(rec__user=["{history} then {query}"])
+    with pytest.raises(GenrecError, match="does not parse"):
+        with_prompts(item_understand__user=["What is {sid}? {"])
+    with pytest.raises(GenrecError, match="captions"):
+        with_prompts(captions=["Item {sid}"])
+    with_prompts(captions=[{"id": "{sid}", "text": "{caption}"}], rec__user=["{query} -> {{next}}"])
