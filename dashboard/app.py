@@ -73,6 +73,8 @@ def leaderboard_page(board: pd.DataFrame) -> None:
                "their rows; Δ vs sft is an RL stage's NDCG@10 gain over its SFT model on the same rows (paired). "
                "data_vs_paper says whether the dataset as preprocessed has the users / items / interactions of the "
                "paper's table of datasets (blank: no paper describes it).")
+    # a published row records no mask_history: as text, so the column holds one type (Arrow refuses bool + "")
+    shown = shown.assign(mask_history=shown["mask_history"].map({True: "yes", False: "no"}))
     text = [c for c in shown.columns if shown[c].dtype == object]
     shown = shown.assign(**{c: shown[c].where(shown[c].notna(), "") for c in text})     # blank, not "None"
     st.dataframe(shown, hide_index=True, width="stretch",
