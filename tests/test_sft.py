@@ -1,5 +1,6 @@
 """SFT: task mixing, response-only labels, SID vocabulary extension, global batch, resume after interruption."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -10,7 +11,8 @@ from transformers import TrainerCallback
 
 from genrec.errors import GenrecError
 from genrec.io import read_table
-from genrec.models.backbone import build_tiny_backbone, load_backbone
+from genrec.embed.encode import item_texts
+from genrec.models.backbone import build_tiny_backbone, create_backbone, load_backbone
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens, sid_token_ids
 from genrec.prompts import ItemText, stage_templates
 from genrec.sft.dataset import IGNORE, SFTDataset
@@ -76,6 +78,26 @@ def test_sid_tokens_start_at_the_mean_and_freeze_llm_trains_only_them(sample):
     assert rows.min() >= n_old
 
 
+def test_freeze_llm_keeps_the_original_rows_exact_under_weight_decay(sample):
+    """AdamW's decoupled weight decay moves every row of a matrix whose gradient is masked; the callback that
+    freeze_llm returns puts the original rows back after the step, as OpenOneRec's stage 1 does."""
+    _, index, _ = sample
+    for keep in (False, True):
+        model, tokenizer = build_tiny_backbone(TINY, ["alpha beta gamma delta"] * 20, seed=0)
+        n_old = add_sid_tokens(model, tokenizer, index_tokens(index))
+        kept = freeze_llm(model, n_old)
+        weight = model.get_input_embeddings().weight
+        before = weight.detach().clone()
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1, weight_decay=0.1)
+        ids = torch.tensor([sid_token_ids(tokenizer, index)[:4].reshape(-1).tolist()])
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        if keep:
+            kept.on_step_end(None, None, None)
+        assert torch.equal(weight[:n_old], before[:n_old]) == keep
+        assert not torch.equal(weight[n_old:], before[n_old:])       # the SID rows train either way
+
+
 def test_global_batch_derives_accumulation():
     assert gradient_accumulation(1024, 32, 4) == 8
     assert gradient_accumulation(256, 256, 1) == 1
@@ -104,6 +126,24 @@ class Interrupt(TrainerCallback):
 
 SETTINGS = SFTSettings(tasks={"seq_rec": 1.0, "title2sid": 0.02}, batch_size=32, micro_batch_size=16, epochs=2,
                        learning_rate=3e-3, save_every_epochs=0.5, precision="float32", seed=3)
+
+
+def test_frozen_llm_sft_trains_only_the_new_rows(small_data, tmp_path):
+    """`sft.freeze_llm` through the SFT stage, with weight decay on: the saved model equals the untrained backbone
+    everywhere but the SID tokens' rows."""
+    settings = dataclasses.replace(SETTINGS, freeze_llm=True, weight_decay=0.1, epochs=1)
+    run_sft(TINY, settings, TEMPLATES, small_data, SAMPLE_INDEX, tmp_path / "m", tmp_path / "w", threads=1)
+    trained, tokenizer = load_backbone(tmp_path / "m")
+    start, base = create_backbone(TINY, item_texts(read_table(small_data / "items.parquet")), [], settings.seed)
+    n_old = len(base)
+    for name, weight in start.state_dict().items():
+        after = trained.state_dict()[name]
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            assert torch.equal(after[:n_old], weight[:n_old]), name
+            assert not torch.equal(after[n_old:len(tokenizer)], after[n_old:len(tokenizer)].mean(0).expand(
+                len(tokenizer) - n_old, -1)), name                    # the SID rows moved off their common start
+        else:
+            assert torch.equal(after, weight), name
 
 
 def test_sft_resumes_after_interruption_and_matches_an_uninterrupted_run(small_data, tmp_path):

@@ -1,15 +1,15 @@
 """SID vocabulary: add every SID token of an index to a backbone and map SIDs to token ids.
 
 New embedding rows start at the mean of the existing rows (MiniOneRec's choice); `freeze_llm` trains only
-those rows (MiniOneRec's option, OpenOneRec's stage 1) by freezing everything else and zeroing the
-gradient of the original rows of the (possibly tied) embedding matrices.
+those rows (MiniOneRec's option, OpenOneRec's stage 1) by freezing everything else, zeroing the gradient of the
+original rows of the (possibly tied) embedding matrices and restoring them after each step (weight decay).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from genrec.errors import GenrecError
 from genrec.evaluate.constrained import PAD, SIDTrie
@@ -44,8 +44,23 @@ def add_sid_tokens(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, t
     return n_old
 
 
-def freeze_llm(model: PreTrainedModel, n_old: int) -> None:
-    """Train only the embedding rows from `n_old` on (the SID tokens); everything else is frozen."""
+class KeepRows(TrainerCallback):
+    """Put the frozen embedding rows back after every optimizer step. A zeroed gradient alone does not freeze them:
+    AdamW's decoupled weight decay shrinks every row of the matrix, and the SFT default decays (OpenOneRec's stage 1
+    restores its original rows from a saved copy after each step, which this does)."""
+
+    def __init__(self, weights: list[torch.nn.Parameter], n_old: int):
+        self.saved = [(weight, weight.detach()[:n_old].clone()) for weight in weights]
+
+    def on_step_end(self, args, state, control, **kwargs):
+        with torch.no_grad():
+            for weight, rows in self.saved:
+                weight[: len(rows)].copy_(rows)
+
+
+def freeze_llm(model: PreTrainedModel, n_old: int) -> KeepRows:
+    """Train only the embedding rows from `n_old` on (the SID tokens); everything else is frozen. The returned
+    callback keeps the original rows exact through weight decay: pass it to the Trainer."""
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     matrices = {id(m.weight): m.weight for m in (model.get_input_embeddings(), model.get_output_embeddings())
@@ -55,6 +70,7 @@ def freeze_llm(model: PreTrainedModel, n_old: int) -> None:
         mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
         mask[n_old:] = 1
         weight.register_hook(lambda grad, mask=mask: grad * mask)
+    return KeepRows(list(matrices.values()), n_old)
 
 
 def sid_token_ids(tokenizer: PreTrainedTokenizerBase, index: dict[int, list[str]], source: str = "",

@@ -95,8 +95,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
 
     model, tokenizer = create_backbone(backbone, item_texts(items), sid_tokens, settings.seed)
     n_old = add_sid_tokens(model, tokenizer, sid_tokens, settings.sid_init) if sid_tokens else len(tokenizer)
-    if settings.freeze_llm:
-        freeze_llm(model, n_old)
+    frozen = [freeze_llm(model, n_old)] if settings.freeze_llm else []
     text = ItemText.build(items, index, prompt_category(data_dir))
     examples = build_examples(settings.tasks, sft_templates, text, train, settings.prompt_history, settings.seed,
                               settings.seq_rec_mode)
@@ -148,7 +147,8 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
         train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
     )
     clock = EpochClock()
-    callbacks = list(callbacks or []) + [clock] + ([TimeLimit(settings.max_seconds)] if settings.max_seconds else [])
+    callbacks = list(callbacks or []) + [clock, *frozen]
+    callbacks += [TimeLimit(settings.max_seconds)] if settings.max_seconds else []
     if settings.early_stopping_patience is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = seq2seq_collator(model, tokenizer, settings.static_shapes, train_set, valid_set) if seq2seq else \
