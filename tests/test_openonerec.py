@@ -188,3 +188,37 @@ def test_prompts_without_their_placeholder_fail_naming_the_key(settings):
     with pytest.raises(GenrecError, match="captions"):
         with_prompts(captions=["Item {sid}"])
     with_prompts(captions=[{"id": "{sid}", "text": "{caption}"}], rec__user=["{query} -> {{next}}"])
+
+
+def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path):
+    """OpenOneRec's stage 1 on segments, with its weight decay: the saved model is the backbone it started from
+    everywhere but the rows the vocabulary expansion added."""
+    from genrec.models.backbone import load_backbone
+    from genrec.openonerec.pretrain import ALIGN, expand_vocabulary, pretrain, segment_examples, split_segments
+    from genrec.sft.settings import SFTSettings
+
+    items, splits = _dataset()
+    spec = BackboneSpec.from_config({"kind": "tiny", "hidden_size": 16, "intermediate_size": 32, "num_layers": 1,
+                                     "num_heads": 2, "num_kv_heads": 2, "text_vocab_size": 300}, key="backbones.t",
+                                    name="t")
+    model, tokenizer = build_tiny_backbone(spec, ["Red filament PLA", "Brass valve", "Item shows the following"], 0)
+    start = {name: weight.clone() for name, weight in model.state_dict().items()}
+    n_old = expand_vocabulary(model, tokenizer, levels=3, codebook_size=4)
+    segments = pretrain_segments(splits["train"], items, INDEX, settings)
+    train = segment_examples(segments)
+    assert train[0].prompt == "" and train[0].response.startswith(SID_BEGIN)      # the loss is on every token
+    steps = SFTSettings(batch_size=5, micro_batch_size=5, epochs=4, learning_rate=0.05, weight_decay=0.1,
+                        save_every_epochs=2, precision="float32", seed=0)
+    info = pretrain(ALIGN, model, tokenizer, steps, train, split_segments(splits["valid"], INDEX, 512),
+                    tmp_path / "m", tmp_path / "w", n_old=n_old)
+    assert info["frozen_rows"] == n_old and info["steps"] == 4
+    trained, saved = load_backbone(tmp_path / "m")
+    assert len(saved) == len(tokenizer) and saved.chat_template
+    after = trained.state_dict()
+    for name, weight in start.items():
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            assert torch.equal(after[name][:n_old], weight[:n_old]), name
+            new = after[name][n_old:len(tokenizer)]
+            assert not torch.equal(new, new.mean(0).expand_as(new)), name     # the new rows left their mean start
+        else:
+            assert torch.equal(after[name], weight), name

@@ -64,6 +64,53 @@ def seq2seq_collator(model, tokenizer, static_shapes: bool, *datasets: Seq2SeqDa
                                      round8(max(len(e["labels"]) for e in examples)))
 
 
+def fit(model, tokenizer, train_set: torch.utils.data.Dataset, valid_set: torch.utils.data.Dataset,
+        settings: SFTSettings, work_dir: str | Path, callbacks: list[TrainerCallback] | None = None,
+        seq2seq: bool = False) -> tuple[Trainer, object, dict]:
+    """Train on tokenised examples with HF's `Trainer` under `settings` (global batch, schedule, valid loss and a
+    checkpoint every `save_every_epochs`, the best kept, resume from `work_dir`): what every SFT-like stage shares.
+    Returns the trainer, its result, and the run's facts (accumulation, warm-up, per-epoch clock, resumed-from)."""
+    ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
+    steps_per_epoch = max(1, len(train_set) // settings.batch_size)
+    save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
+    warmup_steps = settings.warmup_steps if settings.warmup_steps is not None else \
+        round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
+    rsqrt = settings.lr_scheduler == "rsqrt"
+    args = TrainingArguments(
+        output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
+        per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
+        learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
+        lr_scheduler_type="constant" if rsqrt else settings.lr_scheduler, warmup_steps=0 if rsqrt else warmup_steps,
+        weight_decay=settings.weight_decay, optim=settings.optimizer, max_grad_norm=settings.max_grad_norm, bf16=use_bf16(settings.precision),
+        eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
+        logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
+        report_to=[], remove_unused_columns=False, dataloader_num_workers=settings.dataloader_workers,
+        torch_compile=settings.torch_compile,
+        dataloader_drop_last=settings.static_shapes,   # a short last batch would be a new shape: a recompile, then slower steps
+        disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
+    )
+    clock = EpochClock()
+    callbacks = list(callbacks or []) + [clock]
+    callbacks += [TimeLimit(settings.max_seconds)] if settings.max_seconds else []
+    if settings.early_stopping_patience is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    collator = seq2seq_collator(model, tokenizer, settings.static_shapes, train_set, valid_set) if seq2seq else \
+        LeftPadCollator(tokenizer.pad_token_id)
+    trainer = ScheduledTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
+                               data_collator=collator, compute_loss_func=None if seq2seq else response_loss,
+                               callbacks=callbacks, rsqrt_constant_steps=warmup_steps if rsqrt else None)
+    last = get_last_checkpoint(str(work_dir)) if Path(work_dir).is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+    result = trainer.train(resume_from_checkpoint=last)
+
+    return trainer, result, {"gradient_accumulation": ga, "warmup_steps": warmup_steps, "clock": clock,
+                             "resumed_from": last}
+
+
 def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data_dir: str | Path,
             index_path: str | Path, out_dir: str | Path, work_dir: str | Path, threads: int | None = None,
             callbacks: list[TrainerCallback] | None = None) -> dict:
@@ -91,7 +138,7 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     train, valid = read_table(data_dir / "train.parquet"), read_table(data_dir / "valid.parquet")
     index = read_index(index_path, n_items=len(items)) if index_path is not None else None
     sid_tokens = index_tokens(index) if index is not None else []
-    ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
+    ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())   # fails before loading
 
     model, tokenizer = create_backbone(backbone, item_texts(items), sid_tokens, settings.seed)
     n_old = add_sid_tokens(model, tokenizer, sid_tokens, settings.sid_init) if sid_tokens else len(tokenizer)
@@ -125,41 +172,9 @@ def run_sft(backbone: BackboneSpec, settings: SFTSettings, templates: dict, data
     log.info("SFT examples per epoch: %s (valid seq_rec: %d); %d new SID tokens", counts, len(valid_set),
              len(tokenizer) - n_old)
 
-    steps_per_epoch = max(1, len(train_set) // settings.batch_size)
-    save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
-    warmup_steps = settings.warmup_steps if settings.warmup_steps is not None else \
-        round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
-    rsqrt = settings.lr_scheduler == "rsqrt"
-    args = TrainingArguments(
-        output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
-        per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
-        learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
-        lr_scheduler_type="constant" if rsqrt else settings.lr_scheduler, warmup_steps=0 if rsqrt else warmup_steps,
-        weight_decay=settings.weight_decay, optim=settings.optimizer, max_grad_norm=settings.max_grad_norm, bf16=use_bf16(settings.precision),
-        eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
-        logging_steps=max(1, steps_per_epoch // 10), seed=settings.seed, data_seed=settings.seed,
-        report_to=[], remove_unused_columns=False, dataloader_num_workers=settings.dataloader_workers,
-        torch_compile=settings.torch_compile,
-        dataloader_drop_last=settings.static_shapes,   # a short last batch would be a new shape: a recompile, then slower steps
-        disable_tqdm=False,
-        use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
-    )
-    clock = EpochClock()
-    callbacks = list(callbacks or []) + [clock, *frozen]
-    callbacks += [TimeLimit(settings.max_seconds)] if settings.max_seconds else []
-    if settings.early_stopping_patience is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
-    collator = seq2seq_collator(model, tokenizer, settings.static_shapes, train_set, valid_set) if seq2seq else \
-        LeftPadCollator(tokenizer.pad_token_id)
-    trainer = ScheduledTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=valid_set,
-                               data_collator=collator, compute_loss_func=None if seq2seq else response_loss,
-                               callbacks=callbacks, rsqrt_constant_steps=warmup_steps if rsqrt else None)
-    last = get_last_checkpoint(str(work_dir)) if Path(work_dir).is_dir() else None
-    if last:
-        log.info("resuming from %s", last)
-    result = trainer.train(resume_from_checkpoint=last)
+    trainer, result, run = fit(model, tokenizer, train_set, valid_set, settings, work_dir, [*(callbacks or []), *frozen],
+                               seq2seq=seq2seq)
+    warmup_steps, clock, last = run["warmup_steps"], run["clock"], run["resumed_from"]
 
     info = {
         "backbone": dataclasses.asdict(backbone), "sft": dataclasses.asdict(settings), "examples": counts,
