@@ -148,6 +148,18 @@ def cmd_openonerec_data(args: argparse.Namespace) -> None:
              segments["source"].value_counts().to_dict(), len(chat), chat.groupby(["source", "split"]).size().to_dict())
 
 
+def cmd_general_text(args: argparse.Namespace) -> None:
+    from genrec.openonerec.data import write_openonerec_data
+    from genrec.openonerec.general import general_data
+    from genrec.openonerec.settings import GeneralText
+
+    settings = GeneralText.from_json(args.settings)
+    segments, chat = general_data(settings.corpus, settings.heldout_percent)
+    write_openonerec_data(segments, chat, args.out_segments, args.out_chat)
+    log.info("general text %s: %d segments, %d chats (%s)", settings.corpus, len(segments), len(chat),
+             chat["split"].value_counts().to_dict())
+
+
 def cmd_sid_stats(args: argparse.Namespace) -> None:
     from genrec.tokenize.index import index_to_codes, read_index
     from genrec.tokenize.stats import index_stats
@@ -564,6 +576,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-segments", required=True)
     p.add_argument("--out-chat", required=True)
     p.set_defaults(func=cmd_openonerec_data)
+
+    p = sub.add_parser("general-text", help="a general-domain corpus as OpenOneRec's segments and chat (parquet), "
+                                            "with a held-out share")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.openonerec.settings', 'GeneralText')}")
+    p.add_argument("--out-segments", required=True)
+    p.add_argument("--out-chat", required=True)
+    p.set_defaults(func=cmd_general_text)
 
     p = sub.add_parser("import-index", help="a released SID index (MiniOneRec / LC-Rec format) -> index.json + stats.json")
     p.add_argument("--dataset", required=True)

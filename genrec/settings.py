@@ -27,7 +27,7 @@ from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, SFT_METHODS, TITLE_METHO
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import OpenOneRecData
+from genrec.openonerec.settings import GeneralText, OpenOneRecData
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -140,6 +140,11 @@ def openonerec_data(config: dict) -> OpenOneRecData:
     """What OpenOneRec's segments and chat files hold (`openonerec.data` and `openonerec.prompts`)."""
     section = config["openonerec"]
     return OpenOneRecData.from_config({**section["data"], "prompts": section["prompts"]}, key="openonerec")
+
+
+def general_text(config: dict) -> GeneralText:
+    """The general-domain corpus OpenOneRec's stages mix in (`openonerec.general`)."""
+    return GeneralText.from_config(config["openonerec"]["general"])
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -449,6 +454,7 @@ def check_config(config: dict, datasets: dict) -> None:
           "openonerec.tokenizers", "`tokenizers` defines: ")
     if config["openonerec"]["tokenizers"]:
         openonerec_data(config)
+        general_text(config)
     if TITLES in config["tokenizers"]:
         raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
                           fix="rename the tokenizer")

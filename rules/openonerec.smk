@@ -27,3 +27,25 @@ rule openonerec_data:
     shell:
         "{GENREC} openonerec-data --data {params.data} --index {input.index} --settings {params.settings:q}"
         " --out-segments {output.segments} --out-chat {output.chat} 2> {log}"
+
+
+# The general-domain corpus (genrec.openonerec.general) in the same two formats, with a held-out share.
+rule general_text:
+    output:
+        segments=f"{RESULTS}/general/{{corpus}}/segments.parquet",
+        chat=f"{RESULTS}/general/{{corpus}}/chat.parquet",
+    params:
+        settings=lambda wildcards: genrec_settings.general_text(config).to_json(),
+    log:
+        f"{RESULTS}/logs/general_text/{{corpus}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/general_text/{{corpus}}.tsv"
+    wildcard_constraints:
+        corpus=re.escape(genrec_settings.general_text(config).corpus),   # the configured corpus only
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{GENREC} general-text --settings {params.settings:q} --out-segments {output.segments}"
+        " --out-chat {output.chat} 2> {log}"

@@ -14,7 +14,7 @@ from genrec.models.settings import BackboneSpec
 from genrec.models.sid_vocab import add_sid_tokens
 from genrec.openonerec.chat import (messages_json, parse_chat, render_chat, text_messages, think_pattern,
                                     with_chat_template)
-from genrec.openonerec.data import (SEGMENTS_SCHEMA, chat_samples, chat_split, pretrain_segments,
+from genrec.openonerec.data import (CHAT_SCHEMA, SEGMENTS_SCHEMA, chat_samples, pretrain_segments, read_split,
                                     read_openonerec_table, write_caption, write_openonerec_data)
 from genrec.openonerec.itemic import SID_BEGIN, SID_END, itemic_text, itemic_vocabulary
 from genrec.openonerec.settings import OpenOneRecData
@@ -161,7 +161,7 @@ def test_chat_asks_each_rows_history_and_answers_its_target(settings, tmp_path):
     pd.testing.assert_frame_equal(chat, chat_samples(splits, items, INDEX, settings))
     assert chat["uuid"].is_unique and not set(chat["uuid"]) & set(segments["uuid"])
     write_openonerec_data(segments, chat, tmp_path / "segments.parquet", tmp_path / "chat.parquet")
-    train = chat_split(tmp_path / "chat.parquet", "train")      # what a training stage reads: no valid/test answer
+    train = read_split(tmp_path / "chat.parquet", CHAT_SCHEMA, "train")    # what training reads: no valid/test answer
     assert set(train["split"]) == {"train"} and len(train) == 3 + 3
     with pytest.raises(GenrecError, match="expected"):
         read_openonerec_table(tmp_path / "chat.parquet", SEGMENTS_SCHEMA)
@@ -222,3 +222,22 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
             assert not torch.equal(new, new.mean(0).expand_as(new)), name     # the new rows left their mean start
         else:
             assert torch.equal(after[name], weight), name
+
+
+def test_general_text_holds_out_whole_conversations():
+    """The Chit Chat Challenge corpus (the package `chitchat-dataset`) as segments and chat: a conversation is held
+    out whole, in both formats, by a hash of its id; chats alternate user and assistant and end on an answer."""
+    from genrec.openonerec.general import general_data, is_heldout
+
+    segments, chat = general_data("chitchat", heldout_percent=5)
+    assert len(segments) == 7_168 and len(chat) == 4_017       # 3,151 conversations are one speaker's only
+    held = set(segments.loc[segments["split"] == "heldout", "uuid"])
+    assert 0.03 < len(held) / len(segments) < 0.07
+    assert set(chat.loc[chat["split"] == "heldout", "uuid"]) <= held
+    assert all(is_heldout(cid, 5) == (cid in held) for cid in segments["uuid"])
+    for stored in chat["messages"].sample(200, random_state=0):
+        messages = text_messages(stored)
+        assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+        assert all(m["content"] for m in messages)
+    with pytest.raises(GenrecError, match="unknown general corpus"):
+        general_data("wikipedia", 5)

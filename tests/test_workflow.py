@@ -382,3 +382,14 @@ def test_openonerec_data_on_both_protocols(pipeline, tmp_path):
         for sequence, text in zip(user_sequences(splits["train"])[:50], histories["segments"][:50]):
             assert json.loads(text)[0]["text"] == "".join(itemic_text(index[item]) for item in sequence.items[-522:])
     assert splits["test"].groupby("user_id").size().max() > 1       # sample_dated: several test rows per user
+
+
+def test_general_text_through_snakemake(workdir):
+    """The general-domain corpus rule: both files in their schemas, a held-out share in each."""
+    from genrec.openonerec.data import CHAT_SCHEMA, SEGMENTS_SCHEMA, read_openonerec_table
+
+    result = snakemake(workdir, "results/general/chitchat/chat.parquet", "results/general/chitchat/segments.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, schema in (("segments", SEGMENTS_SCHEMA), ("chat", CHAT_SCHEMA)):
+        table = read_openonerec_table(workdir / f"results/general/chitchat/{name}.parquet", schema)
+        assert set(table["split"]) == {"train", "heldout"} and table["uuid"].is_unique

@@ -9,9 +9,9 @@
   understanding: an item's tokens in the question, its caption in the answer (sft/item_understand.py).
 
 Both follow OpenOneRec's parquet layout (data/README.md): uuid, source, metadata (JSON), and segments or messages
-(JSON). The chat file's `split` column says which of our splits a row comes from: training reads `train` only
-(`chat_split`), evaluation its split's rows. Prompts are drawn with a seeded generator and ids derived from what a
-sample is, so a rebuild writes the same files.
+(JSON), plus a `split` column: which of our splits a chat row comes from (segments are all `train`; general text
+has a `heldout` share), so training reads `train` only (`read_split`) and evaluation its split's rows. Prompts
+are drawn with a seeded generator and ids derived from what a sample is, so a rebuild writes the same files.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from genrec.openonerec.settings import OpenOneRecData
 from genrec.progress import progress
 from genrec.sft.example import recent_history
 
-SEGMENTS_SCHEMA = pa.schema([("uuid", pa.string()), ("source", pa.string()), ("segments", pa.string()),
-                             ("metadata", pa.string())])
+SEGMENTS_SCHEMA = pa.schema([("uuid", pa.string()), ("source", pa.string()), ("split", pa.string()),
+                             ("segments", pa.string()), ("metadata", pa.string())])
 CHAT_SCHEMA = pa.schema([("uuid", pa.string()), ("source", pa.string()), ("split", pa.string()),
                          ("messages", pa.string()), ("metadata", pa.string())])
 # OpenOneRec's RecIF_* sources, "Video" read as "Item" (its ItemUnderstand ones keep their names)
@@ -86,7 +86,7 @@ def pretrain_segments(train: pd.DataFrame, items: pd.DataFrame, index: dict[int,
             text = write_caption(templates[rng.integers(len(templates))], _itemic(index, [item]), caption)
             rows.append((CAPTION_PRETRAIN, item, text, {"item_id": item}))
     return pd.DataFrame({"uuid": [_sample_id(source, key) for source, key, _, _ in rows],
-                         "source": [r[0] for r in rows],
+                         "source": [r[0] for r in rows], "split": "train",
                          "segments": [json.dumps([{"type": "text", "text": r[2]}], ensure_ascii=False) for r in rows],
                          "metadata": [json.dumps(r[3]) for r in rows]})
 
@@ -140,7 +140,8 @@ def read_openonerec_table(path: str | Path, schema: pa.Schema) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def chat_split(path: str | Path, split: str) -> pd.DataFrame:
-    """The chat samples of one split: a training stage reads `train` only, so no valid or test answer reaches it."""
-    chat = read_openonerec_table(path, CHAT_SCHEMA)
-    return chat[chat["split"] == split].reset_index(drop=True)
+def read_split(path: str | Path, schema: pa.Schema, split: str) -> pd.DataFrame:
+    """The samples of one split: a training stage reads `train` only, so no valid, test or held-out text reaches
+    it."""
+    table = read_openonerec_table(path, schema)
+    return table[table["split"] == split].reset_index(drop=True)

@@ -68,3 +68,18 @@ class OpenOneRecData(Settings):
     max_targets: int = 10           # TARGET_MAX_LEN: items after the history in a pre-training sequence
     max_caption_chars: int | None = None    # None: the whole caption, as OpenOneRec's dense captions
     seed: int = 42                  # the data scripts' random.seed(42)
+
+
+@dataclass(frozen=True)
+class GeneralText(Settings):
+    """Config `openonerec.general`: the general-domain corpus the stages mix in, and its held-out share."""
+
+    KEY = "openonerec.general"
+
+    corpus: str = "chitchat"        # genrec.openonerec.general.CORPORA
+    heldout_percent: int = 5        # conversations held out for the general-text perplexity (by a hash of their id)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heldout_percent < 100:
+            raise GenrecError(f"heldout_percent {self.heldout_percent} is not a share", key=f"{self.KEY}.heldout_percent",
+                              fix="use 1-99")
