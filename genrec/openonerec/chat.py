@@ -31,6 +31,11 @@ def messages_json(messages: list[dict]) -> str:
                       ensure_ascii=False)
 
 
+def segments_json(text: str) -> str:
+    """Plain text -> OpenOneRec's stored segments (one text part)."""
+    return json.dumps([{"type": "text", "text": text}], ensure_ascii=False)
+
+
 def text_messages(stored: str) -> list[dict]:
     """OpenOneRec's stored messages -> messages with string contents (qwen3_dataset.py `_convert_messages`)."""
     messages = []

@@ -29,7 +29,7 @@ from genrec.data.sequences import user_sequences
 from genrec.embed.encode import item_texts
 from genrec.errors import GenrecError
 from genrec.io import atomic_outputs
-from genrec.openonerec.chat import messages_json
+from genrec.openonerec.chat import messages_json, segments_json
 from genrec.openonerec.itemic import itemic_text
 from genrec.openonerec.settings import OpenOneRecData
 from genrec.progress import progress
@@ -87,7 +87,7 @@ def pretrain_segments(train: pd.DataFrame, items: pd.DataFrame, index: dict[int,
             rows.append((CAPTION_PRETRAIN, item, text, {"item_id": item}))
     return pd.DataFrame({"uuid": [_sample_id(source, key) for source, key, _, _ in rows],
                          "source": [r[0] for r in rows], "split": "train",
-                         "segments": [json.dumps([{"type": "text", "text": r[2]}], ensure_ascii=False) for r in rows],
+                         "segments": [segments_json(r[2]) for r in rows],
                          "metadata": [json.dumps(r[3]) for r in rows]})
 
 

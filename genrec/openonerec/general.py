@@ -18,7 +18,7 @@ from importlib.resources import files
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.openonerec.chat import messages_json
+from genrec.openonerec.chat import messages_json, segments_json
 
 CORPORA = {"chitchat": ("chitchat_dataset", "dataset.json", "MIT", "Chit Chat Challenge (BYU PCC lab)")}
 GENERAL_PRETRAIN, GENERAL_CHAT = "General_Pretrain", "General_Chat"
@@ -64,7 +64,7 @@ def general_data(corpus: str, heldout_percent: int) -> tuple[pd.DataFrame, pd.Da
         split = "heldout" if is_heldout(cid, heldout_percent) else "train"
         meta = json.dumps({"conversation": cid})
         if turns:
-            segments.append((cid, split, json.dumps([{"type": "text", "text": "\n".join(turns)}]), meta))
+            segments.append((cid, split, segments_json("\n".join(turns)), meta))
         exchange = turns[: len(turns) // 2 * 2]
         if exchange:
             messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(exchange)]
