@@ -154,10 +154,56 @@ def cmd_general_text(args: argparse.Namespace) -> None:
     from genrec.openonerec.settings import GeneralText
 
     settings = GeneralText.from_json(args.settings)
-    segments, chat = general_data(settings.corpus, settings.heldout_percent)
+    segments, chat = general_data(settings.corpus, settings.heldout_percent, settings.valid_percent)
     write_openonerec_data(segments, chat, args.out_segments, args.out_chat)
     log.info("general text %s: %d segments, %d chats (%s)", settings.corpus, len(segments), len(chat),
              chat["split"].value_counts().to_dict())
+
+
+def cmd_openonerec_pretrain(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.data.prepared import read_prepared
+    from genrec.embed.encode import item_texts
+    from genrec.io import read_table
+    from genrec.openonerec.pretrain import run_base, run_pretrain
+    from genrec.openonerec.settings import BASE, OpenOneRecPretrainJob
+    from genrec.tokenize.index import read_index
+
+    job = OpenOneRecPretrainJob.from_json(args.settings)
+    torch.set_num_threads(args.threads)
+    prepared = read_prepared(args.data)
+    general = read_table(args.general)
+    if args.stage == BASE:
+        info = run_base(job, general, item_texts(prepared.items), args.out, args.work)
+    else:
+        if not (args.model and args.segments and args.index):
+            raise GenrecError(f"stage {args.stage} reads the model before it, the recommendation segments and the "
+                              "SID index", fix="pass --model, --segments and --index")
+        index = read_index(args.index, n_items=len(prepared.items))
+        info = run_pretrain(args.stage, job, args.model, read_table(args.segments), general, prepared.splits["valid"],
+                            index, args.out, args.work)
+    if info.get("trained", True):
+        log.info("%s done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", args.stage, info["steps"],
+                 info["epochs_run"], info["best_eval_loss"] or float("nan"), info["seconds"])
+
+
+def cmd_openonerec_perplexity(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.io import atomic_outputs, read_table
+    from genrec.models.backbone import load_backbone
+    from genrec.openonerec.perplexity import general_perplexity
+    from genrec.openonerec.settings import PerplexitySettings
+
+    settings = PerplexitySettings.from_json(args.settings)
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_backbone(args.model)
+    result = {"model": str(args.model), **general_perplexity(model, tokenizer, read_table(args.general), settings)}
+    with atomic_outputs(args.out) as (tmp,):
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    log.info("general-text perplexity of %s: %.2f [%.2f, %.2f] over %d tokens", args.model, result["perplexity"],
+             *result["perplexity_ci95"], result["tokens"])
 
 
 def cmd_sid_stats(args: argparse.Namespace) -> None:
@@ -583,6 +629,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-segments", required=True)
     p.add_argument("--out-chat", required=True)
     p.set_defaults(func=cmd_general_text)
+
+    p = sub.add_parser("openonerec-pretrain", help="an OpenOneRec pre-training stage: the base model (a tiny "
+                                                   "backbone's general pre-training), stage 1 or stage 2")
+    p.add_argument("--stage", required=True, choices=["openonerec-base", "openonerec-align", "openonerec-copretrain"])
+    p.add_argument("--data", required=True, help="a preprocessed dataset directory (items; the valid split)")
+    p.add_argument("--general", required=True, help="the general corpus's segments.parquet")
+    p.add_argument("--segments", help="the recommendation segments.parquet (stages 1 and 2)")
+    p.add_argument("--index", help="the SID index.json the segments are written with (stages 1 and 2)")
+    p.add_argument("--model", help="the model the stage starts from (stages 1 and 2)")
+    p.add_argument("--settings", required=True,
+                   help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecPretrainJob')}")
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", required=True, help="resumable checkpoints (outside --out)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_openonerec_pretrain)
+
+    p = sub.add_parser("openonerec-perplexity", help="a causal LM's perplexity on a general corpus's held-out text")
+    p.add_argument("--model", required=True)
+    p.add_argument("--general", required=True, help="the general corpus's segments.parquet")
+    p.add_argument("--settings", required=True,
+                   help=f"JSON of {_fields('genrec.openonerec.settings', 'PerplexitySettings')}")
+    p.add_argument("--out", required=True, help="metrics JSON")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_openonerec_perplexity)
 
     p = sub.add_parser("import-index", help="a released SID index (MiniOneRec / LC-Rec format) -> index.json + stats.json")
     p.add_argument("--dataset", required=True)

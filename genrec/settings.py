@@ -27,7 +27,8 @@ from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, SFT_METHODS, TITLE_METHO
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import GeneralText, OpenOneRecData
+from genrec.openonerec.settings import (PRETRAIN_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecPretrainJob,
+                                       PerplexitySettings)
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -145,6 +146,32 @@ def openonerec_data(config: dict) -> OpenOneRecData:
 def general_text(config: dict) -> GeneralText:
     """The general-domain corpus OpenOneRec's stages mix in (`openonerec.general`)."""
     return GeneralText.from_config(config["openonerec"]["general"])
+
+
+def openonerec_perplexity(config: dict) -> PerplexitySettings:
+    """How every stage's general-text perplexity is measured (`openonerec.perplexity`)."""
+    return PerplexitySettings.from_config(config["openonerec"]["perplexity"])
+
+
+def openonerec_pretrain_job(config: dict, stage: str, backbone_name: str,
+                            tokenizer_name: str | None = None) -> OpenOneRecPretrainJob:
+    """An OpenOneRec pre-training stage's job: its section's `sft` keys laid over `sft` and the backbone's, its
+    mixture, and (stage 1 onwards) the SID tokenizer's codebook, whose every code the vocabulary gains."""
+    section = config["openonerec"][PRETRAIN_SECTIONS[stage]]
+    key = f"openonerec.{PRETRAIN_SECTIONS[stage]}"
+    spec = backbone(config, backbone_name)
+    if spec.kind not in ("tiny", "hf"):
+        raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; OpenOneRec trains a causal LM "
+                          "(tiny or hf)", key=f"backbones.{backbone_name}.kind")
+    backbone_sft = _entry(config, "backbones", backbone_name).get("sft", {})
+    sft = SFTSettings.from_config({**config["sft"], **backbone_sft, **section.get("sft", {})}, key=f"{key}.sft")
+    codebook = {}
+    if tokenizer_name is not None:
+        sid = tokenizer(config, tokenizer_name)
+        codebook = {"levels": sid.levels, "codebook_size": sid.codebook_size}
+    mix = {name: section[name] for name in ("general_share", "valid_rows") if name in section}
+    return OpenOneRecPretrainJob(backbone=spec, sft=sft, max_history=openonerec_data(config).max_history,
+                                 **mix, **codebook)
 
 
 def baseline_model(config: dict, name: str) -> Settings:

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -194,7 +195,8 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
     """OpenOneRec's stage 1 on segments, with its weight decay: the saved model is the backbone it started from
     everywhere but the rows the vocabulary expansion added."""
     from genrec.models.backbone import load_backbone
-    from genrec.openonerec.pretrain import ALIGN, expand_vocabulary, pretrain, segment_examples, split_segments
+    from genrec.openonerec.pretrain import expand_vocabulary, segment_texts, split_segments, train_stage
+    from genrec.openonerec.settings import ALIGN, OpenOneRecPretrainJob
     from genrec.sft.settings import SFTSettings
 
     items, splits = _dataset()
@@ -204,13 +206,13 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
     model, tokenizer = build_tiny_backbone(spec, ["Red filament PLA", "Brass valve", "Item shows the following"], 0)
     start = {name: weight.clone() for name, weight in model.state_dict().items()}
     n_old = expand_vocabulary(model, tokenizer, levels=3, codebook_size=4)
-    segments = pretrain_segments(splits["train"], items, INDEX, settings)
-    train = segment_examples(segments)
-    assert train[0].prompt == "" and train[0].response.startswith(SID_BEGIN)      # the loss is on every token
+    train = segment_texts(pretrain_segments(splits["train"], items, INDEX, settings), "train")
+    assert train[0].startswith(SID_BEGIN)
     steps = SFTSettings(batch_size=5, micro_batch_size=5, epochs=4, learning_rate=0.05, weight_decay=0.1,
                         save_every_epochs=2, precision="float32", seed=0)
-    info = pretrain(ALIGN, model, tokenizer, steps, train, split_segments(splits["valid"], INDEX, 512),
-                    tmp_path / "m", tmp_path / "w", n_old=n_old)
+    job = OpenOneRecPretrainJob(backbone=spec, sft=steps, levels=3, codebook_size=4)
+    info = train_stage(ALIGN, model, tokenizer, job, train, split_segments(splits["valid"], INDEX, 512),
+                       tmp_path / "m", tmp_path / "w", n_old=n_old)
     assert info["frozen_rows"] == n_old and info["steps"] == 4
     trained, saved = load_backbone(tmp_path / "m")
     assert len(saved) == len(tokenizer) and saved.chat_template
@@ -224,20 +226,100 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
             assert torch.equal(after[name], weight), name
 
 
+def test_segments_train_on_every_token_in_windows_of_the_training_length(tiny):
+    """A segment is its text then EOS with every token a target but the first (OpenOneRec's `_process_completion`);
+    a longer text is cut into windows, none lost and none of one token."""
+    from genrec.openonerec.pretrain import SegmentWindows
+    from genrec.sft.dataset import IGNORE
+
+    _, tokenizer = tiny
+    text = "a red filament spool and a brass valve " * 3
+    ids = [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    whole = SegmentWindows([text], tokenizer, max_length=512)
+    assert len(whole) == 1 and whole[0] == {"input_ids": ids, "labels": [IGNORE, *ids[1:]]}
+    width = len(ids) // 2 + 1                                   # two windows, the second one token shorter or so
+    cut = SegmentWindows([text], tokenizer, max_length=width)
+    assert [item["input_ids"] for item in cut] == [ids[:width], ids[width:]]
+    assert all(item["labels"][0] == IGNORE and item["labels"][1:] == item["input_ids"][1:] for item in cut)
+    assert len(SegmentWindows([text], tokenizer, max_length=len(ids) - 1)) == 1     # a last window of EOS alone: dropped
+    assert cut.tokens() == len(ids)
+
+
+def test_mixture_keeps_every_rec_segment_and_draws_the_general_share():
+    from genrec.openonerec.pretrain import mixture
+
+    rec, general = [f"r{i}" for i in range(30)], [f"g{i}" for i in range(20)]
+    assert mixture(rec, general, None, 0) == rec + general                    # OpenOneRec: both, concatenated
+    quarter = mixture(rec, general, 0.25, 0)
+    assert quarter[:30] == rec and len(quarter) == 40 and len(set(quarter[30:])) == 10
+    assert mixture(rec, general, 0.25, 0) == quarter                          # seeded
+    twice = mixture(rec, general, 0.6, 0)                                     # 45 general: the corpus 2x, then 5
+    assert len(twice) == 75 and sorted(twice[30:]).count("g0") >= 2
+
+
+def test_perplexity_is_the_models_own_loss_on_the_heldout_text(tiny):
+    """The token losses behind the perplexity are the causal LM's loss on each segment + EOS (HF's `labels` loss),
+    whatever the batch padding; only held-out rows are scored."""
+    from genrec.openonerec.chat import segments_json
+    from genrec.openonerec.perplexity import general_perplexity, token_losses
+    from genrec.openonerec.settings import PerplexitySettings
+
+    model, tokenizer = tiny
+    texts = ["a red filament spool", "what is this item, a brass valve?", "a brass valve"]
+    losses, owners = token_losses(model, tokenizer, texts, max_length=64, batch_size=2)
+    for i, text in enumerate(texts):
+        ids = torch.tensor([[*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]])
+        with torch.no_grad():
+            expected = model(input_ids=ids, labels=ids).loss
+        assert losses[owners == i].mean() == pytest.approx(float(expected), rel=1e-5)
+    general = pd.DataFrame({"segments": [segments_json(t) for t in texts], "split": ["heldout", "train", "heldout"]})
+    result = general_perplexity(model, tokenizer, general, PerplexitySettings(max_length=64))
+    kept = losses[(owners == 0) | (owners == 2)]
+    assert result["texts"] == 2 and result["tokens"] == len(kept)
+    assert result["perplexity"] == pytest.approx(float(np.exp(kept.mean())), rel=1e-5)
+    low, high = result["perplexity_ci95"]
+    assert low <= result["perplexity"] <= high
+
+
+def test_pretrain_settings_refuse_what_cannot_train():
+    from genrec.openonerec.settings import OpenOneRecPretrainJob
+    from genrec.sft.settings import SFTSettings
+
+    spec = BackboneSpec.from_config({"kind": "tiny"}, key="backbones.t", name="t")
+    with pytest.raises(GenrecError, match="general_share"):
+        OpenOneRecPretrainJob(backbone=spec, sft=SFTSettings(), general_share=1.0)
+    with pytest.raises(GenrecError, match="min_lr_rate"):
+        SFTSettings(min_lr_rate=0.5)                                        # a floor without its schedule
+    with pytest.raises(GenrecError, match="min_lr_rate"):
+        SFTSettings(lr_scheduler="cosine_with_min_lr")                      # the schedule without its floor
+
+
+def test_a_tiny_qwen3_has_heads_as_wide_as_its_width_allows():
+    """Qwen3Config's 128-wide default heads would make a 128-wide tiny model's attention 4x its width."""
+    spec = BackboneSpec.from_config({"kind": "tiny", "architecture": "qwen3", "hidden_size": 32, "num_heads": 4,
+                                     "num_kv_heads": 4, "intermediate_size": 64, "num_layers": 1,
+                                     "text_vocab_size": 300}, key="backbones.t", name="t")
+    model, _ = build_tiny_backbone(spec, ["a red filament spool"], 0)
+    assert model.config.head_dim == 8
+    assert model.model.layers[0].self_attn.q_proj.weight.shape == (32, 32)
+
+
 def test_general_text_holds_out_whole_conversations():
     """The Chit Chat Challenge corpus (the package `chitchat-dataset`) as segments and chat: a conversation is held
     out whole, in both formats, by a hash of its id; chats alternate user and assistant and end on an answer."""
-    from genrec.openonerec.general import general_data, is_heldout
+    from genrec.openonerec.general import general_data, general_split
 
-    segments, chat = general_data("chitchat", heldout_percent=5)
+    segments, chat = general_data("chitchat", heldout_percent=5, valid_percent=2)
     assert len(segments) == 7_168 and len(chat) == 4_017       # 3,151 conversations are one speaker's only
     held = set(segments.loc[segments["split"] == "heldout", "uuid"])
-    assert 0.03 < len(held) / len(segments) < 0.07
-    assert set(chat.loc[chat["split"] == "heldout", "uuid"]) <= held
-    assert all(is_heldout(cid, 5) == (cid in held) for cid in segments["uuid"])
+    valid = set(segments.loc[segments["split"] == "valid", "uuid"])
+    assert 0.03 < len(held) / len(segments) < 0.07 and 0.01 < len(valid) / len(segments) < 0.03
+    for split, ids in (("heldout", held), ("valid", valid)):
+        assert set(chat.loc[chat["split"] == split, "uuid"]) <= ids
+    assert all(general_split(cid, 5, 2) == segments_split for cid, segments_split in zip(segments["uuid"], segments["split"]))
     for stored in chat["messages"].sample(200, random_state=0):
         messages = text_messages(stored)
         assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2)
         assert all(m["content"] for m in messages)
     with pytest.raises(GenrecError, match="unknown general corpus"):
-        general_data("wikipedia", 5)
+        general_data("wikipedia", 5, 2)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from conftest import FAST, PIPELINE_TIMEOUT, copy_workflow, snakemake
 
 from genrec.settings import SEQUENTIAL_BASELINES
@@ -384,6 +385,51 @@ def test_openonerec_data_on_both_protocols(pipeline, tmp_path):
     assert splits["test"].groupby("user_id").size().max() > 1       # sample_dated: several test rows per user
 
 
+@PIPELINE_TIMEOUT
+def test_openonerec_pretraining_stages_through_snakemake(pipeline, tmp_path):
+    """The base model, stage 1 and stage 2 on the sample through Snakemake, each with its general-text perplexity:
+    stage 1 changes only the rows the vocabulary gained (every code of every level), stage 2 every parameter, and
+    every model is scored on the same held-out tokens."""
+    from genrec.models.backbone import load_backbone
+    from genrec.openonerec.itemic import itemic_vocabulary
+    from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL
+
+    workdir, run = pipeline
+    assert run.returncode == 0, run.stderr[-3000:]
+    copy = copy_workflow(tmp_path / "openonerec")
+    for part in ("data", "embed"):
+        shutil.copytree(workdir / "results" / part, copy / "results" / part)
+    models = {BASE: f"sample/{GENERAL}/tiny_chat/{BASE}",
+              **{stage: f"sample/openonerec_rqkmeans/tiny_chat/{stage}" for stage in (ALIGN, COPRETRAIN)}}
+    result = snakemake(copy, *(f"results/metrics/{model}.perplexity.json" for model in models.values()), *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = {stage: load_backbone(copy / "results/models" / model) for stage, model in models.items()}
+    info = {stage: json.loads((copy / "results/models" / model / "training.json").read_text())
+            for stage, model in models.items()}
+    n_base = len(loaded[BASE][1])
+    assert info[BASE]["trained"] and info[BASE]["vocab_size"] == n_base
+    vocabulary = loaded[ALIGN][1].get_vocab()
+    assert all(token in vocabulary for token in itemic_vocabulary(3, 256))
+    assert info[ALIGN]["frozen_rows"] == n_base and info[COPRETRAIN]["frozen_rows"] == 0
+    segments = pd.read_parquet(copy / "results/openonerec/sample/openonerec_rqkmeans/segments.parquet")
+    assert info[ALIGN]["recommendation_texts"] == len(segments)
+    assert info[ALIGN]["general_texts"] == round(0.1 / 0.9 * len(segments))           # tests/fast.yaml: share 0.1
+    weights = {stage: dict(model.named_parameters()) for stage, (model, _) in loaded.items()}
+    for name, base in weights[BASE].items():
+        aligned, copretrained = weights[ALIGN][name], weights[COPRETRAIN][name]
+        rows = slice(0, n_base) if "embed_tokens" in name else slice(None)
+        assert torch.equal(aligned[rows], base[rows]), name                  # stage 1: the LLM frozen
+        assert not torch.equal(copretrained[rows], aligned[rows]), name      # stage 2: every parameter trains
+    added = weights[ALIGN]["model.embed_tokens.weight"][n_base:len(loaded[ALIGN][1])]
+    assert not torch.equal(added, added[:1].expand_as(added))                  # the new rows left their mean start
+    perplexity = {stage: json.loads((copy / f"results/metrics/{model}.perplexity.json").read_text())
+                  for stage, model in models.items()}
+    general = pd.read_parquet(copy / "results/general/chitchat/segments.parquet")
+    assert {p["texts"] for p in perplexity.values()} == {int((general["split"] == "heldout").sum())}
+    assert len({p["tokens"] for p in perplexity.values()}) == 1                  # the same held-out tokens
+    assert all(p["perplexity_ci95"][0] <= p["perplexity"] <= p["perplexity_ci95"][1] for p in perplexity.values())
+
+
 def test_general_text_through_snakemake(workdir):
     """The general-domain corpus rule: both files in their schemas, a held-out share in each."""
     from genrec.openonerec.data import CHAT_SCHEMA, SEGMENTS_SCHEMA, read_openonerec_table
@@ -392,4 +438,4 @@ def test_general_text_through_snakemake(workdir):
     assert result.returncode == 0, result.stderr[-3000:]
     for name, schema in (("segments", SEGMENTS_SCHEMA), ("chat", CHAT_SCHEMA)):
         table = read_openonerec_table(workdir / f"results/general/chitchat/{name}.parquet", schema)
-        assert set(table["split"]) == {"train", "heldout"} and table["uuid"].is_unique
+        assert set(table["split"]) == {"train", "valid", "heldout"} and table["uuid"].is_unique

@@ -47,6 +47,8 @@ def build_tiny_backbone(spec: BackboneSpec, texts: list[str], seed: int) -> tupl
     config = config_class(
         vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_layers,
         num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_kv_heads,
+        # Qwen3Config defaults to 128-wide heads whatever the model's width: 4x a tiny model's attention work
+        head_dim=spec.head_dim or spec.hidden_size // spec.num_heads,
         intermediate_size=spec.intermediate_size, max_position_embeddings=spec.max_position_embeddings,
         attention_dropout=spec.attention_dropout, tie_word_embeddings=True,
         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,

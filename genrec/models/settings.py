@@ -33,7 +33,7 @@ class BackboneSpec(Settings):
     text_vocab_size: int = 4000
     max_position_embeddings: int = 1024
     attention_dropout: float = 0.0
-    head_dim: int | None = None         # t5: d_kv (default hidden_size / num_heads)
+    head_dim: int | None = None         # attention head width (default hidden_size / num_heads; t5: d_kv)
 
     @classmethod
     def named(cls, name: str, settings: dict) -> BackboneSpec:

@@ -5,8 +5,8 @@ OpenMathReasoning, Infinity-Instruct, ...). On a machine without the hub, the CP
 Challenge dataset (BYU PCC lab; the PyPI package `chitchat-dataset`, MIT licence): 7,168 human-human conversations,
 131 k turns. It serves both formats: a conversation's turns as plain text (segments: the tiny backbone's general
 pre-training and stage 2's general share) and as alternating user / assistant messages (chat: chat SFT's general
-share and distillation's prompts). A fixed share of conversations, chosen by a hash of their id, is held out for
-the general-text perplexity no stage trains on.
+share and distillation's prompts). Fixed shares of conversations, chosen by a hash of their id, are held out: one
+for the general-text perplexity no stage trains or selects on, one for the stages' validation loss.
 """
 
 from __future__ import annotations
@@ -50,18 +50,20 @@ def conversations(corpus: str) -> dict[str, list[str]]:
     return out
 
 
-def is_heldout(conversation: str, heldout_percent: int) -> bool:
-    """Whether a conversation belongs to the held-out share: a hash of its id, stable across runs and machines."""
-    return zlib.crc32(conversation.encode()) % 100 < heldout_percent
+def general_split(conversation: str, heldout_percent: int, valid_percent: int) -> str:
+    """A conversation's share by a hash of its id, stable across runs and machines: `heldout` (the perplexity no
+    stage trains or selects on), `valid` (the stages' validation loss) or `train`."""
+    bucket = zlib.crc32(conversation.encode()) % 100
+    return "heldout" if bucket < heldout_percent else "valid" if bucket < heldout_percent + valid_percent else "train"
 
 
-def general_data(corpus: str, heldout_percent: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def general_data(corpus: str, heldout_percent: int, valid_percent: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The corpus as segments (a conversation's turns as text) and chat (its turns as user / assistant messages,
-    ending on an assistant turn), each row marked `train` or `heldout`."""
+    ending on an assistant turn), each row marked `train`, `valid` or `heldout`."""
     segments, chats = [], []
     for cid, turns in conversations(corpus).items():
         turns = [t for t in turns if t]
-        split = "heldout" if is_heldout(cid, heldout_percent) else "train"
+        split = general_split(cid, heldout_percent, valid_percent)
         meta = json.dumps({"conversation": cid})
         if turns:
             segments.append((cid, split, segments_json("\n".join(turns)), meta))

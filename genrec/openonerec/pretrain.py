@@ -1,47 +1,82 @@
-"""OpenOneRec's two pre-training stages on its segments (pretrain/examples/pretrain_stg1.sh, pretrain_stg2.sh).
+"""OpenOneRec's pre-training on segments (pretrain/examples/pretrain_stg1.sh, pretrain_stg2.sh), and the general
+pre-training a tiny backbone needs first.
 
+- Base: a tiny backbone has no language to keep, so it is built (a BPE tokenizer on the general and item text) and
+  pre-trained on the general segments alone; an `hf` backbone (Qwen3) is saved as it is.
 - Stage 1, itemic-text alignment: the vocabulary gains every itemic token and the chat markers, the LLM is frozen
-  and only the new embedding rows train (`freeze_llm`, exact under weight decay as OpenOneRec's row restore).
-- Stage 2, co-pre-training: every parameter trains (on the segments, mixed with general text: next step).
+  and only the new rows train (`freeze_llm`, exact under weight decay as OpenOneRec's row restore).
+- Stage 2, co-pre-training: every parameter trains.
 
-A segment is an example with no prompt: the loss covers every token and the EOS after it (qwen3_dataset.py
-`_process_completion` appends the pad token, `<|endoftext|>`, and masks only the first position, which no token
-predicts). Work in progress (issue 23): no rule drives these yet.
+Both stages read the same mixture, as OpenOneRec's scripts do (both pass `dataset_config/pretrain.json`): the
+recommendation segments and the general ones, concatenated (`general_share` None) or with the general segments
+drawn to a share of the mix. A segment is trained as OpenOneRec's `_process_completion` does: its text then EOS,
+every token a target but the first, which nothing predicts.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
+from genrec.io import atomic_outputs
+from genrec.models.backbone import build_tiny_backbone, load_backbone
 from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm
 from genrec.openonerec.chat import with_chat_template
 from genrec.openonerec.itemic import itemic_text, itemic_vocabulary
-from genrec.sft.dataset import SFTDataset
-from genrec.sft.example import Example
-from genrec.sft.settings import SFTSettings
+from genrec.openonerec.settings import ALIGN, BASE, OpenOneRecPretrainJob
+from genrec.sft.dataset import IGNORE, SFTDataset
 from genrec.sft.train import fit
 
-ALIGN, COPRETRAIN = "openonerec-align", "openonerec-copretrain"
+log = logging.getLogger(__name__)
 
 
-def segment_examples(segments: pd.DataFrame) -> list[Example]:
-    """Each segment's text (its parts joined, as qwen3_dataset.py does) as a response with no prompt."""
-    return [Example(task=source, prompt="", response="".join(part["text"] for part in json.loads(parts)))
-            for source, parts in zip(segments["source"], segments["segments"])]
+def segment_texts(segments: pd.DataFrame, split: str | None = None) -> list[str]:
+    """Each segment's text, its parts joined as qwen3_dataset.py joins them; only `split`'s rows where given."""
+    if split is not None:
+        segments = segments[segments["split"] == split]
+    return ["".join(part["text"] for part in json.loads(parts)) for parts in segments["segments"]]
 
 
-def split_segments(split: pd.DataFrame, index: dict[int, list[str]], max_history: int) -> list[Example]:
-    """A split's rows written as pre-training segments (the history's latest items, then the target): the valid
-    loss of the pre-training stages."""
-    return [Example(task="valid", prompt="", response="".join(itemic_text(index[int(i)])
-                                                             for i in [*list(history)[-max_history:], target]))
+def split_segments(split: pd.DataFrame, index: dict[int, list[str]], max_history: int) -> list[str]:
+    """A split's rows written as recommendation segments (the history's latest items, then the target): the
+    stages' validation text on the recommendation side."""
+    return ["".join(itemic_text(index[int(i)]) for i in [*list(history)[-max_history:], target])
             for history, target in zip(split["history"], split["target"])]
+
+
+class SegmentWindows(SFTDataset):
+    """Segments as OpenOneRec trains on them: each text then EOS, every token a target but the first. A text longer
+    than `max_length` tokens is cut into consecutive windows (OpenOneRec packs samples into 32k-token sequences
+    with attention kept inside each sample; windows keep every token without a packed batch's mask)."""
+
+    def __init__(self, texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int):
+        self.items = []
+        for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+            ids = [*ids, tokenizer.eos_token_id]
+            for start in range(0, len(ids), max_length):
+                window = ids[start:start + max_length]
+                if len(window) > 1:          # one token predicts nothing
+                    self.items.append((window, [IGNORE, *window[1:]]))
+
+
+def mixture(rec: list[str], general: list[str], general_share: float | None, seed: int) -> list[str]:
+    """The stages' training texts: every recommendation segment, and the general segments whole (`general_share`
+    None, OpenOneRec's concatenation) or drawn to that share of the mix (repeated whole where the corpus is short)."""
+    if general_share is None:
+        return [*rec, *general]
+    wanted = round(general_share / (1 - general_share) * len(rec))
+    rng = np.random.default_rng(seed)
+    repeats, rest = divmod(wanted, len(general))
+    drawn = [*range(len(general))] * repeats + sorted(rng.choice(len(general), size=rest, replace=False).tolist())
+    return [*rec, *(general[i] for i in drawn)]
 
 
 def expand_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, levels: int,
@@ -53,21 +88,69 @@ def expand_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     return n_old
 
 
-def pretrain(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, settings: SFTSettings,
-             train: list[Example], valid: list[Example], out_dir: str | Path, work_dir: str | Path,
-             n_old: int | None = None) -> dict:
-    """Train a pre-training stage and save it: stage 1 (`ALIGN`) with the rows before `n_old` frozen, stage 2
-    (`COPRETRAIN`) with every parameter."""
+def train_stage(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, job: OpenOneRecPretrainJob,
+                train: list[str], valid: list[str], out_dir: str | Path, work_dir: str | Path,
+                n_old: int | None = None, extra: dict | None = None) -> dict:
+    """Train one pre-training stage on segment texts and save it: stage 1 (`ALIGN`) with the rows before `n_old`
+    frozen, the others with every parameter."""
     started = time.monotonic()
     frozen = [freeze_llm(model, n_old)] if stage == ALIGN else []
-    train_set = SFTDataset(train, tokenizer, settings.max_length)
-    valid_set = SFTDataset(valid, tokenizer, settings.max_length)
-    trainer, result, run = fit(model, tokenizer, train_set, valid_set, settings, work_dir, frozen)
-    info = {"stage": stage, "sft": json.loads(settings.to_json()), "examples": len(train_set),
-            "train_tokens": train_set.tokens(), "frozen_rows": n_old if frozen else 0,
-            "steps": trainer.state.global_step, "best_eval_loss": trainer.state.best_metric,
+    train_set = SegmentWindows(train, tokenizer, job.sft.max_length)
+    valid_set = SegmentWindows(valid, tokenizer, job.sft.max_length)
+    log.info("%s: %d texts as %d windows (%d tokens), valid %d windows", stage, len(train), len(train_set),
+             train_set.tokens(), len(valid_set))
+    trainer, result, run = fit(model, tokenizer, train_set, valid_set, job.sft, work_dir, frozen)
+    info = {"stage": stage, "job": json.loads(job.to_json()), "texts": len(train), "windows": len(train_set),
+            "train_tokens": train_set.tokens(), "valid_windows": len(valid_set), "frozen_rows": n_old if frozen else 0,
+            "parameters": model.num_parameters(), "vocab_size": len(tokenizer), "steps": trainer.state.global_step,
+            "epochs_run": trainer.state.epoch, "best_eval_loss": trainer.state.best_metric,
+            "best_eval_perplexity": math.exp(trainer.state.best_metric) if trainer.state.best_metric else None,
             "train_loss": result.training_loss, "resumed_from": run["resumed_from"],
             "epoch_seconds": run["clock"].seconds, "seconds": round(time.monotonic() - started, 1),
-            "log_history": trainer.state.log_history}
+            **(extra or {}), "log_history": trainer.state.log_history}
     save_final_model(trainer, tokenizer, out_dir, info, work_dir)
     return info
+
+
+def save_untrained(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path,
+                   info: dict) -> None:
+    """An `hf` backbone as the base stage's output, unchanged: the later stages read one layout."""
+    with atomic_outputs(out_dir) as (tmp,):
+        tmp.unlink()
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def run_base(job: OpenOneRecPretrainJob, general: pd.DataFrame, item_text: list[str], out_dir: str | Path,
+             work_dir: str | Path) -> dict:
+    """The model before stage 1 (distillation's teacher): a tiny backbone built and pre-trained on the general
+    segments, its BPE trained on the general and item text; an `hf` backbone as loaded."""
+    set_seed(job.sft.seed)
+    if job.backbone.kind != "tiny":
+        model, tokenizer = load_backbone(job.backbone.path, job.backbone.dtype, job.backbone.revision)
+        info = {"stage": BASE, "job": json.loads(job.to_json()), "trained": False}
+        save_untrained(model, tokenizer, out_dir, info)
+        return info
+    train = segment_texts(general, "train")
+    model, tokenizer = build_tiny_backbone(job.backbone, [*train, *item_text], job.sft.seed)
+    return train_stage(BASE, model, tokenizer, job, train, segment_texts(general, "valid"), out_dir, work_dir,
+                       extra={"trained": True})
+
+
+def run_pretrain(stage: str, job: OpenOneRecPretrainJob, model_dir: str | Path, rec: pd.DataFrame,
+                 general: pd.DataFrame, valid_split: pd.DataFrame, index: dict[int, list[str]], out_dir: str | Path,
+                 work_dir: str | Path) -> dict:
+    """Stage 1 (`ALIGN`: from the base model, its vocabulary expanded first) or stage 2 (`COPRETRAIN`: from stage
+    1's model) on the recommendation segments mixed with the general ones; validation on the valid split's
+    sequences and the general valid share."""
+    set_seed(job.sft.seed)
+    model, tokenizer = load_backbone(model_dir, job.backbone.dtype)
+    n_old = expand_vocabulary(model, tokenizer, job.levels, job.codebook_size) if stage == ALIGN else None
+    train = mixture(segment_texts(rec, "train"), segment_texts(general, "train"), job.general_share, job.sft.seed)
+    if job.valid_rows is not None and len(valid_split) > job.valid_rows:
+        valid_split = valid_split.sample(job.valid_rows, random_state=job.sft.seed)
+    valid = [*split_segments(valid_split, index, job.max_history), *segment_texts(general, "valid")]
+    return train_stage(stage, model, tokenizer, job, train, valid, out_dir, work_dir, n_old,
+                       extra={"recommendation_texts": int((rec["split"] == "train").sum()),
+                              "general_texts": len(train) - int((rec["split"] == "train").sum())})

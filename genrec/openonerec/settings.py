@@ -1,5 +1,5 @@
-"""OpenOneRec's data settings (config `openonerec.data` and `openonerec.prompts`), checked when the workflow plans:
-this module imports no data library."""
+"""OpenOneRec's settings (config `openonerec`): its data, prompts and pre-training stages, checked when the workflow
+plans: this module imports no data or torch library."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ from dataclasses import dataclass
 
 from genrec.config import Settings
 from genrec.errors import GenrecError
+from genrec.models.settings import BackboneSpec
+from genrec.sft.settings import SFTSettings
+
+# OpenOneRec's pre-training stages (genrec.openonerec.pretrain), by their config sections: the base model (a tiny
+# backbone's general pre-training; the model before stage 1), stage 1 (itemic-text alignment), stage 2
+# (co-pre-training)
+BASE, ALIGN, COPRETRAIN = "openonerec-base", "openonerec-align", "openonerec-copretrain"
+PRETRAIN_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain"}
+GENERAL = "general"     # the tokenizer directory of the base model, which knows no SIDs
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,40 @@ class GeneralText(Settings):
 
     corpus: str = "chitchat"        # genrec.openonerec.general.CORPORA
     heldout_percent: int = 5        # conversations held out for the general-text perplexity (by a hash of their id)
+    valid_percent: int = 2          # conversations held out for the stages' validation loss
 
     def __post_init__(self) -> None:
-        if not 0 < self.heldout_percent < 100:
-            raise GenrecError(f"heldout_percent {self.heldout_percent} is not a share", key=f"{self.KEY}.heldout_percent",
-                              fix="use 1-99")
+        if not (0 < self.heldout_percent and 0 < self.valid_percent and self.heldout_percent + self.valid_percent < 100):
+            raise GenrecError(f"heldout_percent {self.heldout_percent} and valid_percent {self.valid_percent} are "
+                              "not two shares of the corpus", key=self.KEY, fix="use two positive percents summing below 100")
+
+
+@dataclass(frozen=True)
+class OpenOneRecPretrainJob(Settings):
+    """What a pre-training stage trains (config `openonerec.<base|align|copretrain>`): the backbone, the stage's
+    schedule (`sft` keys over `sft` and the backbone's), the mixture, and the itemic vocabulary stage 1 adds."""
+
+    KEY = "openonerec"
+
+    backbone: BackboneSpec
+    sft: SFTSettings
+    general_share: float | None = None   # general segments' share of the mix; None: all of both, as OpenOneRec
+    levels: int = 3                      # the SID tokenizer's levels and codebook: stage 1 adds every code
+    codebook_size: int = 256
+    max_history: int = 512               # the valid split's sequences, as the segments write histories
+    valid_rows: int | None = 2000        # valid rows drawn for the validation loss (None: all; the sample has 8,317)
+
+    def __post_init__(self) -> None:
+        if self.general_share is not None and not 0 < self.general_share < 1:
+            raise GenrecError(f"general_share {self.general_share} is not a share of the mix",
+                              key=f"{self.KEY}.general_share", fix="use a number in (0, 1), or null for all of both")
+
+
+@dataclass(frozen=True)
+class PerplexitySettings(Settings):
+    """Config `openonerec.perplexity`: how the held-out general text is scored, the same for every stage."""
+
+    KEY = "openonerec.perplexity"
+
+    max_length: int = 512           # window length in tokens (a longer conversation is scored window by window)
+    batch_size: int = 16

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from genrec.config import Settings
+from genrec.errors import GenrecError
 
 # SFT tasks (genrec/sft/tasks.py); RL trains on those answered by a SID. The last four complete LC-Rec's
 # index-language alignment (an item's description, or title and description, to and from its SID).
@@ -35,6 +36,8 @@ class SFTSettings(Settings):
     weight_decay: float = 0.01
     optimizer: str = "adamw_torch"    # an HF `optim` name; T5X (TIGER's framework) defaults to adafactor
     lr_scheduler: str = "cosine"      # an HF scheduler name, or rsqrt (TIGER's: constant for the warm-up, then 1/sqrt)
+    min_lr_rate: float | None = None  # cosine_with_min_lr's floor, a share of learning_rate (OpenOneRec: 1e-4 / 2e-4)
+    adam_beta2: float = 0.999         # AdamW's second-moment decay (OpenOneRec: 0.95)
     prompt_history: int = 20          # the latest items a prompt shows (the split's own cap is the dataset's)
     max_length: int = 512
     freeze_llm: bool = False
@@ -50,3 +53,9 @@ class SFTSettings(Settings):
     static_shapes: bool = False       # TIGER: every batch padded to the data's longest prompt and SID (for torch_compile)
     max_seconds: float | None = None  # stop (after a checkpoint) once training has run this long
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if (self.min_lr_rate is not None) != (self.lr_scheduler == "cosine_with_min_lr"):
+            raise GenrecError(f"min_lr_rate {self.min_lr_rate} with lr_scheduler {self.lr_scheduler}: the floor is "
+                              "cosine_with_min_lr's, and that schedule needs one", key=f"{self.KEY}.min_lr_rate",
+                              fix="set both, or neither")

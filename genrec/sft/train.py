@@ -81,6 +81,8 @@ def fit(model, tokenizer, train_set: torch.utils.data.Dataset, valid_set: torch.
         per_device_eval_batch_size=settings.micro_batch_size, gradient_accumulation_steps=ga,
         learning_rate=settings.learning_rate, num_train_epochs=settings.epochs,
         lr_scheduler_type="constant" if rsqrt else settings.lr_scheduler, warmup_steps=0 if rsqrt else warmup_steps,
+        lr_scheduler_kwargs={"min_lr_rate": settings.min_lr_rate} if settings.min_lr_rate is not None else {},
+        adam_beta2=settings.adam_beta2,
         weight_decay=settings.weight_decay, optim=settings.optimizer, max_grad_norm=settings.max_grad_norm, bf16=use_bf16(settings.precision),
         eval_strategy="steps", eval_steps=save_steps, save_strategy="steps", save_steps=save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss",
