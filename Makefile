@@ -21,7 +21,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --config results=$(RESULTS)
 	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json $(RESULTS)/sid/*/*/stats.json
-	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' | sort)
+	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' ! -name '*.perplexity.json' | sort)
 	@echo; echo "Leaderboard: $(RESULTS)/leaderboard.csv. Open the dashboard: make dashboard RESULTS=$(RESULTS)"
 
 # Debian packages the tests need: a one-node SLURM cluster (tests/test_slurm.py) and a headless browser
@@ -53,6 +53,7 @@ bench: $(STAMP)
 
 # DVC: record and upload what the pipeline built (results/ + Snakemake's provenance), or restore it.
 push: $(STAMP)
+	mkdir -p results/openonerec results/general    # dvc.yaml outs; empty where the grid does not train OpenOneRec
 	$(BIN)/dvc commit --force pipeline
 	$(BIN)/dvc push
 

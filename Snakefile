@@ -53,6 +53,7 @@ rule all:
         [SID_STATS.format(dataset=dataset, tokenizer=tokenizer) for dataset, grid in GRIDS.items()
          for tokenizer in grid["sid_tokenizers"]],
         GRID_METRICS,
+        OPENONEREC_PERPLEXITY,
         f"{LEADERBOARD}.csv",
         # collaborative item embeddings for the RL `cf` reward
         [f"{EMBEDDINGS}.npy".format(dataset=dataset, encoder="sasrec") for dataset, grid in GRIDS.items()

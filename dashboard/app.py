@@ -32,7 +32,7 @@ PAGES = ("Leaderboard", "Paper tables", "Run detail", "Compare", "Pipeline")
 
 def fingerprint(results: Path) -> tuple:
     """Changes whenever a metrics file is added, removed or rewritten: the cache key of the board."""
-    files = sorted((results / "metrics").rglob("*.json")) if (results / "metrics").exists() else []
+    files = lb.metrics_files(results)
     return len(files), max((f.stat().st_mtime_ns for f in files), default=0)
 
 

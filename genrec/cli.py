@@ -167,10 +167,10 @@ def cmd_openonerec_pretrain(args: argparse.Namespace) -> None:
     from genrec.embed.encode import item_texts
     from genrec.io import read_table
     from genrec.openonerec.pretrain import run_base, run_pretrain
-    from genrec.openonerec.settings import BASE, OpenOneRecPretrainJob
+    from genrec.openonerec.settings import BASE, OpenOneRecJob
     from genrec.tokenize.index import read_index
 
-    job = OpenOneRecPretrainJob.from_json(args.settings)
+    job = OpenOneRecJob.from_json(args.settings)
     torch.set_num_threads(args.threads)
     prepared = read_prepared(args.data)
     general = read_table(args.general)
@@ -186,6 +186,22 @@ def cmd_openonerec_pretrain(args: argparse.Namespace) -> None:
     if info.get("trained", True):
         log.info("%s done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", args.stage, info["steps"],
                  info["epochs_run"], info["best_eval_loss"] or float("nan"), info["seconds"])
+
+
+def cmd_openonerec_sft(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.openonerec.data import CHAT_SCHEMA, read_openonerec_table
+    from genrec.openonerec.settings import OpenOneRecJob
+    from genrec.openonerec.sft import run_chat_sft
+    from genrec.tokenize.index import read_index
+
+    job = OpenOneRecJob.from_json(args.settings)
+    torch.set_num_threads(args.threads)
+    info = run_chat_sft(job, args.model, read_openonerec_table(args.chat, CHAT_SCHEMA),
+                        read_openonerec_table(args.general, CHAT_SCHEMA), read_index(args.index), args.out, args.work)
+    log.info("chat SFT done: %d steps, %.1f epochs, best valid loss %.4f, %.0f s", info["steps"], info["epochs_run"],
+             info["best_eval_loss"] or float("nan"), info["seconds"])
 
 
 def cmd_openonerec_perplexity(args: argparse.Namespace) -> None:
@@ -639,18 +655,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="the SID index.json the segments are written with (stages 1 and 2)")
     p.add_argument("--model", help="the model the stage starts from (stages 1 and 2)")
     p.add_argument("--settings", required=True,
-                   help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecPretrainJob')}")
+                   help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecJob')}")
     p.add_argument("--out", required=True)
     p.add_argument("--work", required=True, help="resumable checkpoints (outside --out)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_openonerec_pretrain)
+
+    p = sub.add_parser("openonerec-sft", help="OpenOneRec's chat SFT: stage 2's model on the recommendation and "
+                                              "general chats")
+    p.add_argument("--chat", required=True, help="the recommendation chat.parquet (rule openonerec_data)")
+    p.add_argument("--general", required=True, help="the general corpus's chat.parquet")
+    p.add_argument("--index", required=True, help="the SID index.json the chats are written with")
+    p.add_argument("--model", required=True, help="stage 2's model")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecJob')}")
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", required=True, help="resumable checkpoints (outside --out)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_openonerec_sft)
 
     p = sub.add_parser("openonerec-perplexity", help="a causal LM's perplexity on a general corpus's held-out text")
     p.add_argument("--model", required=True)
     p.add_argument("--general", required=True, help="the general corpus's segments.parquet")
     p.add_argument("--settings", required=True,
                    help=f"JSON of {_fields('genrec.openonerec.settings', 'PerplexitySettings')}")
-    p.add_argument("--out", required=True, help="metrics JSON")
+    p.add_argument("--out", required=True, help="the perplexity JSON")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_openonerec_perplexity)
 

@@ -4,8 +4,9 @@ One definition for the Snakefile (`rule all` / the leaderboard's inputs) and the
 datasets x sid_tokenizers x sft_backbones (SFT, then the RL rewards on rl.tokenizers, on test and, with
 rl.compare_on_valid, on valid) plus the baselines (TIGER on each of tiger.tokenizers) and ETEGRec's variants on
 each of etegrec.tokenizers (with etegrec.compare_on_valid, on valid too, beside TIGER's valid run on that
-tokenizer), and the LLM methods (LLM_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones; D3, BIGRec and S-DPO on
-their backbones under `titles`). `per_dataset` gives a
+tokenizer), the LLM methods (LLM_METHODS: LC-Rec on lcrec.tokenizers x lcrec.backbones; D3, BIGRec and S-DPO on
+their backbones under `titles`), and OpenOneRec's evaluated stages on openonerec.tokenizers x openonerec.backbones.
+`per_dataset` gives a
 dataset its own values of those keys (a paper that runs fewer models on one dataset, a test dataset).
 """
 
@@ -26,6 +27,8 @@ def method_of(stage: str, tokenizer: dict | None = None, text_encoders: Collecti
     config's `encoders`) is a sequential baseline's item embeddings (genrec.settings.check_config)."""
     if stage.startswith("etegrec"):
         return "etegrec"        # its variants (Table 4's ablations) are told apart by stage
+    if stage.startswith(OPENONEREC):
+        return OPENONEREC       # its stages (SFT, distilled, GRPO) are told apart by stage
     if stage in LLM_METHODS:
         return stage
     if stage != "tiger":
@@ -52,6 +55,14 @@ GROUNDED_METHODS = ("bigrec",)
 LLM_METHODS = SFT_METHODS + tuple(BASE_METHOD)
 TITLE_METHODS = ("d3", "bigrec", "sdpo")
 TITLES = "titles"
+# OpenOneRec (genrec.openonerec): its staged training on its own tokenizers and backbones (config `openonerec`); the
+# stages a run evaluates by next-item recommendation
+OPENONEREC = "openonerec"
+OPENONEREC_SFT = "openonerec-sft"
+OPENONEREC_EVALUATED = (OPENONEREC_SFT,)
+# a model's general-text perplexity, beside its metrics file (METRICS + this): not a ranking metric, so the
+# leaderboard leaves it out
+PERPLEXITY_SUFFIX = ".perplexity.json"
 
 
 def model_stage(stage: str) -> str:
@@ -85,7 +96,8 @@ def dataset_grid(config: dict, dataset: str) -> dict:
             "etegrec": {**{key: config["etegrec"][key] for key in ("backbone", "variants", "compare_on_valid")},
                         "tokenizers": override.get("etegrec", {}).get("tokenizers", config["etegrec"]["tokenizers"])},
             **{method: {key: override.get(method, {}).get(key, config[method][key])
-                        for key in ("backbones", "tokenizers") if key in config[method]} for method in LLM_METHODS}}
+                        for key in ("backbones", "tokenizers") if key in config[method]}
+               for method in (*LLM_METHODS, OPENONEREC)}}
 
 
 def grid_union(config: dict, grids: list[dict], key: str, sub: str | None = None) -> set[str]:
@@ -135,6 +147,11 @@ def grid_runs(config: dict) -> list[dict]:
                 for backbone in grid[method]["backbones"]:
                     add(dataset, method, tokenizer, backbone, method, "test",
                         f"metrics/{dataset}/{tokenizer}/{backbone}/{method}.json")
+        for tokenizer in grid[OPENONEREC]["tokenizers"]:
+            for backbone in grid[OPENONEREC]["backbones"]:
+                for stage in OPENONEREC_EVALUATED:
+                    add(dataset, OPENONEREC, tokenizer, backbone, stage, "test",
+                        f"metrics/{dataset}/{tokenizer}/{backbone}/{stage}.json")
         etegrec = grid["etegrec"]
         splits = ["test", "valid"] if etegrec["compare_on_valid"] else ["test"]
         for tokenizer in etegrec["tokenizers"]:

@@ -22,12 +22,12 @@ from genrec.errors import GenrecError
 from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings, GroundingSettings
-from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid, grid_union,
-                         method_of, reward_of, trained_stage)
+from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, OPENONEREC, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid,
+                         grid_union, method_of, reward_of, trained_stage)
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import (PRETRAIN_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecPretrainJob,
+from genrec.openonerec.settings import (SFT as OPENONEREC_SFT, STAGE_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecJob,
                                        PerplexitySettings)
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
@@ -153,12 +153,11 @@ def openonerec_perplexity(config: dict) -> PerplexitySettings:
     return PerplexitySettings.from_config(config["openonerec"]["perplexity"])
 
 
-def openonerec_pretrain_job(config: dict, stage: str, backbone_name: str,
-                            tokenizer_name: str | None = None) -> OpenOneRecPretrainJob:
-    """An OpenOneRec pre-training stage's job: its section's `sft` keys laid over `sft` and the backbone's, its
+def openonerec_job(config: dict, stage: str, backbone_name: str, tokenizer_name: str | None = None) -> OpenOneRecJob:
+    """An OpenOneRec training stage's job: its section's `sft` keys laid over `sft` and the backbone's, its
     mixture, and (stage 1 onwards) the SID tokenizer's codebook, whose every code the vocabulary gains."""
-    section = config["openonerec"][PRETRAIN_SECTIONS[stage]]
-    key = f"openonerec.{PRETRAIN_SECTIONS[stage]}"
+    section = config["openonerec"][STAGE_SECTIONS[stage]]
+    key = f"openonerec.{STAGE_SECTIONS[stage]}"
     spec = backbone(config, backbone_name)
     if spec.kind not in ("tiny", "hf"):
         raise GenrecError(f"backbone '{backbone_name}' is of kind {spec.kind}; OpenOneRec trains a causal LM "
@@ -170,8 +169,9 @@ def openonerec_pretrain_job(config: dict, stage: str, backbone_name: str,
         sid = tokenizer(config, tokenizer_name)
         codebook = {"levels": sid.levels, "codebook_size": sid.codebook_size}
     mix = {name: section[name] for name in ("general_share", "valid_rows") if name in section}
-    return OpenOneRecPretrainJob(backbone=spec, sft=sft, max_history=openonerec_data(config).max_history,
-                                 **mix, **codebook)
+    data = openonerec_data(config)
+    prompts = {"prompts": data.prompts} if stage == OPENONEREC_SFT else {}
+    return OpenOneRecJob(backbone=spec, sft=sft, max_history=data.max_history, **mix, **codebook, **prompts)
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -309,6 +309,15 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
     training of the model it decodes and its grounding settings."""
     base = trained_stage(stage)
     spec = stage_backbone(config, backbone_name, base)
+    if stage == OPENONEREC_SFT:       # its prompt is written from its chat prompts (genrec.openonerec.sft)
+        job = openonerec_job(config, stage, backbone_name, tokenizer_name)
+        sid = tokenizer(config, tokenizer_name)
+        provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
+                      "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "openonerec": job.to_dict(),
+                      "evaluate": evaluation(config).to_dict()}
+        run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=job.sft.seed, tokenizer=tokenizer_name,
+                  backbone=backbone_name)
+        return EvaluateJob(evaluation(config), run, provenance)
     if tokenizer_name == TITLES:
         names = {"encoder": None, "tokenizer": {"method": TITLES}}
     else:
@@ -477,11 +486,7 @@ def check_config(config: dict, datasets: dict) -> None:
         grounding(config)
     if grid_union(config, grids, "sdpo", "backbones"):
         sdpo_training(config)
-    names("unknown tokenizer(s)", set(config["openonerec"]["tokenizers"]), config["tokenizers"],
-          "openonerec.tokenizers", "`tokenizers` defines: ")
-    if config["openonerec"]["tokenizers"]:
-        openonerec_data(config)
-        general_text(config)
+    check_openonerec(config, grids)
     if TITLES in config["tokenizers"]:
         raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
                           fix="rename the tokenizer")
@@ -502,6 +507,25 @@ def check_config(config: dict, datasets: dict) -> None:
     if "semantic" in rewards:
         names("unknown encoder", {config["rl"]["encoder"]}, config["encoders"], "rl.encoder",
               "the semantic reward's embeddings come from `encoders`: ")
+
+
+def check_openonerec(config: dict, grids: list[dict]) -> None:
+    """OpenOneRec's grid: known tokenizers and causal-LM backbones, and every stage's settings built once."""
+    tokenizers = grid_union(config, grids, OPENONEREC, "tokenizers")
+    check_known("unknown tokenizer(s)", tokenizers, config["tokenizers"], "openonerec.tokenizers",
+                "`tokenizers` defines: ")
+    if tokenizers:
+        openonerec_data(config)
+        general_text(config)
+        openonerec_perplexity(config)
+    backbones = grid_union(config, grids, OPENONEREC, "backbones")
+    check_known("unknown backbone(s)", backbones, config["backbones"], "openonerec.backbones", "`backbones` defines: ")
+    if backbones and not tokenizers:
+        raise GenrecError("the grid runs OpenOneRec on no tokenizer", key="openonerec.tokenizers",
+                          fix="name tokenizers of `tokenizers` (its own is openonerec_rqkmeans)")
+    for name in sorted(backbones):
+        for stage in STAGE_SECTIONS:       # a wrong kind or setting fails here, before any job
+            openonerec_job(config, stage, name, sorted(tokenizers)[0])
 
 
 def check_sft_method(config: dict, grids: list[dict], method: str) -> None:

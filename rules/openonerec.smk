@@ -57,12 +57,16 @@ rule general_text:
 # distillation's teacher) knows no SIDs, so it sits under the tokenizer directory `general`; stage 1 (itemic-text
 # alignment) and stage 2 (co-pre-training) follow per SID tokenizer, each on the recommendation segments mixed with
 # the general ones. Every model's general-text perplexity is a metrics file beside the grid's.
-from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL
+from genrec.grid import OPENONEREC as OPENONEREC_METHOD
+from genrec.grid import PERPLEXITY_SUFFIX
+from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
 
 GENERAL_SEGMENTS = f"{RESULTS}/general/{genrec_settings.general_text(config).corpus}/segments.parquet"
+GENERAL_CHAT = f"{RESULTS}/general/{genrec_settings.general_text(config).corpus}/chat.parquet"
 OPENONEREC_MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 PREVIOUS_STAGE = {ALIGN: f"{RESULTS}/models/{{dataset}}/{GENERAL}/{{backbone}}/{BASE}",
-                  COPRETRAIN: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{ALIGN}"}
+                  COPRETRAIN: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{ALIGN}",
+                  SFT: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{COPRETRAIN}"}
 
 
 rule openonerec_base:
@@ -73,7 +77,7 @@ rule openonerec_base:
     output:
         model=directory(f"{RESULTS}/models/{{dataset}}/{GENERAL}/{{backbone}}/{BASE}"),
     params:
-        settings=lambda wildcards: genrec_settings.openonerec_pretrain_job(config, BASE, wildcards.backbone).to_json(),
+        settings=lambda wildcards: genrec_settings.openonerec_job(config, BASE, wildcards.backbone).to_json(),
         data=data_dir,
         work=lambda wildcards: f"{RESULTS}/work/models/{wildcards.dataset}/{GENERAL}/{wildcards.backbone}/{BASE}",
     log:
@@ -102,7 +106,7 @@ rule openonerec_pretrain:
     output:
         model=directory(OPENONEREC_MODEL),
     params:
-        settings=lambda wildcards: genrec_settings.openonerec_pretrain_job(config, wildcards.stage, wildcards.backbone,
+        settings=lambda wildcards: genrec_settings.openonerec_job(config, wildcards.stage, wildcards.backbone,
                                                                            wildcards.tokenizer).to_json(),
         data=data_dir,
         work=lambda wildcards: concrete(work_dir(OPENONEREC_MODEL), wildcards),
@@ -125,13 +129,53 @@ rule openonerec_pretrain:
         " --threads {threads} > {log} 2>&1"
 
 
+# Chat SFT from stage 2's model: the recommendation chats of the training split with the general chats.
+rule openonerec_sft:
+    input:
+        chat=f"{OPENONEREC}/chat.parquet",
+        general=GENERAL_CHAT,
+        index=SID_INDEX,
+        model=lambda wildcards: concrete(PREVIOUS_STAGE[SFT], wildcards),
+    output:
+        model=directory(f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{SFT}"),
+    params:
+        settings=lambda wildcards: genrec_settings.openonerec_job(config, SFT, wildcards.backbone,
+                                                                  wildcards.tokenizer).to_json(),
+        work=lambda wildcards: concrete(work_dir(OPENONEREC_MODEL), wildcards, stage=SFT),
+    log:
+        f"{RESULTS}/logs/{SFT}/{{dataset}}/{{tokenizer}}/{{backbone}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{SFT}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
+    wildcard_constraints:
+        tokenizer=names_pattern(config["openonerec"]["tokenizers"]),
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: training_resources(wildcards.backbone)["gpu"],
+    shell:
+        "{GENREC_LAUNCH} --processes {resources.gpu} -- openonerec-sft --chat {input.chat} --general {input.general}"
+        " --index {input.index} --model {input.model} --settings {params.settings:q} --out {output.model} --work {params.work}"
+        " --threads {threads} > {log} 2>&1"
+
+
+# The general-text perplexity of every OpenOneRec model the grid trains (rule all): the base model and each stage.
+OPENONEREC_PERPLEXITY = sorted({
+    f"{METRICS}{PERPLEXITY_SUFFIX}".format(dataset=dataset, tokenizer=tokenizer, backbone=backbone, stage=stage)
+    for dataset, grid in GRIDS.items() for tokenizer in grid[OPENONEREC_METHOD]["tokenizers"]
+    for backbone in grid[OPENONEREC_METHOD]["backbones"] for stage in (ALIGN, COPRETRAIN, SFT)} | {
+    f"{METRICS}{PERPLEXITY_SUFFIX}".format(dataset=dataset, tokenizer=GENERAL, backbone=backbone, stage=BASE)
+    for dataset, grid in GRIDS.items() if grid[OPENONEREC_METHOD]["tokenizers"]
+    for backbone in grid[OPENONEREC_METHOD]["backbones"]})
+
+
 # A model's perplexity on the general corpus's held-out conversations (no stage trains or selects on them).
 rule openonerec_perplexity:
     input:
         model=OPENONEREC_MODEL,
         general=GENERAL_SEGMENTS,
     output:
-        metrics=f"{METRICS}.perplexity.json",
+        perplexity=f"{METRICS}{PERPLEXITY_SUFFIX}",
     params:
         settings=lambda wildcards: genrec_settings.openonerec_perplexity(config).to_json(),
     log:
@@ -139,11 +183,11 @@ rule openonerec_perplexity:
     benchmark:
         f"{RESULTS}/benchmarks/perplexity/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.tsv"
     wildcard_constraints:
-        stage=f"{BASE}|{ALIGN}|{COPRETRAIN}",
+        stage=f"{BASE}|{ALIGN}|{COPRETRAIN}|{SFT}",
     threads: workflow.cores
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
         "{GENREC} openonerec-perplexity --model {input.model} --general {input.general}"
-        " --settings {params.settings:q} --out {output.metrics} --threads {threads} 2> {log}"
+        " --settings {params.settings:q} --out {output.perplexity} --threads {threads} 2> {log}"

@@ -196,7 +196,7 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
     everywhere but the rows the vocabulary expansion added."""
     from genrec.models.backbone import load_backbone
     from genrec.openonerec.pretrain import expand_vocabulary, segment_texts, split_segments, train_stage
-    from genrec.openonerec.settings import ALIGN, OpenOneRecPretrainJob
+    from genrec.openonerec.settings import ALIGN, OpenOneRecJob
     from genrec.sft.settings import SFTSettings
 
     items, splits = _dataset()
@@ -210,7 +210,7 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
     assert train[0].startswith(SID_BEGIN)
     steps = SFTSettings(batch_size=5, micro_batch_size=5, epochs=4, learning_rate=0.05, weight_decay=0.1,
                         save_every_epochs=2, precision="float32", seed=0)
-    job = OpenOneRecPretrainJob(backbone=spec, sft=steps, levels=3, codebook_size=4)
+    job = OpenOneRecJob(backbone=spec, sft=steps, levels=3, codebook_size=4)
     info = train_stage(ALIGN, model, tokenizer, job, train, split_segments(splits["valid"], INDEX, 512),
                        tmp_path / "m", tmp_path / "w", n_old=n_old)
     assert info["frozen_rows"] == n_old and info["steps"] == 4
@@ -282,12 +282,12 @@ def test_perplexity_is_the_models_own_loss_on_the_heldout_text(tiny):
 
 
 def test_pretrain_settings_refuse_what_cannot_train():
-    from genrec.openonerec.settings import OpenOneRecPretrainJob
+    from genrec.openonerec.settings import OpenOneRecJob
     from genrec.sft.settings import SFTSettings
 
     spec = BackboneSpec.from_config({"kind": "tiny"}, key="backbones.t", name="t")
     with pytest.raises(GenrecError, match="general_share"):
-        OpenOneRecPretrainJob(backbone=spec, sft=SFTSettings(), general_share=1.0)
+        OpenOneRecJob(backbone=spec, sft=SFTSettings(), general_share=1.0)
     with pytest.raises(GenrecError, match="min_lr_rate"):
         SFTSettings(min_lr_rate=0.5)                                        # a floor without its schedule
     with pytest.raises(GenrecError, match="min_lr_rate"):
@@ -323,3 +323,54 @@ def test_general_text_holds_out_whole_conversations():
         assert all(m["content"] for m in messages)
     with pytest.raises(GenrecError, match="unknown general corpus"):
         general_data("wikipedia", 5, 2)
+
+
+def test_chat_sft_learns_every_answer_and_its_end_marker_only(tiny):
+    """OpenOneRec's assistant mask (qwen3_dataset.py `_get_assistant_mask`): every assistant turn's tokens and its
+    `<|im_end|>` are labels; the system prompt, the questions and the turn headers are not."""
+    from genrec.openonerec.sft import ChatDataset, answer_spans
+    from genrec.sft.dataset import IGNORE
+
+    model, tokenizer = tiny
+    with_chat_template(model, tokenizer)
+    messages = [{"role": "system", "content": "you recommend items"}, {"role": "user", "content": "a red spool?"},
+                {"role": "assistant", "content": "a brass valve"}, {"role": "user", "content": "and then?"},
+                {"role": "assistant", "content": "a red filament spool"}]
+    text = render_chat(tokenizer, think_pattern(messages))
+    answers = [text[start:stop] for start, stop in answer_spans(text)]
+    assert len(answers) == 2 and answers[0].endswith("a brass valve<|im_end|>")
+    assert answers[1].endswith("a red filament spool<|im_end|>")
+    data = ChatDataset([messages], tokenizer, max_length=512)
+    item = data[0]
+    labelled = [token for token, label in zip(item["input_ids"], item["labels"]) if label != IGNORE]
+    assert tokenizer.decode(labelled) == "".join(answers)
+    assert tokenizer.decode(item["input_ids"]) == text
+    # cut to its first tokens: the first answer's start survives, a conversation left with none is dropped
+    first_answer = text.index("a brass valve")
+    short = len(tokenizer(text[:first_answer], add_special_tokens=False)["input_ids"]) + 2
+    assert len(ChatDataset([messages], tokenizer, max_length=short)[0]["input_ids"]) == short
+    dropped = ChatDataset([messages], tokenizer, max_length=8)
+    assert len(dropped) == 0 and dropped.dropped == 1
+
+
+def test_the_decoding_prompt_is_the_training_rendering_of_a_recommendation_chat(tiny, settings):
+    """The template a chat model is evaluated from, filled with a history and a SID, is the text SFT trains on for
+    that row's chat (with the first system prompt and question), up to the answer's end marker."""
+    from genrec.openonerec.sft import recommendation_templates
+    from genrec.prompts import ItemText, recommendation_prompt, stage_templates
+
+    model, tokenizer = tiny
+    add_sid_tokens(model, tokenizer, itemic_vocabulary(levels=3, codebook_size=4))
+    with_chat_template(model, tokenizer)
+    templates = stage_templates(recommendation_templates(tokenizer, settings.prompts), "evaluate")
+    history, target = [2, 0, 3], 1
+    messages = [{"role": "system", "content": settings.prompts.rec.system[0]},
+                {"role": "user", "content": settings.prompts.rec.user[0].format(
+                    query="".join(itemic_text(INDEX[i]) for i in history))},
+                {"role": "assistant", "content": itemic_text(INDEX[target])}]
+    trained = render_chat(tokenizer, think_pattern(messages))
+    text = ItemText(sids=["".join(INDEX[i]) for i in range(len(INDEX))], titles=[], descriptions=[])
+    prompt = recommendation_prompt(templates, text, history)
+    answer = templates["seq_rec"].response.format(sid="".join(INDEX[target]))
+    assert trained.startswith(prompt + answer) and prompt.endswith(SID_BEGIN)
+    assert trained[len(prompt + answer):] == "<|im_end|>\n"

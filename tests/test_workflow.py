@@ -346,25 +346,16 @@ def test_sequence_mode_sft_through_rl_and_evaluation(pipeline, tmp_path):
 
 
 @PIPELINE_TIMEOUT
-def test_openonerec_data_on_both_protocols(pipeline, tmp_path):
-    """OpenOneRec's itemic tokens and its two data files through Snakemake, from the pipeline's data and embeddings:
-    the sample (loo) and sample_dated (time_811, users with several valid and test rows)."""
+def test_openonerec_data_on_both_protocols(pipeline):
+    """OpenOneRec's itemic tokens and its two data files, as the pipeline builds them: the sample (loo) and
+    sample_dated (time_811, users with several valid and test rows)."""
     from genrec.data.sequences import user_sequences
     from genrec.openonerec.data import CHAT_SCHEMA, HISTORY_PRETRAIN, REC_CHAT, SEGMENTS_SCHEMA, read_openonerec_table
     from genrec.openonerec.itemic import itemic_text
 
-    workdir, run = pipeline
+    copy, run = pipeline
     assert run.returncode == 0, run.stderr[-3000:]
-    copy = copy_workflow(tmp_path / "openonerec")
-    for part in ("data", "embed"):
-        shutil.copytree(workdir / "results" / part, copy / "results" / part)
-    datasets = ("sample", "sample_dated")
-    targets = [f"results/openonerec/{dataset}/openonerec_rqkmeans/{name}.parquet"
-               for dataset in datasets for name in ("segments", "chat")]
-    result = snakemake(copy, *targets, *FAST, "--rerun-triggers", "mtime")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "rule embed" not in result.stdout + result.stderr                   # the pipeline's embeddings reused
-    for dataset in datasets:
+    for dataset in ("sample", "sample_dated"):
         data = copy / "results/data" / dataset
         splits = {name: pd.read_parquet(data / f"{name}.parquet") for name in ("train", "valid", "test")}
         index = read_index(copy / f"results/sid/{dataset}/openonerec_rqkmeans/index.json", n_items=len(
@@ -386,32 +377,37 @@ def test_openonerec_data_on_both_protocols(pipeline, tmp_path):
 
 
 @PIPELINE_TIMEOUT
-def test_openonerec_pretraining_stages_through_snakemake(pipeline, tmp_path):
-    """The base model, stage 1 and stage 2 on the sample through Snakemake, each with its general-text perplexity:
-    stage 1 changes only the rows the vocabulary gained (every code of every level), stage 2 every parameter, and
-    every model is scored on the same held-out tokens."""
+def test_openonerec_stages_through_the_pipeline(pipeline):
+    """OpenOneRec in the CPU grid, on both protocols: the base model, stage 1, stage 2 and chat SFT, each with its
+    general-text perplexity, and the SFT model's next-item evaluation on the leaderboard. Stage 1 changes only the
+    rows the vocabulary gained (every code of every level), stage 2 every parameter, SFT trains on the training
+    split's chats with the general share, and every model is scored on the same held-out tokens."""
     from genrec.models.backbone import load_backbone
+    from genrec.openonerec.data import CHAT_SCHEMA, read_openonerec_table
     from genrec.openonerec.itemic import itemic_vocabulary
-    from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL
+    from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
 
     workdir, run = pipeline
     assert run.returncode == 0, run.stderr[-3000:]
-    copy = copy_workflow(tmp_path / "openonerec")
-    for part in ("data", "embed"):
-        shutil.copytree(workdir / "results" / part, copy / "results" / part)
+    board = pd.read_csv(workdir / "results/leaderboard.csv")
+    assert not board["run"].str.endswith(".perplexity.json").any()       # beside the metrics files, not on the board
+    for dataset in ("sample", "sample_dated"):
+        metrics = json.loads((workdir / f"results/metrics/{dataset}/openonerec_rqkmeans/tiny_chat/{SFT}.json").read_text())
+        test = pd.read_parquet(workdir / f"results/data/{dataset}/test.parquet")
+        assert metrics["n_rows"] == len(test) and metrics["invalid_generations"] == 0
+        assert metrics["method"] == "openonerec" and metrics["stage"] == SFT
+        assert len(board[(board["dataset"] == dataset) & (board["method"] == "openonerec")]) == 1
     models = {BASE: f"sample/{GENERAL}/tiny_chat/{BASE}",
-              **{stage: f"sample/openonerec_rqkmeans/tiny_chat/{stage}" for stage in (ALIGN, COPRETRAIN)}}
-    result = snakemake(copy, *(f"results/metrics/{model}.perplexity.json" for model in models.values()), *FAST)
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = {stage: load_backbone(copy / "results/models" / model) for stage, model in models.items()}
-    info = {stage: json.loads((copy / "results/models" / model / "training.json").read_text())
+              **{stage: f"sample/openonerec_rqkmeans/tiny_chat/{stage}" for stage in (ALIGN, COPRETRAIN, SFT)}}
+    loaded = {stage: load_backbone(workdir / "results/models" / model) for stage, model in models.items()}
+    info = {stage: json.loads((workdir / "results/models" / model / "training.json").read_text())
             for stage, model in models.items()}
     n_base = len(loaded[BASE][1])
     assert info[BASE]["trained"] and info[BASE]["vocab_size"] == n_base
     vocabulary = loaded[ALIGN][1].get_vocab()
     assert all(token in vocabulary for token in itemic_vocabulary(3, 256))
     assert info[ALIGN]["frozen_rows"] == n_base and info[COPRETRAIN]["frozen_rows"] == 0
-    segments = pd.read_parquet(copy / "results/openonerec/sample/openonerec_rqkmeans/segments.parquet")
+    segments = pd.read_parquet(workdir / "results/openonerec/sample/openonerec_rqkmeans/segments.parquet")
     assert info[ALIGN]["recommendation_texts"] == len(segments)
     assert info[ALIGN]["general_texts"] == round(0.1 / 0.9 * len(segments))           # tests/fast.yaml: share 0.1
     weights = {stage: dict(model.named_parameters()) for stage, (model, _) in loaded.items()}
@@ -422,9 +418,15 @@ def test_openonerec_pretraining_stages_through_snakemake(pipeline, tmp_path):
         assert not torch.equal(copretrained[rows], aligned[rows]), name      # stage 2: every parameter trains
     added = weights[ALIGN]["model.embed_tokens.weight"][n_base:len(loaded[ALIGN][1])]
     assert not torch.equal(added, added[:1].expand_as(added))                  # the new rows left their mean start
-    perplexity = {stage: json.loads((copy / f"results/metrics/{model}.perplexity.json").read_text())
+    chat = read_openonerec_table(workdir / "results/openonerec/sample/openonerec_rqkmeans/chat.parquet", CHAT_SCHEMA)
+    train_chats = int((chat["split"] == "train").sum())                  # next item and item understanding
+    assert info[SFT]["recommendation_conversations"] == train_chats
+    assert info[SFT]["general_conversations"] == round(0.1 / 0.9 * train_chats)
+    assert info[SFT]["steps"] > 0 and info[SFT]["dropped_too_long"] < info[SFT]["general_conversations"]
+    assert not torch.equal(weights[SFT]["model.norm.weight"], weights[COPRETRAIN]["model.norm.weight"])
+    perplexity = {stage: json.loads((workdir / f"results/metrics/{model}.perplexity.json").read_text())
                   for stage, model in models.items()}
-    general = pd.read_parquet(copy / "results/general/chitchat/segments.parquet")
+    general = pd.read_parquet(workdir / "results/general/chitchat/segments.parquet")
     assert {p["texts"] for p in perplexity.values()} == {int((general["split"] == "heldout").sum())}
     assert len({p["tokens"] for p in perplexity.values()}) == 1                  # the same held-out tokens
     assert all(p["perplexity_ci95"][0] <= p["perplexity"] <= p["perplexity_ci95"][1] for p in perplexity.values())

@@ -31,7 +31,7 @@ from genrec.models.checkpoint import save_final_model
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm
 from genrec.openonerec.chat import with_chat_template
 from genrec.openonerec.itemic import itemic_text, itemic_vocabulary
-from genrec.openonerec.settings import ALIGN, BASE, OpenOneRecPretrainJob
+from genrec.openonerec.settings import ALIGN, BASE, OpenOneRecJob
 from genrec.sft.dataset import IGNORE, SFTDataset
 from genrec.sft.train import fit
 
@@ -88,7 +88,7 @@ def expand_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     return n_old
 
 
-def train_stage(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, job: OpenOneRecPretrainJob,
+def train_stage(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, job: OpenOneRecJob,
                 train: list[str], valid: list[str], out_dir: str | Path, work_dir: str | Path,
                 n_old: int | None = None, extra: dict | None = None) -> dict:
     """Train one pre-training stage on segment texts and save it: stage 1 (`ALIGN`) with the rows before `n_old`
@@ -122,7 +122,7 @@ def save_untrained(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, o
         (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-def run_base(job: OpenOneRecPretrainJob, general: pd.DataFrame, item_text: list[str], out_dir: str | Path,
+def run_base(job: OpenOneRecJob, general: pd.DataFrame, item_text: list[str], out_dir: str | Path,
              work_dir: str | Path) -> dict:
     """The model before stage 1 (distillation's teacher): a tiny backbone built and pre-trained on the general
     segments, its BPE trained on the general and item text; an `hf` backbone as loaded."""
@@ -138,7 +138,7 @@ def run_base(job: OpenOneRecPretrainJob, general: pd.DataFrame, item_text: list[
                        extra={"trained": True})
 
 
-def run_pretrain(stage: str, job: OpenOneRecPretrainJob, model_dir: str | Path, rec: pd.DataFrame,
+def run_pretrain(stage: str, job: OpenOneRecJob, model_dir: str | Path, rec: pd.DataFrame,
                  general: pd.DataFrame, valid_split: pd.DataFrame, index: dict[int, list[str]], out_dir: str | Path,
                  work_dir: str | Path) -> dict:
     """Stage 1 (`ALIGN`: from the base model, its vocabulary expanded first) or stage 2 (`COPRETRAIN`: from stage

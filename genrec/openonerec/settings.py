@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 from genrec.config import Settings
 from genrec.errors import GenrecError
+from genrec.grid import OPENONEREC_SFT
 from genrec.models.settings import BackboneSpec
 from genrec.sft.settings import SFTSettings
 
-# OpenOneRec's pre-training stages (genrec.openonerec.pretrain), by their config sections: the base model (a tiny
-# backbone's general pre-training; the model before stage 1), stage 1 (itemic-text alignment), stage 2
-# (co-pre-training)
-BASE, ALIGN, COPRETRAIN = "openonerec-base", "openonerec-align", "openonerec-copretrain"
-PRETRAIN_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain"}
+# OpenOneRec's training stages by their config sections: the base model (a tiny backbone's general pre-training; the
+# model before stage 1), stage 1 (itemic-text alignment), stage 2 (co-pre-training) (genrec.openonerec.pretrain),
+# chat SFT (genrec.openonerec.sft)
+BASE, ALIGN, COPRETRAIN, SFT = "openonerec-base", "openonerec-align", "openonerec-copretrain", OPENONEREC_SFT
+STAGE_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain", SFT: "chat"}
 GENERAL = "general"     # the tokenizer directory of the base model, which knows no SIDs
 
 
@@ -96,19 +97,21 @@ class GeneralText(Settings):
 
 
 @dataclass(frozen=True)
-class OpenOneRecPretrainJob(Settings):
-    """What a pre-training stage trains (config `openonerec.<base|align|copretrain>`): the backbone, the stage's
-    schedule (`sft` keys over `sft` and the backbone's), the mixture, and the itemic vocabulary stage 1 adds."""
+class OpenOneRecJob(Settings):
+    """What an OpenOneRec training stage trains (config `openonerec.<base|align|copretrain|chat>`): the backbone, the
+    stage's schedule (`sft` keys over `sft` and the backbone's), the mixture with general data, and the itemic
+    vocabulary stage 1 adds."""
 
     KEY = "openonerec"
 
     backbone: BackboneSpec
     sft: SFTSettings
-    general_share: float | None = None   # general segments' share of the mix; None: all of both, as OpenOneRec
+    general_share: float | None = None   # general samples' share of the mix; None: all of both, as OpenOneRec
     levels: int = 3                      # the SID tokenizer's levels and codebook: stage 1 adds every code
     codebook_size: int = 256
     max_history: int = 512               # the valid split's sequences, as the segments write histories
     valid_rows: int | None = 2000        # valid rows drawn for the validation loss (None: all; the sample has 8,317)
+    prompts: OpenOneRecPrompts | None = None   # chat SFT: the prompts its evaluation prompt is written from
 
     def __post_init__(self) -> None:
         if self.general_share is not None and not 0 < self.general_share < 1:

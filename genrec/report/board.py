@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.grid import LLM_METHODS, TIGER_METHODS, grid_runs, method_of, method_tokenizers
+from genrec.grid import LLM_METHODS, OPENONEREC, TIGER_METHODS, grid_runs, method_of, method_tokenizers
 from genrec.models.baselines.settings import MODEL_CONFIGS
 from genrec.report.compare import across_seeds, paired_runs, predictions_of
-from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard
+from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard, metrics_files
 
 METRIC = re.compile(r"^(hr|ndcg)@(\d+)$")
 FILTERS = ("dataset", "method", "tokenizer", "reward", "backbone", "split")
@@ -37,7 +37,7 @@ def current_leaderboard(results: str | Path) -> pd.DataFrame:
     else every metrics file read and checked again (a tree written by hand, or one mid-run)."""
     results = Path(results)
     saved = results / "leaderboard.parquet"
-    files = list((results / "metrics").rglob("*.json")) if (results / "metrics").exists() else []
+    files = metrics_files(results)
     if saved.exists():
         written = saved.stat().st_mtime
         table = pd.read_parquet(saved)
@@ -133,6 +133,9 @@ def metrics_paths_of(dataset: str, method: str, stage: str, config: dict) -> lis
     if method in LLM_METHODS:       # an LLM method (LC-Rec, D3, BIGRec) on its first tokenizer (or titles) and backbone
         names, backbones = method_tokenizers(config, method), config[method]["backbones"]
         return [f"metrics/{dataset}/{names[0]}/{backbones[0]}/{method}.json"] if names and backbones else []
+    if method == OPENONEREC:        # the stage on the config's first OpenOneRec tokenizer and backbone
+        tokenizers, backbones = config[OPENONEREC]["tokenizers"], config[OPENONEREC]["backbones"]
+        return [f"metrics/{dataset}/{tokenizers[0]}/{backbones[0]}/{stage}.json"] if tokenizers and backbones else []
     if method == "minionerec" and config["sid_tokenizers"] and config["sft_backbones"]:
         return [f"metrics/{dataset}/{config['sid_tokenizers'][0]}/{config['sft_backbones'][0]}/{stage}.json"]
     return []

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from genrec.errors import GenrecError
-from genrec.grid import reward_of
+from genrec.grid import PERPLEXITY_SUFFIX, reward_of
 from genrec.io import atomic_outputs, read_json
 from genrec.report.compare import VS_SFT, rl_versus_sft
 
@@ -61,10 +61,17 @@ def read_metrics_row(path: Path, results: Path) -> dict:
     return metrics_row(record, run)
 
 
+def metrics_files(results: str | Path) -> list[Path]:
+    """Every metrics file under `results`: `metrics/**/*.json` but the general-text perplexities beside them."""
+    metrics = Path(results) / "metrics"
+    return sorted(path for path in metrics.rglob("*.json") if not path.name.endswith(PERPLEXITY_SUFFIX)) \
+        if metrics.exists() else []
+
+
 def collect_leaderboard(results: str | Path) -> pd.DataFrame:
-    """Every `metrics/**/*.json` under `results`, one row each, sorted by dataset, split, best NDCG@10 first."""
+    """Every metrics file under `results`, one row each, sorted by dataset, split, best NDCG@10 first."""
     results = Path(results)
-    rows = [read_metrics_row(path, results) for path in sorted((results / "metrics").rglob("*.json"))]
+    rows = [read_metrics_row(path, results) for path in metrics_files(results)]
     table = pd.DataFrame(rows)
     if "stage" in table:
         table = rl_versus_sft(results, table)
