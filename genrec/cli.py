@@ -215,6 +215,8 @@ def cmd_openonerec_perplexity(args: argparse.Namespace) -> None:
     settings = PerplexitySettings.from_json(args.settings)
     torch.set_num_threads(args.threads)
     model, tokenizer = load_backbone(args.model)
+    if torch.cuda.is_available():
+        model.to("cuda")
     result = {"model": str(args.model), **general_perplexity(model, tokenizer, read_table(args.general), settings)}
     with atomic_outputs(args.out) as (tmp,):
         tmp.write_text(json.dumps(result, indent=2) + "\n")

@@ -27,8 +27,9 @@ from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, OPENONEREC, SFT_METHODS,
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import (SFT as OPENONEREC_SFT, STAGE_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecJob,
+from genrec.openonerec.settings import (GENERAL, STAGE_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecJob,
                                        PerplexitySettings)
+from genrec.openonerec.settings import SFT as OPENONEREC_SFT
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
@@ -312,8 +313,11 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
     if stage == OPENONEREC_SFT:       # its prompt is written from its chat prompts (genrec.openonerec.sft)
         job = openonerec_job(config, stage, backbone_name, tokenizer_name)
         sid = tokenizer(config, tokenizer_name)
+        stages = {name: openonerec_job(config, name, backbone_name, tokenizer_name).to_dict()
+                  for name in STAGE_SECTIONS}          # every stage the model went through, and the data it read
         provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
-                      "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "openonerec": job.to_dict(),
+                      "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "openonerec": stages,
+                      "openonerec_data": openonerec_data(config).to_dict(), "general": general_text(config).to_dict(),
                       "evaluate": evaluation(config).to_dict()}
         run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=job.sft.seed, tokenizer=tokenizer_name,
                   backbone=backbone_name)
@@ -487,9 +491,10 @@ def check_config(config: dict, datasets: dict) -> None:
     if grid_union(config, grids, "sdpo", "backbones"):
         sdpo_training(config)
     check_openonerec(config, grids)
-    if TITLES in config["tokenizers"]:
-        raise GenrecError(f"tokenizer name '{TITLES}' is where the title methods' runs live", key=f"tokenizers.{TITLES}",
-                          fix="rename the tokenizer")
+    for reserved, what in ((TITLES, "the title methods' runs live"), (GENERAL, "OpenOneRec's base model lives")):
+        if reserved in config["tokenizers"]:
+            raise GenrecError(f"tokenizer name '{reserved}' is where {what}", key=f"tokenizers.{reserved}",
+                              fix="rename the tokenizer")
     for name in baselines - {"mostpop", "tiger"}:
         baseline_model(config, name)
     if baselines - {"mostpop", "tiger"}:

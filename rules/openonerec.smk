@@ -1,3 +1,11 @@
+from genrec.grid import OPENONEREC as OPENONEREC_METHOD
+from genrec.grid import PERPLEXITY_SUFFIX
+from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
+
+# the tokenizers OpenOneRec runs on, in any dataset's grid (per_dataset may name its own)
+OPENONEREC_TOKENIZERS = sorted(grid_union(config, list(GRIDS.values()), OPENONEREC_METHOD, "tokenizers"))
+
+
 # OpenOneRec (genrec.openonerec): its data in its two formats, per dataset and tokenizer of openonerec.tokenizers
 # (DESIGN.md's artifact table). Pre-training segments read the training split only; chat samples cover every
 # split's rows, each marked with its split.
@@ -19,7 +27,7 @@ rule openonerec_data:
     benchmark:
         f"{RESULTS}/benchmarks/openonerec_data/{{dataset}}/{{tokenizer}}.tsv"
     wildcard_constraints:
-        tokenizer=names_pattern(config["openonerec"]["tokenizers"]),
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
     threads: 1
     resources:
         mem_mb=4000,
@@ -57,10 +65,6 @@ rule general_text:
 # distillation's teacher) knows no SIDs, so it sits under the tokenizer directory `general`; stage 1 (itemic-text
 # alignment) and stage 2 (co-pre-training) follow per SID tokenizer, each on the recommendation segments mixed with
 # the general ones. Every model's general-text perplexity is a metrics file beside the grid's.
-from genrec.grid import OPENONEREC as OPENONEREC_METHOD
-from genrec.grid import PERPLEXITY_SUFFIX
-from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
-
 GENERAL_SEGMENTS = f"{RESULTS}/general/{genrec_settings.general_text(config).corpus}/segments.parquet"
 GENERAL_CHAT = f"{RESULTS}/general/{genrec_settings.general_text(config).corpus}/chat.parquet"
 OPENONEREC_MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
@@ -116,7 +120,7 @@ rule openonerec_pretrain:
         f"{RESULTS}/benchmarks/{{stage}}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
     wildcard_constraints:
         stage=f"{ALIGN}|{COPRETRAIN}",
-        tokenizer=names_pattern(config["openonerec"]["tokenizers"]),
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
     threads: workflow.cores
     resources:
         mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
@@ -147,7 +151,7 @@ rule openonerec_sft:
     benchmark:
         f"{RESULTS}/benchmarks/{SFT}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
     wildcard_constraints:
-        tokenizer=names_pattern(config["openonerec"]["tokenizers"]),
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
     threads: workflow.cores
     resources:
         mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
@@ -185,9 +189,10 @@ rule openonerec_perplexity:
     wildcard_constraints:
         stage=f"{BASE}|{ALIGN}|{COPRETRAIN}|{SFT}",
     threads: workflow.cores
-    resources:
-        mem_mb=4000,
-        runtime=30,
+    resources:       # the backbone's: a Qwen3 scores on a GPU (openonerec.perplexity.batch_size bounds its logits)
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
     shell:
         "{GENREC} openonerec-perplexity --model {input.model} --general {input.general}"
         " --settings {params.settings:q} --out {output.perplexity} --threads {threads} 2> {log}"

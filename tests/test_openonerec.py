@@ -40,6 +40,19 @@ def tiny():
     return build_tiny_backbone(spec, ["a red filament spool", "a brass valve", "what is this item"], seed=0)
 
 
+def test_vocabulary_expansion_adds_an_index_level_beyond_the_codebooks(tiny):
+    """A tokenizer that disambiguates collisions with a 4th token (dedup_level): stage 1 adds those tokens too."""
+    from genrec.openonerec.pretrain import expand_vocabulary
+
+    model, tokenizer = tiny
+    index = {0: ["<a_0>", "<b_1>", "<c_2>", "<d_0>"], 1: ["<a_0>", "<b_1>", "<c_2>", "<d_1>"]}
+    expand_vocabulary(model, tokenizer, levels=3, codebook_size=4, index=index)
+    vocab = tokenizer.get_vocab()
+    assert {"<d_0>", "<d_1>", "<a_3>", SID_BEGIN, SID_END} <= set(vocab)
+    ids = tokenizer(itemic_text(index[1]), add_special_tokens=False)["input_ids"]
+    assert len(ids) == 6
+
+
 def test_vocabulary_expansion_adds_every_code_of_every_level_and_the_markers(tiny):
     model, tokenizer = tiny
     before = len(tokenizer)
@@ -227,22 +240,23 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
 
 
 def test_segments_train_on_every_token_in_windows_of_the_training_length(tiny):
-    """A segment is its text then EOS with every token a target but the first (OpenOneRec's `_process_completion`);
-    a longer text is cut into windows, none lost and none of one token."""
+    """A segment is its text then `<|endoftext|>` with every token a target but the first (OpenOneRec's
+    `_process_completion`); a longer text is cut into windows overlapping by one token, so that every token but the
+    text's first is a target exactly once."""
     from genrec.openonerec.pretrain import SegmentWindows
     from genrec.sft.dataset import IGNORE
 
     _, tokenizer = tiny
     text = "a red filament spool and a brass valve " * 3
-    ids = [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    ids = [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.convert_tokens_to_ids("<|endoftext|>")]
     whole = SegmentWindows([text], tokenizer, max_length=512)
     assert len(whole) == 1 and whole[0] == {"input_ids": ids, "labels": [IGNORE, *ids[1:]]}
-    width = len(ids) // 2 + 1                                   # two windows, the second one token shorter or so
-    cut = SegmentWindows([text], tokenizer, max_length=width)
-    assert [item["input_ids"] for item in cut] == [ids[:width], ids[width:]]
-    assert all(item["labels"][0] == IGNORE and item["labels"][1:] == item["input_ids"][1:] for item in cut)
-    assert len(SegmentWindows([text], tokenizer, max_length=len(ids) - 1)) == 1     # a last window of EOS alone: dropped
-    assert cut.tokens() == len(ids)
+    for width in (2, 3, len(ids) // 2, len(ids) - 1, len(ids)):
+        cut = SegmentWindows([text], tokenizer, max_length=width)
+        assert all(len(item["input_ids"]) <= width and item["labels"][0] == IGNORE for item in cut)
+        targets = [label for item in cut for label in item["labels"] if label != IGNORE]
+        assert targets == ids[1:], width                         # each once, in order
+        assert all(item["labels"][1:] == item["input_ids"][1:] for item in cut)
 
 
 def test_mixture_keeps_every_rec_segment_and_draws_the_general_share():

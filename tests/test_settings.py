@@ -217,6 +217,7 @@ def SFTJob_round_trip(job: settings.SFTJob) -> settings.SFTJob:
      "d3.sft.tasks", "names items by title (no SID index), so it trains ['title_hist2title'] only"),
     ({"d3": {"backbones": ["tiny_text"], "prompts": "sids"}}, "d3.sft.tasks", "['title_hist2title'] that prompt set 'sids'"),
     ({"tokenizers": {"titles": {"method": "rqkmeans"}}}, "tokenizers.titles", "where the title methods' runs live"),
+    ({"tokenizers": {"general": {"method": "rqkmeans"}}}, "tokenizers.general", "where OpenOneRec's base model lives"),
 ])
 def test_check_config_names_the_key_to_fix(overrides, key, message):
     config = config_with(**overrides)

@@ -9,15 +9,15 @@ pre-training a tiny backbone needs first.
 
 Both stages read the same mixture, as OpenOneRec's scripts do (both pass `dataset_config/pretrain.json`): the
 recommendation segments and the general ones, concatenated (`general_share` None) or with the general segments
-drawn to a share of the mix. A segment is trained as OpenOneRec's `_process_completion` does: its text then EOS,
-every token a target but the first, which nothing predicts.
+drawn to a share of the mix. A segment is trained as OpenOneRec's `_process_completion` does: its text then
+`<|endoftext|>`, every token a target but the first, which nothing predicts.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
+import os
 import time
 from pathlib import Path
 
@@ -26,9 +26,10 @@ import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
 from genrec.io import atomic_outputs
+from genrec.models.backbone import EOS as ENDOFTEXT
 from genrec.models.backbone import build_tiny_backbone, load_backbone
 from genrec.models.checkpoint import save_final_model
-from genrec.models.sid_vocab import add_sid_tokens, freeze_llm
+from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.openonerec.chat import with_chat_template
 from genrec.openonerec.itemic import itemic_text, itemic_vocabulary
 from genrec.openonerec.settings import ALIGN, BASE, OpenOneRecJob
@@ -52,24 +53,32 @@ def split_segments(split: pd.DataFrame, index: dict[int, list[str]], max_history
             for history, target in zip(split["history"], split["target"])]
 
 
+def end_of_text(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The token after a segment: `<|endoftext|>` where the vocabulary has it (qwen3_dataset.py appends the pad token,
+    `<|endoftext|>`, not a Qwen3 chat model's EOS `<|im_end|>`), else EOS."""
+    return tokenizer.get_vocab().get(ENDOFTEXT, tokenizer.eos_token_id)
+
+
 class SegmentWindows(SFTDataset):
-    """Segments as OpenOneRec trains on them: each text then EOS, every token a target but the first. A text longer
-    than `max_length` tokens is cut into consecutive windows (OpenOneRec packs samples into 32k-token sequences
-    with attention kept inside each sample; windows keep every token without a packed batch's mask)."""
+    """Segments as OpenOneRec trains on them: each text then `<|endoftext|>`, every token a target but the first. A
+    text longer than `max_length` tokens is cut into windows that overlap by one token, so that every token but the
+    text's first is a target exactly once (OpenOneRec packs samples into 32k-token sequences with attention kept
+    inside each sample; windows keep every token without a packed batch's mask)."""
 
     def __init__(self, texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int):
         self.items = []
+        end = end_of_text(tokenizer)
         for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
-            ids = [*ids, tokenizer.eos_token_id]
-            for start in range(0, len(ids), max_length):
+            ids = [*ids, end]
+            for start in range(0, len(ids) - 1, max_length - 1):
                 window = ids[start:start + max_length]
-                if len(window) > 1:          # one token predicts nothing
-                    self.items.append((window, [IGNORE, *window[1:]]))
+                self.items.append((window, [IGNORE, *window[1:]]))   # its first token: context, a target before
 
 
-def mixture(rec: list[str], general: list[str], general_share: float | None, seed: int) -> list[str]:
-    """The stages' training texts: every recommendation segment, and the general segments whole (`general_share`
-    None, OpenOneRec's concatenation) or drawn to that share of the mix (repeated whole where the corpus is short)."""
+def mixture(rec: list, general: list, general_share: float | None, seed: int) -> list:
+    """The stages' training samples: every recommendation sample, and the general ones whole (`general_share` None,
+    OpenOneRec's concatenation) or drawn to that share of the samples (repeated whole where the corpus is short). A
+    share of samples, as OpenOneRec's natural ratio counts samples: a long general text is several windows."""
     if general_share is None:
         return [*rec, *general]
     wanted = round(general_share / (1 - general_share) * len(rec))
@@ -80,10 +89,13 @@ def mixture(rec: list[str], general: list[str], general_share: float | None, see
 
 
 def expand_vocabulary(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, levels: int,
-                      codebook_size: int) -> int:
-    """OpenOneRec's vocabulary expansion (expand_qwen3_vocab.py): every itemic token and the two markers, then the
-    chat template's turn markers where the backbone lacks them; returns the vocabulary size before."""
-    n_old = add_sid_tokens(model, tokenizer, itemic_vocabulary(levels, codebook_size))
+                      codebook_size: int, index: dict[int, list[str]] | None = None) -> int:
+    """OpenOneRec's vocabulary expansion (expand_qwen3_vocab.py): every itemic token and the two markers (and any
+    other token of `index`: a collision level some tokenizers add), then the chat template's turn markers where the
+    backbone lacks them; returns the vocabulary size before."""
+    extra = [t for t in index_tokens(index) if t not in set(itemic_vocabulary(levels, codebook_size))] if index else []
+    n_old = add_sid_tokens(model, tokenizer, [*itemic_vocabulary(levels, codebook_size)[:-2], *extra,
+                                              *itemic_vocabulary(levels, codebook_size)[-2:]])
     with_chat_template(model, tokenizer)
     return n_old
 
@@ -104,7 +116,6 @@ def train_stage(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokeniz
             "train_tokens": train_set.tokens(), "valid_windows": len(valid_set), "frozen_rows": n_old if frozen else 0,
             "parameters": model.num_parameters(), "vocab_size": len(tokenizer), "steps": trainer.state.global_step,
             "epochs_run": trainer.state.epoch, "best_eval_loss": trainer.state.best_metric,
-            "best_eval_perplexity": math.exp(trainer.state.best_metric) if trainer.state.best_metric else None,
             "train_loss": result.training_loss, "resumed_from": run["resumed_from"],
             "epoch_seconds": run["clock"].seconds, "seconds": round(time.monotonic() - started, 1),
             **(extra or {}), "log_history": trainer.state.log_history}
@@ -114,7 +125,10 @@ def train_stage(stage: str, model: PreTrainedModel, tokenizer: PreTrainedTokeniz
 
 def save_untrained(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path,
                    info: dict) -> None:
-    """An `hf` backbone as the base stage's output, unchanged: the later stages read one layout."""
+    """An `hf` backbone as the base stage's output, unchanged: the later stages read one layout (written once, by
+    the first process of a multi-GPU launch)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     with atomic_outputs(out_dir) as (tmp,):
         tmp.unlink()
         model.save_pretrained(str(tmp))
@@ -146,7 +160,7 @@ def run_pretrain(stage: str, job: OpenOneRecJob, model_dir: str | Path, rec: pd.
     sequences and the general valid share."""
     set_seed(job.sft.seed)
     model, tokenizer = load_backbone(model_dir, job.backbone.dtype)
-    n_old = expand_vocabulary(model, tokenizer, job.levels, job.codebook_size) if stage == ALIGN else None
+    n_old = expand_vocabulary(model, tokenizer, job.levels, job.codebook_size, index) if stage == ALIGN else None
     train = mixture(segment_texts(rec, "train"), segment_texts(general, "train"), job.general_share, job.sft.seed)
     if job.valid_rows is not None and len(valid_split) > job.valid_rows:
         valid_split = valid_split.sample(job.valid_rows, random_state=job.sft.seed)
