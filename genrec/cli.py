@@ -204,6 +204,21 @@ def cmd_openonerec_sft(args: argparse.Namespace) -> None:
              info["best_eval_loss"] or float("nan"), info["seconds"])
 
 
+def cmd_openonerec_distill(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.openonerec.data import CHAT_SCHEMA, read_openonerec_table
+    from genrec.openonerec.distill import run_distill
+    from genrec.openonerec.settings import OpenOneRecJob
+
+    job = OpenOneRecJob.from_json(args.settings)
+    torch.set_num_threads(args.threads)
+    info = run_distill(job, args.model, args.teacher, read_openonerec_table(args.general, CHAT_SCHEMA), args.out,
+                       args.work)
+    log.info("distillation done: %d prompts, %d steps, train loss (reverse KL) %.4f, %.0f s", info["prompts"],
+             info["steps"], info["train_loss"], info["seconds"])
+
+
 def cmd_openonerec_perplexity(args: argparse.Namespace) -> None:
     import torch
 
@@ -278,7 +293,7 @@ def cmd_rl(args: argparse.Namespace) -> None:
     from genrec.rl.train import run_rl
 
     info = run_rl(args.sft_model, args.reward, RLSettings.from_json(args.settings), args.data, args.out, args.work,
-                  embeddings=args.embeddings, scorer_dir=args.scorer, threads=args.threads)
+                  embeddings=args.embeddings, scorer_dir=args.scorer, threads=args.threads, stage=args.stage)
     log.info("RL (%s) done: %d steps, %.0f s", args.reward, info["steps"], info["seconds"])
 
 
@@ -675,6 +690,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_openonerec_sft)
 
+    p = sub.add_parser("openonerec-distill", help="OpenOneRec's on-policy distillation: the chat SFT model from the "
+                                                  "base model on general prompts (TRL GKD, reverse KL)")
+    p.add_argument("--general", required=True, help="the general corpus's chat.parquet (its training prompts)")
+    p.add_argument("--model", required=True, help="the chat SFT model (the student)")
+    p.add_argument("--teacher", required=True, help="the base model, before stage 1 (the teacher)")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.openonerec.settings', 'OpenOneRecJob')}")
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", required=True, help="resumable checkpoints (outside --out)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_openonerec_distill)
+
     p = sub.add_parser("openonerec-perplexity", help="a causal LM's perplexity on a general corpus's held-out text")
     p.add_argument("--model", required=True)
     p.add_argument("--general", required=True, help="the general corpus's segments.parquet")
@@ -748,6 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.rl.settings', 'RLSettings')}")
     p.add_argument("--embeddings", help="item embeddings .npy (semantic reward)")
     p.add_argument("--scorer", help="the trained SASRec model directory (cf reward)")
+    p.add_argument("--stage", help="the stage the checkpoint records (default rl-REWARD)")
     _training_outputs(p)
     p.set_defaults(func=cmd_rl)
 

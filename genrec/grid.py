@@ -59,7 +59,9 @@ TITLES = "titles"
 # stages a run evaluates by next-item recommendation
 OPENONEREC = "openonerec"
 OPENONEREC_SFT = "openonerec-sft"
-OPENONEREC_EVALUATED = (OPENONEREC_SFT,)
+OPENONEREC_DISTILL = "openonerec-distill"
+OPENONEREC_GRPO = "openonerec-grpo"
+OPENONEREC_EVALUATED = (OPENONEREC_SFT, OPENONEREC_DISTILL, OPENONEREC_GRPO)
 # a model's general-text perplexity, beside its metrics file (METRICS + this): not a ranking metric, so the
 # leaderboard leaves it out
 PERPLEXITY_SUFFIX = ".perplexity.json"

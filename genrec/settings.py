@@ -22,13 +22,15 @@ from genrec.errors import GenrecError
 from genrec.etegrec.settings import VARIANTS as ETEGREC_STAGES
 from genrec.etegrec.settings import ETEGRecSettings
 from genrec.evaluate.settings import EvalSettings, GroundingSettings
-from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, OPENONEREC, SFT_METHODS, TITLE_METHODS, TITLES, dataset_grid,
-                         grid_union, method_of, reward_of, trained_stage)
+from genrec.grid import (BASE_METHOD, GROUNDED_METHODS, OPENONEREC, OPENONEREC_EVALUATED, SFT_METHODS, TITLE_METHODS,
+                         TITLES, dataset_grid, grid_union, method_of, reward_of, trained_stage)
 from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRETRAINED, BaselineTraining,
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import (GENERAL, STAGE_SECTIONS, GeneralText, OpenOneRecData, OpenOneRecJob,
-                                       PerplexitySettings)
+from genrec.openonerec.settings import (GENERAL, STAGE_SECTIONS, DistillSettings, GeneralText, OpenOneRecData,
+                                       OpenOneRecJob, PerplexitySettings)
+from genrec.openonerec.settings import DISTILL as OPENONEREC_DISTILL
+from genrec.openonerec.settings import GRPO as OPENONEREC_GRPO
 from genrec.openonerec.settings import SFT as OPENONEREC_SFT
 from genrec.prompts import RECOMMENDATION_TASK, STAGES, stage_templates
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
@@ -154,6 +156,11 @@ def openonerec_perplexity(config: dict) -> PerplexitySettings:
     return PerplexitySettings.from_config(config["openonerec"]["perplexity"])
 
 
+def openonerec_grpo(config: dict) -> RLSettings:
+    """OpenOneRec's GRPO (`openonerec.grpo`: the RL stage's settings, on its own schedule)."""
+    return RLSettings.from_config(config["openonerec"]["grpo"], key="openonerec.grpo")
+
+
 def openonerec_job(config: dict, stage: str, backbone_name: str, tokenizer_name: str | None = None) -> OpenOneRecJob:
     """An OpenOneRec training stage's job: its section's `sft` keys laid over `sft` and the backbone's, its
     mixture, and (stage 1 onwards) the SID tokenizer's codebook, whose every code the vocabulary gains."""
@@ -172,7 +179,10 @@ def openonerec_job(config: dict, stage: str, backbone_name: str, tokenizer_name:
     mix = {name: section[name] for name in ("general_share", "valid_rows") if name in section}
     data = openonerec_data(config)
     prompts = {"prompts": data.prompts} if stage == OPENONEREC_SFT else {}
-    return OpenOneRecJob(backbone=spec, sft=sft, max_history=data.max_history, **mix, **codebook, **prompts)
+    distill = {}
+    if stage == OPENONEREC_DISTILL:
+        distill = {"distill": DistillSettings.from_config({k: v for k, v in section.items() if k != "sft"}, key=key)}
+    return OpenOneRecJob(backbone=spec, sft=sft, max_history=data.max_history, **mix, **codebook, **prompts, **distill)
 
 
 def baseline_model(config: dict, name: str) -> Settings:
@@ -310,16 +320,20 @@ def evaluate_job(config: dict, datasets: dict, dataset: str, tokenizer_name: str
     training of the model it decodes and its grounding settings."""
     base = trained_stage(stage)
     spec = stage_backbone(config, backbone_name, base)
-    if stage == OPENONEREC_SFT:       # its prompt is written from its chat prompts (genrec.openonerec.sft)
-        job = openonerec_job(config, stage, backbone_name, tokenizer_name)
+    if stage in OPENONEREC_EVALUATED:   # its prompt is written from its chat prompts (genrec.openonerec.sft)
         sid = tokenizer(config, tokenizer_name)
-        stages = {name: openonerec_job(config, name, backbone_name, tokenizer_name).to_dict()
-                  for name in STAGE_SECTIONS}          # every stage the model went through, and the data it read
+        trained = list(STAGE_SECTIONS)     # every stage the model went through, and the data it read
+        trained = trained[:trained.index(stage) + 1] if stage in STAGE_SECTIONS else trained
+        stages = {name: openonerec_job(config, name, backbone_name, tokenizer_name).to_dict() for name in trained}
+        seed = stages[trained[-1]]["sft"]["seed"]
+        if stage == OPENONEREC_GRPO:       # the RL stage's settings (genrec.rl)
+            stages[stage] = openonerec_grpo(config).to_dict()
+            seed = stages[stage]["seed"]
         provenance = {"dataset": datasets["datasets"][dataset], "encoder": tokenizer_input(config, sid),
                       "tokenizer": sid.to_dict(), "backbone": spec.to_dict(), "openonerec": stages,
                       "openonerec_data": openonerec_data(config).to_dict(), "general": general_text(config).to_dict(),
                       "evaluate": evaluation(config).to_dict()}
-        run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=job.sft.seed, tokenizer=tokenizer_name,
+        run = Run(dataset=dataset, stage=stage, method=method_of(stage), seed=seed, tokenizer=tokenizer_name,
                   backbone=backbone_name)
         return EvaluateJob(evaluation(config), run, provenance)
     if tokenizer_name == TITLES:
@@ -523,6 +537,7 @@ def check_openonerec(config: dict, grids: list[dict]) -> None:
         openonerec_data(config)
         general_text(config)
         openonerec_perplexity(config)
+        openonerec_grpo(config)
     backbones = grid_union(config, grids, OPENONEREC, "backbones")
     check_known("unknown backbone(s)", backbones, config["backbones"], "openonerec.backbones", "`backbones` defines: ")
     if backbones and not tokenizers:

@@ -1,6 +1,6 @@
 from genrec.grid import OPENONEREC as OPENONEREC_METHOD
 from genrec.grid import PERPLEXITY_SUFFIX
-from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
+from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, DISTILL, GENERAL, GRPO, GRPO_REWARD, SFT
 
 # the tokenizers OpenOneRec runs on, in any dataset's grid (per_dataset may name its own)
 OPENONEREC_TOKENIZERS = sorted(grid_union(config, list(GRIDS.values()), OPENONEREC_METHOD, "tokenizers"))
@@ -70,7 +70,8 @@ GENERAL_CHAT = f"{RESULTS}/general/{genrec_settings.general_text(config).corpus}
 OPENONEREC_MODEL = f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}"
 PREVIOUS_STAGE = {ALIGN: f"{RESULTS}/models/{{dataset}}/{GENERAL}/{{backbone}}/{BASE}",
                   COPRETRAIN: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{ALIGN}",
-                  SFT: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{COPRETRAIN}"}
+                  SFT: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{COPRETRAIN}",
+                  DISTILL: f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{SFT}"}
 
 
 rule openonerec_base:
@@ -163,11 +164,71 @@ rule openonerec_sft:
         " --threads {threads} > {log} 2>&1"
 
 
+# On-policy distillation (genrec.openonerec.distill): the chat SFT model samples replies to the general chats'
+# training prompts and learns the base model's (the teacher's) distribution on them, by reverse KL (TRL's GKD).
+rule openonerec_distill:
+    input:
+        general=GENERAL_CHAT,
+        model=lambda wildcards: concrete(PREVIOUS_STAGE[DISTILL], wildcards),
+        teacher=f"{RESULTS}/models/{{dataset}}/{GENERAL}/{{backbone}}/{BASE}",
+    output:
+        model=directory(f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{DISTILL}"),
+    params:
+        settings=lambda wildcards: genrec_settings.openonerec_job(config, DISTILL, wildcards.backbone,
+                                                                  wildcards.tokenizer).to_json(),
+        work=lambda wildcards: concrete(work_dir(OPENONEREC_MODEL), wildcards, stage=DISTILL),
+    log:
+        f"{RESULTS}/logs/{DISTILL}/{{dataset}}/{{tokenizer}}/{{backbone}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{DISTILL}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
+    wildcard_constraints:
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: training_resources(wildcards.backbone)["gpu"],
+    shell:
+        "{GENREC_LAUNCH} --processes {resources.gpu} -- openonerec-distill --general {input.general}"
+        " --model {input.model} --teacher {input.teacher} --settings {params.settings:q} --out {output.model}"
+        " --work {params.work} --threads {threads} > {log} 2>&1"
+
+
+# GRPO (OpenOneRec's RL, verl_rl/recipe/onerec): the distilled model on the training split's next-item prompts with
+# the first-SID hit reward, through the RL stage every generative model takes (genrec.rl, settings openonerec.grpo).
+rule openonerec_grpo:
+    input:
+        model=f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{DISTILL}",
+        item_table=ITEMS,
+        train=split_table("train"),
+    output:
+        model=directory(f"{RESULTS}/models/{{dataset}}/{{tokenizer}}/{{backbone}}/{GRPO}"),
+    params:
+        settings=lambda wildcards: genrec_settings.openonerec_grpo(config).to_json(),
+        data=data_dir,
+        work=lambda wildcards: concrete(work_dir(OPENONEREC_MODEL), wildcards, stage=GRPO),
+    log:
+        f"{RESULTS}/logs/{GRPO}/{{dataset}}/{{tokenizer}}/{{backbone}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{GRPO}/{{dataset}}/{{tokenizer}}/{{backbone}}.tsv"
+    wildcard_constraints:
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: training_resources(wildcards.backbone)["gpu"],
+    shell:
+        "{GENREC_LAUNCH} --processes {resources.gpu} -- rl --sft-model {input.model} --reward {GRPO_REWARD}"
+        " --stage {GRPO} --data {params.data} --settings {params.settings:q} --out {output.model}"
+        " --work {params.work} --threads {threads} > {log} 2>&1"
+
+
 # The general-text perplexity of every OpenOneRec model the grid trains (rule all): the base model and each stage.
 OPENONEREC_PERPLEXITY = sorted({
     f"{METRICS}{PERPLEXITY_SUFFIX}".format(dataset=dataset, tokenizer=tokenizer, backbone=backbone, stage=stage)
     for dataset, grid in GRIDS.items() for tokenizer in grid[OPENONEREC_METHOD]["tokenizers"]
-    for backbone in grid[OPENONEREC_METHOD]["backbones"] for stage in (ALIGN, COPRETRAIN, SFT)} | {
+    for backbone in grid[OPENONEREC_METHOD]["backbones"] for stage in (ALIGN, COPRETRAIN, SFT, DISTILL, GRPO)} | {
     f"{METRICS}{PERPLEXITY_SUFFIX}".format(dataset=dataset, tokenizer=GENERAL, backbone=backbone, stage=BASE)
     for dataset, grid in GRIDS.items() if grid[OPENONEREC_METHOD]["tokenizers"]
     for backbone in grid[OPENONEREC_METHOD]["backbones"]})
@@ -187,7 +248,7 @@ rule openonerec_perplexity:
     benchmark:
         f"{RESULTS}/benchmarks/perplexity/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.tsv"
     wildcard_constraints:
-        stage=f"{BASE}|{ALIGN}|{COPRETRAIN}|{SFT}",
+        stage=f"{BASE}|{ALIGN}|{COPRETRAIN}|{SFT}|{DISTILL}|{GRPO}",
     threads: workflow.cores
     resources:       # the backbone's: a Qwen3 scores on a GPU (openonerec.perplexity.batch_size bounds its logits)
         mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],

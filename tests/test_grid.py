@@ -117,21 +117,22 @@ def test_every_rule_that_takes_gpus_goes_to_the_gpu_partition():
     gpu_rules = {name for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", rules, re.MULTILINE | re.DOTALL)
                  if re.search(r"^\s+gpu=", body, re.MULTILINE)}
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["set-resources"]
-    assert gpu_rules >= {"sft", "rl", "sdpo", "openonerec_pretrain"}
+    assert gpu_rules >= {"sft", "rl", "sdpo", "openonerec_pretrain", "openonerec_distill", "openonerec_grpo"}
     assert {name for name in gpu_rules if profile.get(name, {}).get("slurm_partition") != "gpu"} == set()
 
 
 def test_openonerec_grid_plans_every_stage_on_both_qwen3_backbones(workdir):
-    """config/experiments/openonerec.yaml: per dataset and Qwen3 backbone, the base model, stages 1 and 2, chat SFT
-    (on GPUs), each model's general-text perplexity, and the SFT model's evaluation; the itemic tokenizer on
-    Qwen3-Embedding-8B."""
+    """config/experiments/openonerec.yaml: per dataset and Qwen3 backbone, the base model, stages 1 and 2, chat SFT,
+    distillation and GRPO (on GPUs), each model's general-text perplexity, and the SFT, distilled and
+    GRPO models' evaluation; the itemic tokenizer on Qwen3-Embedding-8B."""
     plan = snakemake(workdir, "-n", "--profile", "profiles/slurm", "--configfile", "config/experiments/openonerec.yaml",
                      cores=None, timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = job_counts(plan.stdout + plan.stderr)
     runs = 2 * 2                                              # datasets x backbones
-    assert (jobs["openonerec_base"], jobs["openonerec_pretrain"], jobs["openonerec_sft"]) == (runs, 2 * runs, runs)
-    assert jobs["openonerec_perplexity"] == 4 * runs and jobs["evaluate"] == runs
+    assert (jobs["openonerec_base"], jobs["openonerec_pretrain"], jobs["openonerec_sft"], jobs["openonerec_distill"],
+            jobs["openonerec_grpo"]) == (runs, 2 * runs, runs, runs, runs)
+    assert jobs["openonerec_perplexity"] == 6 * runs and jobs["evaluate"] == 3 * runs
     assert jobs["tokenize"] == jobs["openonerec_data"] == jobs["embed"] == 2
     block = next(b for b in plan.stdout.split("\n\n") if "rule openonerec_pretrain:" in b and "qwen3-8b" in b)
     assert "slurm_partition=gpu" in block and "gpu=8" in block and "openonerec-copretrain" in plan.stdout

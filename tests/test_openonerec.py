@@ -388,3 +388,86 @@ def test_the_decoding_prompt_is_the_training_rendering_of_a_recommendation_chat(
     answer = templates["seq_rec"].response.format(sid="".join(INDEX[target]))
     assert trained.startswith(prompt + answer) and prompt.endswith(SID_BEGIN)
     assert trained[len(prompt + answer):] == "<|im_end|>\n"
+
+
+def _teacher_and_student(tiny):
+    """A tiny base model and a student that extends its vocabulary as stage 1 does (itemic tokens, chat markers)."""
+    import copy
+
+    from genrec.openonerec.pretrain import expand_vocabulary
+
+    teacher, teacher_tokenizer = tiny
+    student, tokenizer = copy.deepcopy(teacher), copy.deepcopy(teacher_tokenizer)
+    expand_vocabulary(student, tokenizer, levels=3, codebook_size=4)
+    with torch.no_grad():      # a student that differs from its teacher on the shared vocabulary too
+        for weight in student.parameters():
+            weight.add_(0.05 * torch.randn_like(weight))
+    return teacher, teacher_tokenizer, student, tokenizer
+
+
+def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny):
+    """GKD's loss with beta 1 on the wrapped teacher is, at every labelled position, sum_v p_s(v) (log p_s(v) -
+    log p_t(v)), where the teacher reads a token it lacks as its end of text and gives it log-probability -100, and
+    the end of a turn is its end of text."""
+    from trl.experimental.gkd import GKDTrainer
+
+    from genrec.openonerec.distill import teacher_on_student_vocabulary
+    from genrec.openonerec.pretrain import end_of_text
+
+    torch.manual_seed(0)
+    teacher, teacher_tokenizer, student, tokenizer = _teacher_and_student(tiny)
+    wrapped, stops = teacher_on_student_vocabulary(teacher, teacher_tokenizer, student, tokenizer, floor=-100.0)
+    n_teacher, vocab = len(teacher_tokenizer), tokenizer.get_vocab()
+    end, im_end, itemic = end_of_text(teacher_tokenizer), vocab["<|im_end|>"], vocab["<b_2>"]
+    assert {im_end, itemic, vocab[SID_BEGIN]} <= set(stops)
+    assert all(i >= n_teacher or i == tokenizer.eos_token_id for i in stops)     # replies end where the teacher cannot score
+    prompt = tokenizer("a red filament spool", add_special_tokens=False)["input_ids"]
+    reply = [*tokenizer("a brass", add_special_tokens=False)["input_ids"], itemic, im_end]
+    ids = torch.tensor([prompt + reply])
+    labels = torch.tensor([[-100] * len(prompt) + reply])
+    student.eval()
+    with torch.no_grad():
+        student_logits = student(input_ids=ids).logits
+        loss = GKDTrainer.generalized_jsd_loss(student_logits[:, :-1], wrapped(ids).logits[:, :-1], labels[:, 1:],
+                                               beta=1.0)
+        # by hand: the teacher reads the itemic token and the turn's end as its end of text
+        read = torch.tensor([[i if i < n_teacher else end for i in ids[0].tolist()]])
+        teacher_logp = torch.log_softmax(teacher(input_ids=read).logits[0].double(), -1)
+    student_logp = torch.log_softmax(student_logits[0].double(), -1)[:, :len(tokenizer)]
+    expected = []
+    for position in range(len(prompt) - 1, ids.shape[1] - 1):
+        reverse_kl = 0.0
+        for token in range(len(tokenizer)):
+            if token == im_end:
+                teacher_token = teacher_logp[position, end]
+            elif token < n_teacher and token != end:
+                teacher_token = teacher_logp[position, token]
+            else:
+                teacher_token = -100.0
+            p = student_logp[position, token].exp()
+            reverse_kl += float(p * (student_logp[position, token] - teacher_token))
+        expected.append(reverse_kl)
+    assert len(expected) == len(reply) and float(loss) == pytest.approx(np.mean(expected), rel=1e-4)
+
+
+def test_distillation_prompts_are_the_first_question_with_a_think_suffix(tiny):
+    """OneRecDataset's prompt: a conversation's turns up to its first user turn, a think suffix after it (auto: one
+    of nothing, /think, /no_think), the assistant's turn opened; training conversations only."""
+    from genrec.openonerec.distill import distillation_prompts
+    from genrec.openonerec.settings import DistillSettings
+
+    model, tokenizer = tiny
+    with_chat_template(model, tokenizer)
+    chats = pd.DataFrame({"split": ["train", "heldout", "train"], "messages": [
+        messages_json([{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "hello"},
+                       {"role": "user", "content": "how are you"}, {"role": "assistant", "content": "fine"}]),
+        messages_json([{"role": "user", "content": "held out"}, {"role": "assistant", "content": "no"}]),
+        messages_json([{"role": "system", "content": "be brief"}, {"role": "user", "content": "what now"},
+                       {"role": "assistant", "content": "sleep"}])]})
+    prompts = distillation_prompts(chats, tokenizer, DistillSettings(think_mode="force_nothink"), seed=0)
+    assert prompts == [render_chat(tokenizer, [{"role": "user", "content": "hi there /no_think"}], True),
+                       render_chat(tokenizer, [{"role": "system", "content": "be brief"},
+                                               {"role": "user", "content": "what now /no_think"}], True)]
+    assert all(p.endswith("<|im_start|>assistant\n") for p in prompts)
+    drawn = distillation_prompts(chats, tokenizer, DistillSettings(max_prompts=1, think_mode="auto"), seed=3)
+    assert len(drawn) == 1 and "held out" not in drawn[0]

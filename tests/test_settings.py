@@ -25,7 +25,7 @@ from genrec.sdpo.settings import SDPOSettings
 from genrec.models.baselines.registry import build_model
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining, S3RecPretraining
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import GeneralText, OpenOneRecData, OpenOneRecJob, PerplexitySettings
+from genrec.openonerec.settings import DistillSettings, GeneralText, OpenOneRecData, OpenOneRecJob, PerplexitySettings
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
 from genrec.sft.settings import SFTSettings
@@ -55,8 +55,10 @@ SECTIONS = {
     ("openonerec", "general"): (GeneralText, set(), set()),
     ("openonerec", "perplexity"): (PerplexitySettings, set(), set()),
     **{("openonerec", stage): (OpenOneRecJob, {"sft"},
-                               {"backbone", "sft", "levels", "codebook_size", "max_history", "prompts"})
+                               {"backbone", "sft", "levels", "codebook_size", "max_history", "prompts", "distill"})
        for stage in ("base", "align", "copretrain", "chat")},
+    ("openonerec", "distill"): (DistillSettings, {"sft"}, set()),
+    ("openonerec", "grpo"): (RLSettings, set(), set()),
     **{("baseline_models", name): (cls, set(), set(DATASET_SIZES)) for name, cls in MODEL_CONFIGS.items()},
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
@@ -69,8 +71,8 @@ GRID_DEFAULTS = {
     "etegrec.compare_on_valid", "etegrec.training", "lcrec", "lcrec.backbones", "lcrec.tokenizers", "lcrec.prompts",
     "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "d3.guidance_scale", "bigrec", "bigrec.backbones", "bigrec.grounding",
     "sdpo", "sdpo.backbones", "sdpo.training", "openonerec", "openonerec.tokenizers", "openonerec.data",
-    "openonerec.prompts", "openonerec.general", "openonerec.perplexity", "openonerec.backbones",
-    *(f"openonerec.{stage}{sft}" for stage in ("base", "align", "copretrain", "chat") for sft in ("", ".sft")),
+    "openonerec.prompts", "openonerec.general", "openonerec.perplexity", "openonerec.backbones", "openonerec.grpo",
+    *(f"openonerec.{stage}{sft}" for stage in ("base", "align", "copretrain", "chat", "distill") for sft in ("", ".sft")),
 }
 
 

@@ -381,27 +381,31 @@ def test_openonerec_data_on_both_protocols(pipeline):
 
 @PIPELINE_TIMEOUT
 def test_openonerec_stages_through_the_pipeline(pipeline):
-    """OpenOneRec in the CPU grid, on both protocols: the base model, stage 1, stage 2 and chat SFT, each with its
-    general-text perplexity, and the SFT model's next-item evaluation on the leaderboard. Stage 1 changes only the
-    rows the vocabulary gained (every code of every level), stage 2 every parameter, SFT trains on the training
-    split's chats with the general share, and every model is scored on the same held-out tokens."""
+    """OpenOneRec in the CPU grid, on both protocols: the base model, stage 1, stage 2, chat SFT, distillation and
+    GRPO, each with its general-text perplexity, and the SFT, distilled and GRPO models' next-item evaluation on the
+    leaderboard. Stage 1 changes only the rows the vocabulary gained (every code of every level), stage 2 every
+    parameter, SFT trains on the training split's chats with the general share, distillation on the general
+    prompts, GRPO on next-item prompts, and every model is scored on the same held-out tokens."""
     from genrec.models.backbone import load_backbone
     from genrec.openonerec.data import CHAT_SCHEMA, read_openonerec_table
     from genrec.openonerec.itemic import itemic_vocabulary
-    from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, GENERAL, SFT
+    from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, DISTILL, GENERAL, GRPO, SFT
 
     workdir, run = pipeline
     assert run.returncode == 0, run.stderr[-3000:]
     board = pd.read_csv(workdir / "results/leaderboard.csv")
     assert not board["run"].str.endswith(".perplexity.json").any()       # beside the metrics files, not on the board
     for dataset in ("sample", "sample_dated"):
-        metrics = json.loads((workdir / f"results/metrics/{dataset}/openonerec_rqkmeans/tiny_chat/{SFT}.json").read_text())
-        test = pd.read_parquet(workdir / f"results/data/{dataset}/test.parquet")
-        assert metrics["n_rows"] == len(test) and metrics["invalid_generations"] == 0
-        assert metrics["method"] == "openonerec" and metrics["stage"] == SFT
-        assert len(board[(board["dataset"] == dataset) & (board["method"] == "openonerec")]) == 1
+        for stage in (SFT, DISTILL, GRPO):
+            metrics = json.loads((workdir / f"results/metrics/{dataset}/openonerec_rqkmeans/tiny_chat/{stage}.json")
+                                 .read_text())
+            test = pd.read_parquet(workdir / f"results/data/{dataset}/test.parquet")
+            assert metrics["n_rows"] == len(test) and metrics["invalid_generations"] == 0
+            assert metrics["method"] == "openonerec" and metrics["stage"] == stage
+        assert len(board[(board["dataset"] == dataset) & (board["method"] == "openonerec")]) == 3
     models = {BASE: f"sample/{GENERAL}/tiny_chat/{BASE}",
-              **{stage: f"sample/openonerec_rqkmeans/tiny_chat/{stage}" for stage in (ALIGN, COPRETRAIN, SFT)}}
+              **{stage: f"sample/openonerec_rqkmeans/tiny_chat/{stage}"
+                 for stage in (ALIGN, COPRETRAIN, SFT, DISTILL, GRPO)}}
     loaded = {stage: load_backbone(workdir / "results/models" / model) for stage, model in models.items()}
     info = {stage: json.loads((workdir / "results/models" / model / "training.json").read_text())
             for stage, model in models.items()}
@@ -427,6 +431,13 @@ def test_openonerec_stages_through_the_pipeline(pipeline):
     assert info[SFT]["general_conversations"] == round(0.1 / 0.9 * train_chats)
     assert info[SFT]["steps"] > 0 and info[SFT]["dropped_too_long"] < info[SFT]["general_conversations"]
     assert not torch.equal(weights[SFT]["model.norm.weight"], weights[COPRETRAIN]["model.norm.weight"])
+    general_chat = pd.read_parquet(workdir / "results/general/chitchat/chat.parquet")
+    assert info[DISTILL]["prompts"] == 64 <= int((general_chat["split"] == "train").sum())    # tests/fast.yaml
+    assert info[DISTILL]["steps"] == 2 and info[DISTILL]["teacher_vocab_size"] == n_base
+    assert info[DISTILL]["trained_with"] == info[SFT]["trained_with"]          # decoded from the SFT model's prompt
+    assert not torch.equal(weights[DISTILL]["model.norm.weight"], weights[SFT]["model.norm.weight"])
+    assert info[GRPO]["stage"] == GRPO and info[GRPO]["reward"] == "rule" and info[GRPO]["steps"] == 1
+    assert info[GRPO]["trained_with"] == info[SFT]["trained_with"] and info[GRPO]["sft_model"].endswith(DISTILL)
     perplexity = {stage: json.loads((workdir / f"results/metrics/{model}.perplexity.json").read_text())
                   for stage, model in models.items()}
     general = pd.read_parquet(workdir / "results/general/chitchat/segments.parquet")

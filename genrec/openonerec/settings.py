@@ -8,15 +8,18 @@ from dataclasses import dataclass
 
 from genrec.config import Settings
 from genrec.errors import GenrecError
-from genrec.grid import OPENONEREC_SFT
+from genrec.grid import OPENONEREC_DISTILL, OPENONEREC_GRPO, OPENONEREC_SFT
 from genrec.models.settings import BackboneSpec
 from genrec.sft.settings import SFTSettings
 
 # OpenOneRec's training stages by their config sections: the base model (a tiny backbone's general pre-training; the
 # model before stage 1), stage 1 (itemic-text alignment), stage 2 (co-pre-training) (genrec.openonerec.pretrain),
-# chat SFT (genrec.openonerec.sft)
+# chat SFT (genrec.openonerec.sft), on-policy distillation (genrec.openonerec.distill)
 BASE, ALIGN, COPRETRAIN, SFT = "openonerec-base", "openonerec-align", "openonerec-copretrain", OPENONEREC_SFT
-STAGE_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain", SFT: "chat"}
+DISTILL, GRPO = OPENONEREC_DISTILL, OPENONEREC_GRPO     # GRPO: the RL stage's (genrec.rl), config openonerec.grpo
+GRPO_REWARD = "rule"    # verl_rl/recipe/onerec/onerec_recipe.py first_sid_hit_reward: 1 if the SID is the target
+STAGE_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain", SFT: "chat", DISTILL: "distill"}
+THINK_MODES = ("auto", "force_think", "force_nothink", "none")
 GENERAL = "general"     # the tokenizer directory of the base model, which knows no SIDs
 
 
@@ -97,6 +100,38 @@ class GeneralText(Settings):
 
 
 @dataclass(frozen=True)
+class DistillSettings(Settings):
+    """Config `openonerec.distill` (beside its `sft` schedule): OpenOneRec's on-policy distillation
+    (verl_distillation/recipe/onpolicy_distill/run_qwen3_distill.sh) as TRL's GKD with lambda 1, beta 1: the student
+    samples a reply to a general prompt, the teacher (the base model) scores each of its tokens, the student
+    minimises the reverse KL on its own samples."""
+
+    KEY = "openonerec.distill"
+
+    max_prompts: int | None = None  # general training prompts drawn (the script samples 200,000); None: all
+    max_prompt_length: int = 512    # a longer prompt keeps its last tokens (the script: 10,240)
+    max_new_tokens: int = 128       # MAX_RESPONSE_LEN 2048
+    temperature: float = 1.1        # rollout sampling: temperature, top_p, top_k as the script's
+    top_p: float = 0.95
+    top_k: int = 200
+    think_mode: str = "auto"        # onerec_dataset.py: " /think", " /no_think" or nothing after the question
+    lmbda: float = 1.0              # GKD: the share of on-policy batches (1: every batch the student's samples)
+    beta: float = 1.0               # GKD: the generalised JSD's interpolation (1: reverse KL)
+    logprob_floor: float = -100.0   # ref_log_prob_replace_val: the teacher's log-probability of a token it lacks
+
+    def __post_init__(self) -> None:
+        if self.think_mode not in THINK_MODES:
+            raise GenrecError(f"unknown think_mode {self.think_mode!r}", key=f"{self.KEY}.think_mode",
+                              fix=f"use one of {list(THINK_MODES)}")
+        for name in ("lmbda", "beta"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise GenrecError(f"{name} {getattr(self, name)} is not in [0, 1]", key=f"{self.KEY}.{name}")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise GenrecError(f"sampling temperature {self.temperature}, top_p {self.top_p}, top_k {self.top_k} "
+                              "cannot sample", key=self.KEY, fix="use temperature > 0, 0 < top_p <= 1, top_k >= 0")
+
+
+@dataclass(frozen=True)
 class OpenOneRecJob(Settings):
     """What an OpenOneRec training stage trains (config `openonerec.<base|align|copretrain|chat>`): the backbone, the
     stage's schedule (`sft` keys over `sft` and the backbone's), the mixture with general data, and the itemic
@@ -112,6 +147,7 @@ class OpenOneRecJob(Settings):
     max_history: int = 512               # the valid split's sequences, as the segments write histories
     valid_rows: int | None = 2000        # valid rows drawn for the validation loss (None: all; the sample has 8,317)
     prompts: OpenOneRecPrompts | None = None   # chat SFT: the prompts its evaluation prompt is written from
+    distill: DistillSettings | None = None     # distillation: its rollouts and loss
 
     def __post_init__(self) -> None:
         if self.general_share is not None and not 0 < self.general_share < 1:

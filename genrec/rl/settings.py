@@ -43,6 +43,7 @@ class RLSettings(Settings):
     loss_type: str = "grpo"
     scale_rewards: str = "group"
     epsilon: float = 0.2
+    epsilon_high: float | None = None     # the upper clip (DAPO's clip-higher; OpenOneRec's 0.28); None: epsilon
     precision: str = "auto"
     gradient_checkpointing: bool = False   # TRL turns it on by default; a tiny model on CPU only pays the recompute
     save_every_steps: int = 50

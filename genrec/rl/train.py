@@ -64,9 +64,10 @@ class StepLog(TrainerCallback):
 
 def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str | Path, out_dir: str | Path,
            work_dir: str | Path, embeddings: str | Path | None = None, scorer_dir: str | Path | None = None,
-           threads: int | None = None) -> dict:
+           threads: int | None = None, stage: str | None = None) -> dict:
     """GRPO of the SFT model in `sft_dir` with `reward`; writes the polished model to `out_dir`. The prompts, their
-    history cap and the SID index are the SFT checkpoint's (RL's own checkpoint records them again)."""
+    history cap and the SID index are the SFT checkpoint's (RL's own checkpoint records them again). `stage` names
+    the result (default `rl-{reward}`; OpenOneRec's GRPO is `openonerec-grpo`)."""
     started = time.monotonic()
     settings.check_reward(reward)
     gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
@@ -121,7 +122,8 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
         beta=settings.beta,
         sync_ref_model=settings.sync_ref_model and settings.beta > 0, ref_model_sync_steps=settings.ref_model_sync_steps,
         ref_model_mixup_alpha=settings.ref_model_mixup_alpha, loss_type=settings.loss_type,
-        scale_rewards=settings.scale_rewards, epsilon=settings.epsilon, reward_weights=[1.0, 0.0],
+        scale_rewards=settings.scale_rewards, epsilon=settings.epsilon, epsilon_high=settings.epsilon_high,
+        reward_weights=[1.0, 0.0],
         disable_dropout=True, remove_unused_columns=False, gradient_checkpointing=settings.gradient_checkpointing,
         bf16=use_bf16(settings.precision, "rl.precision"),
         logging_steps=1, save_strategy="steps", save_steps=settings.save_every_steps, save_total_limit=1,
@@ -143,7 +145,7 @@ def run_rl(sft_dir: str | Path, reward: str, settings: RLSettings, data_dir: str
 
     sft = read_json(Path(sft_dir) / "training.json")
     info = {
-        "stage": f"rl-{reward}", "reward": reward, "rl": dataclasses.asdict(settings), "prompts": counts,
+        "stage": stage or f"rl-{reward}", "reward": reward, "rl": dataclasses.asdict(settings), "prompts": counts,
         "sft_model": str(sft_dir), "sft_seconds": sft["seconds"], "devices": world_size(),
         "gradient_accumulation": ga, "steps": trainer.state.global_step, "epochs_run": trainer.state.epoch,
         "train_loss": result.training_loss, "resumed_from": last,
