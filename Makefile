@@ -21,7 +21,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) --config results=$(RESULTS)
 	@$(BIN)/genrec stats $(RESULTS)/data/*/stats.json $(RESULTS)/sid/*/*/stats.json
-	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' ! -name '*.perplexity.json' | sort)
+	@echo; $(BIN)/genrec results $$(find $(RESULTS)/metrics -name '*.json' ! -name '*.perplexity.json' \
+	  ! -name '*.item_understanding.json' ! -name '*.query_rec.json' | sort)
 	@echo; echo "Leaderboard: $(RESULTS)/leaderboard.csv. Open the dashboard: make dashboard RESULTS=$(RESULTS)"
 
 # Debian packages the tests need: a one-node SLURM cluster (tests/test_slurm.py) and a headless browser

@@ -54,6 +54,7 @@ rule all:
          for tokenizer in grid["sid_tokenizers"]],
         GRID_METRICS,
         OPENONEREC_PERPLEXITY,
+        OPENONEREC_TASKS,
         f"{LEADERBOARD}.csv",
         # collaborative item embeddings for the RL `cf` reward
         [f"{EMBEDDINGS}.npy".format(dataset=dataset, encoder="sasrec") for dataset, grid in GRIDS.items()

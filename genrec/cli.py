@@ -219,6 +219,52 @@ def cmd_openonerec_distill(args: argparse.Namespace) -> None:
              info["steps"], info["train_loss"], info["seconds"])
 
 
+def cmd_openonerec_tasks(args: argparse.Namespace) -> None:
+    import torch
+
+    from genrec.data.prepared import prompt_category
+    from genrec.evaluate.predict import check_split
+    from genrec.evaluate.scoring import write_predictions
+    from genrec.evaluate.settings import EvalSettings
+    from genrec.io import atomic_outputs, read_table
+    from genrec.models.backbone import load_backbone
+    from genrec.models.checkpoint import trained_with
+    from genrec.models.sid_vocab import sid_trie
+    from genrec.openonerec.data import CHAT_SCHEMA, read_openonerec_table
+    from genrec.openonerec.settings import TaskSettings
+    from genrec.openonerec.tasks import item_understanding, query_recommendation, query_rows
+    from genrec.prompts import ItemText, stage_templates
+    from genrec.tokenize.index import read_index
+
+    torch.set_num_threads(args.threads)
+    settings, evaluation = TaskSettings.from_json(args.settings), EvalSettings.from_json(args.evaluate)
+    trained, index_path = trained_with(args.model)       # decode from the prompts the model was trained on
+    templates = stage_templates(trained.templates, "evaluate", f"prompts.{trained.prompts}")
+    missing = [task for task in ("item_understand", "query_rec") if task not in templates]
+    if index_path is None or missing:
+        raise GenrecError(f"this checkpoint records no {missing or 'SID index'} prompt: it is not an OpenOneRec chat "
+                          "model", path=args.model, fix="point at an openonerec-sft, -distill or -grpo model")
+    data = Path(args.data)
+    items, test = read_table(data / "items.parquet"), read_table(data / "test.parquet")
+    check_split(test, len(items), str(data / "test.parquet"))
+    index = read_index(index_path, n_items=len(items))
+    text = ItemText.build(items, index, prompt_category(data))
+    model, tokenizer = load_backbone(args.model)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    records, understanding = item_understanding(model, tokenizer, templates["item_understand"], text, test, settings)
+    trie = sid_trie(tokenizer, index, source=args.model).to(model.device)
+    queries = query_rows(read_openonerec_table(args.chat, CHAT_SCHEMA), "test")
+    ranked, query = query_recommendation(model, tokenizer, templates["query_rec"], text, test, queries, trie,
+                                         evaluation, trained.prompt_history, settings)
+    with atomic_outputs(args.out_understanding, args.out_query, args.out_predictions) as (tmp_u, tmp_q, tmp_p):
+        tmp_u.write_text(json.dumps({"model": str(args.model), **understanding, "answers": records}, indent=2) + "\n")
+        tmp_q.write_text(json.dumps({"model": str(args.model), **query}, indent=2) + "\n")
+        write_predictions(ranked, tmp_p)
+    log.info("item understanding: title exact match %.4f over %d items; query-conditioned HR@10 %.4f, NDCG@10 %.4f "
+             "over %d rows", understanding["metrics"]["title_exact_match"], understanding["n_items"],
+             query["metrics"]["hr@10"], query["metrics"]["ndcg@10"], query["n_rows"])
+
+
 def cmd_openonerec_perplexity(args: argparse.Namespace) -> None:
     import torch
 
@@ -700,6 +746,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", required=True, help="resumable checkpoints (outside --out)")
     p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=cmd_openonerec_distill)
+
+    p = sub.add_parser("openonerec-tasks", help="an OpenOneRec chat model's RecIF-style tasks on the test split: item "
+                                                "understanding (SID -> title) and query-conditioned recommendation")
+    p.add_argument("--model", required=True, help="an openonerec-sft / -distill / -grpo model")
+    p.add_argument("--chat", required=True, help="the chat.parquet whose test query chats are asked")
+    p.add_argument("--data", required=True, help="the prepared dataset directory (items, test)")
+    p.add_argument("--settings", required=True, help=f"JSON of {_fields('genrec.openonerec.settings', 'TaskSettings')}")
+    p.add_argument("--evaluate", required=True, help=f"JSON of {_fields('genrec.evaluate.settings', 'EvalSettings')}")
+    p.add_argument("--out-understanding", required=True, help="the item-understanding metrics JSON")
+    p.add_argument("--out-query", required=True, help="the query-conditioned recommendation metrics JSON")
+    p.add_argument("--out-predictions", required=True, help="the query-conditioned rankings (JSONL)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_openonerec_tasks)
 
     p = sub.add_parser("openonerec-perplexity", help="a causal LM's perplexity on a general corpus's held-out text")
     p.add_argument("--model", required=True)

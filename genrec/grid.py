@@ -65,6 +65,10 @@ OPENONEREC_EVALUATED = (OPENONEREC_SFT, OPENONEREC_DISTILL, OPENONEREC_GRPO)
 # a model's general-text perplexity, beside its metrics file (METRICS + this): not a ranking metric, so the
 # leaderboard leaves it out
 PERPLEXITY_SUFFIX = ".perplexity.json"
+# the other RecIF-Bench-style tasks' metrics files beside a model's (genrec.openonerec.tasks): other tasks than the
+# leaderboard's next-item ranking
+ITEM_UNDERSTANDING_SUFFIX, QUERY_REC_SUFFIX = ".item_understanding.json", ".query_rec.json"
+TASK_SUFFIXES = (PERPLEXITY_SUFFIX, ITEM_UNDERSTANDING_SUFFIX, QUERY_REC_SUFFIX)
 
 
 def model_stage(stage: str) -> str:

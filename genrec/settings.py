@@ -28,7 +28,7 @@ from genrec.models.baselines.settings import (DATASET_SIZES, MODEL_CONFIGS, PRET
                                               S3RecPretraining)
 from genrec.models.settings import BackboneSpec
 from genrec.openonerec.settings import (GENERAL, STAGE_SECTIONS, DistillSettings, GeneralText, OpenOneRecData,
-                                       OpenOneRecJob, PerplexitySettings)
+                                       OpenOneRecJob, PerplexitySettings, TaskSettings)
 from genrec.openonerec.settings import DISTILL as OPENONEREC_DISTILL
 from genrec.openonerec.settings import GRPO as OPENONEREC_GRPO
 from genrec.openonerec.settings import SFT as OPENONEREC_SFT
@@ -149,6 +149,11 @@ def openonerec_data(config: dict) -> OpenOneRecData:
 def general_text(config: dict) -> GeneralText:
     """The general-domain corpus OpenOneRec's stages mix in (`openonerec.general`)."""
     return GeneralText.from_config(config["openonerec"]["general"])
+
+
+def openonerec_tasks(config: dict) -> TaskSettings:
+    """The RecIF-Bench-style tasks' sampling and generation (`openonerec.tasks`)."""
+    return TaskSettings.from_config(config["openonerec"]["tasks"])
 
 
 def openonerec_perplexity(config: dict) -> PerplexitySettings:
@@ -538,6 +543,7 @@ def check_openonerec(config: dict, grids: list[dict]) -> None:
         general_text(config)
         openonerec_perplexity(config)
         openonerec_grpo(config)
+        openonerec_tasks(config)
     backbones = grid_union(config, grids, OPENONEREC, "backbones")
     check_known("unknown backbone(s)", backbones, config["backbones"], "openonerec.backbones", "`backbones` defines: ")
     if backbones and not tokenizers:

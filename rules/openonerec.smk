@@ -1,5 +1,5 @@
 from genrec.grid import OPENONEREC as OPENONEREC_METHOD
-from genrec.grid import PERPLEXITY_SUFFIX
+from genrec.grid import ITEM_UNDERSTANDING_SUFFIX, OPENONEREC_EVALUATED, PERPLEXITY_SUFFIX, QUERY_REC_SUFFIX
 from genrec.openonerec.settings import ALIGN, BASE, COPRETRAIN, DISTILL, GENERAL, GRPO, GRPO_REWARD, SFT
 
 # the tokenizers OpenOneRec runs on, in any dataset's grid (per_dataset may name its own)
@@ -257,3 +257,44 @@ rule openonerec_perplexity:
     shell:
         "{GENREC} openonerec-perplexity --model {input.model} --general {input.general}"
         " --settings {params.settings:q} --out {output.perplexity} --threads {threads} 2> {log}"
+
+
+# The RecIF-Bench-style tasks beside next-item recommendation (genrec.openonerec.tasks) of every chat model the grid
+# evaluates: item understanding (SID -> title) and query-conditioned recommendation, on the test split.
+OPENONEREC_TASKS = sorted(
+    f"{METRICS}{suffix}".format(dataset=dataset, tokenizer=tokenizer, backbone=backbone, stage=stage)
+    for dataset, grid in GRIDS.items() for tokenizer in grid[OPENONEREC_METHOD]["tokenizers"]
+    for backbone in grid[OPENONEREC_METHOD]["backbones"] for stage in OPENONEREC_EVALUATED
+    for suffix in (ITEM_UNDERSTANDING_SUFFIX, QUERY_REC_SUFFIX))
+
+
+rule openonerec_tasks:
+    input:
+        model=OPENONEREC_MODEL,
+        chat=f"{OPENONEREC}/chat.parquet",
+        item_table=ITEMS,
+        test=split_table("test"),
+    output:
+        understanding=f"{METRICS}{ITEM_UNDERSTANDING_SUFFIX}",
+        query=f"{METRICS}{QUERY_REC_SUFFIX}",
+        predictions=f"{RESULTS}/predictions/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.query_rec.jsonl",
+    params:
+        settings=lambda wildcards: genrec_settings.openonerec_tasks(config).to_json(),
+        evaluate=lambda wildcards: genrec_settings.evaluation(config).to_json(),
+        data=data_dir,
+    log:
+        f"{RESULTS}/logs/openonerec_tasks/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/openonerec_tasks/{{dataset}}/{{tokenizer}}/{{backbone}}/{{stage}}.tsv"
+    wildcard_constraints:
+        stage="|".join(OPENONEREC_EVALUATED),
+        tokenizer=names_pattern(OPENONEREC_TOKENIZERS),
+    threads: workflow.cores
+    resources:
+        mem_mb=lambda wildcards: training_resources(wildcards.backbone)["mem_mb"],
+        runtime=lambda wildcards: training_resources(wildcards.backbone)["runtime"],
+        gpu=lambda wildcards: min(1, training_resources(wildcards.backbone)["gpu"]),
+    shell:
+        "{GENREC} openonerec-tasks --model {input.model} --chat {input.chat} --data {params.data}"
+        " --settings {params.settings:q} --evaluate {params.evaluate:q} --out-understanding {output.understanding}"
+        " --out-query {output.query} --out-predictions {output.predictions} --threads {threads} 2> {log}"

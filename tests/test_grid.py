@@ -132,7 +132,7 @@ def test_openonerec_grid_plans_every_stage_on_both_qwen3_backbones(workdir):
     runs = 2 * 2                                              # datasets x backbones
     assert (jobs["openonerec_base"], jobs["openonerec_pretrain"], jobs["openonerec_sft"], jobs["openonerec_distill"],
             jobs["openonerec_grpo"]) == (runs, 2 * runs, runs, runs, runs)
-    assert jobs["openonerec_perplexity"] == 6 * runs and jobs["evaluate"] == 3 * runs
+    assert jobs["openonerec_perplexity"] == 6 * runs and jobs["evaluate"] == jobs["openonerec_tasks"] == 3 * runs
     assert jobs["tokenize"] == jobs["openonerec_data"] == jobs["embed"] == 2
     block = next(b for b in plan.stdout.split("\n\n") if "rule openonerec_pretrain:" in b and "qwen3-8b" in b)
     assert "slurm_partition=gpu" in block and "gpu=8" in block and "openonerec-copretrain" in plan.stdout

@@ -176,7 +176,7 @@ def test_chat_asks_each_rows_history_and_answers_its_target(settings, tmp_path):
     assert chat["uuid"].is_unique and not set(chat["uuid"]) & set(segments["uuid"])
     write_openonerec_data(segments, chat, tmp_path / "segments.parquet", tmp_path / "chat.parquet")
     train = read_split(tmp_path / "chat.parquet", CHAT_SCHEMA, "train")    # what training reads: no valid/test answer
-    assert set(train["split"]) == {"train"} and len(train) == 3 + 3
+    assert set(train["split"]) == {"train"} and len(train) == int((chat["split"] == "train").sum()) >= 3 + 3
     with pytest.raises(GenrecError, match="expected"):
         read_openonerec_table(tmp_path / "chat.parquet", SEGMENTS_SCHEMA)
 
@@ -471,3 +471,69 @@ def test_distillation_prompts_are_the_first_question_with_a_think_suffix(tiny):
     assert all(p.endswith("<|im_start|>assistant\n") for p in prompts)
     drawn = distillation_prompts(chats, tokenizer, DistillSettings(max_prompts=1, think_mode="auto"), seed=3)
     assert len(drawn) == 1 and "held out" not in drawn[0]
+
+
+def test_query_chats_ask_the_history_and_words_of_the_targets_title(settings):
+    """Query-conditioned recommendation (OpenOneRec's interactive_rec, a search keyword beside the user): a drawn
+    share of each split's rows, the row's history and words of its target's title asked, the target answered; the
+    query is in the metadata, where evaluation reads it."""
+    from genrec.openonerec.data import QUERY_CHAT, query_keyword
+
+    rng = np.random.default_rng(0)
+    assert query_keyword("Red PLA filament - 1.75 mm spool", 3, rng) in {
+        " ".join(c) for c in __import__("itertools").combinations(["Red", "PLA", "filament", "1.75", "mm", "spool"], 3)}
+    assert query_keyword("Glue", 3, rng) == "Glue" and query_keyword(" - ", 3, rng) == ""
+    items, splits = _dataset()
+    every = OpenOneRecData.from_config({**json.loads(settings.to_json()), "query_share": 1.0, "query_words": 1})
+    chat = chat_samples(splits, items, INDEX, every)
+    query = chat[chat["source"] == QUERY_CHAT]
+    # every row whose target has a title (item 2 has none: train row 1 and test row 1 are left out)
+    assert list(query["split"]) == ["train"] * 2 + ["valid"] * 2 + ["test"]
+    for _, sample in query.iterrows():
+        meta = json.loads(sample["metadata"])
+        system, user, answer = text_messages(sample["messages"])
+        table = splits[sample["split"]]
+        assert system["content"] in settings.prompts.query_rec.system
+        assert meta["keyword"] in items["title"][meta["target"]].split() and meta["keyword"] in user["content"]
+        assert "".join(itemic_text(INDEX[i]) for i in table["history"][meta["row"]]) in user["content"]
+        assert answer["content"] == itemic_text(INDEX[meta["target"]]) and table["target"][meta["row"]] == meta["target"]
+    # the query chats come after the others, so adding them leaves the others' draws as they were
+    fewer = chat_samples(splits, items, INDEX, settings)
+    pd.testing.assert_frame_equal(fewer[fewer["source"] != QUERY_CHAT], chat[chat["source"] != QUERY_CHAT])
+
+
+def test_each_tasks_decoding_prompt_is_its_training_rendering(tiny, settings):
+    """The query-conditioned and item-understanding templates a chat model is evaluated from, filled, are the text
+    SFT trains on for those chats (first system prompt and question) up to the answer; an answer names an item
+    when it begins with its exact title."""
+    from genrec.openonerec.sft import recommendation_templates
+    from genrec.openonerec.tasks import names_title
+    from genrec.prompts import ItemText, stage_templates
+
+    model, tokenizer = tiny
+    add_sid_tokens(model, tokenizer, itemic_vocabulary(levels=3, codebook_size=4))
+    with_chat_template(model, tokenizer)
+    templates = stage_templates(recommendation_templates(tokenizer, settings.prompts), "evaluate")
+    text = ItemText(sids=["".join(INDEX[i]) for i in range(len(INDEX))], titles=["Red filament"] * 4,
+                    descriptions=[])
+    history, target, keyword = [2, 0], 1, "red {braces}"
+    asked = settings.prompts.query_rec
+    messages = [{"role": "system", "content": asked.system[0]},
+                {"role": "user", "content": asked.user[0].format(
+                    query="".join(itemic_text(INDEX[i]) for i in history), keyword=keyword)},
+                {"role": "assistant", "content": itemic_text(INDEX[target])}]
+    trained = render_chat(tokenizer, think_pattern(messages))
+    template = templates["query_rec"]
+    prompt = template.render_prompt(np.random.default_rng(0), history=text.history_sids(history,
+                                                                                         template.history_separator),
+                                    keyword=keyword)
+    assert trained.startswith(prompt + template.response.format(sid=text.sids[target])) and prompt.endswith(SID_BEGIN)
+    understand = settings.prompts.item_understand
+    messages = [{"role": "system", "content": understand.system[0]},
+                {"role": "user", "content": understand.user[0].format(sid=itemic_text(INDEX[3]))},
+                {"role": "assistant", "content": "Glue stick"}]
+    prompt = templates["item_understand"].render_prompt(np.random.default_rng(0), sid=text.sids[3])
+    assert render_chat(tokenizer, think_pattern(messages)) == prompt + "Glue stick<|im_end|>\n"
+    assert names_title("Red filament PLA, 1.75 mm", "Red filament") and names_title(" Red filament", "Red filament")
+    assert not names_title("Red filaments", "Red filament") and not names_title("A Red filament", "Red filament")
+    assert not names_title("anything", "")

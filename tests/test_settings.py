@@ -25,7 +25,8 @@ from genrec.sdpo.settings import SDPOSettings
 from genrec.models.baselines.registry import build_model
 from genrec.models.baselines.settings import DATASET_SIZES, MODEL_CONFIGS, BaselineTraining, S3RecPretraining
 from genrec.models.settings import BackboneSpec
-from genrec.openonerec.settings import DistillSettings, GeneralText, OpenOneRecData, OpenOneRecJob, PerplexitySettings
+from genrec.openonerec.settings import (DistillSettings, GeneralText, OpenOneRecData, OpenOneRecJob, PerplexitySettings,
+                                       TaskSettings)
 from genrec.rl.settings import GRID_KEYS as RL_GRID_KEYS
 from genrec.rl.settings import RLSettings
 from genrec.sft.settings import SFTSettings
@@ -59,6 +60,7 @@ SECTIONS = {
        for stage in ("base", "align", "copretrain", "chat")},
     ("openonerec", "distill"): (DistillSettings, {"sft"}, set()),
     ("openonerec", "grpo"): (RLSettings, set(), set()),
+    ("openonerec", "tasks"): (TaskSettings, set(), set()),
     **{("baseline_models", name): (cls, set(), set(DATASET_SIZES)) for name, cls in MODEL_CONFIGS.items()},
 }
 # The defaults the schema writes: the grid's own keys and empty containers, which no dataclass holds.
@@ -72,6 +74,7 @@ GRID_DEFAULTS = {
     "lcrec.sft", "d3", "d3.backbones", "d3.prompts", "d3.sft", "d3.guidance_scale", "bigrec", "bigrec.backbones", "bigrec.grounding",
     "sdpo", "sdpo.backbones", "sdpo.training", "openonerec", "openonerec.tokenizers", "openonerec.data",
     "openonerec.prompts", "openonerec.general", "openonerec.perplexity", "openonerec.backbones", "openonerec.grpo",
+    "openonerec.tasks",
     *(f"openonerec.{stage}{sft}" for stage in ("base", "align", "copretrain", "chat", "distill") for sft in ("", ".sft")),
 }
 

@@ -444,6 +444,17 @@ def test_openonerec_stages_through_the_pipeline(pipeline):
     assert {p["texts"] for p in perplexity.values()} == {int((general["split"] == "heldout").sum())}
     assert len({p["tokens"] for p in perplexity.values()}) == 1                  # the same held-out tokens
     assert all(p["perplexity_ci95"][0] <= p["perplexity"] <= p["perplexity_ci95"][1] for p in perplexity.values())
+    # the RecIF-style tasks of every evaluated chat model, on drawn test targets and query chats (tests/fast.yaml)
+    test = pd.read_parquet(workdir / "results/data/sample/test.parquet")
+    for stage in (SFT, DISTILL, GRPO):
+        metrics = workdir / f"results/metrics/sample/openonerec_rqkmeans/tiny_chat/{stage}"
+        understanding = json.loads(metrics.with_name(f"{stage}.item_understanding.json").read_text())
+        assert understanding["n_items"] == 64 and len(understanding["answers"]) == 64
+        low, high = understanding["ci95"]["title_exact_match"]
+        assert 0 <= low <= understanding["metrics"]["title_exact_match"] <= high <= 1
+        assert {a["item"] for a in understanding["answers"]} <= set(test["target"])
+        query = json.loads(metrics.with_name(f"{stage}.query_rec.json").read_text())
+        assert query["n_rows"] == 64 and query["invalid_generations"] == 0 and "ndcg@10" in query["metrics"]
 
 
 def test_general_text_through_snakemake(workdir):

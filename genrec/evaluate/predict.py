@@ -68,16 +68,19 @@ def title_trie(tokenizer: PreTrainedTokenizerBase, titles: list[str], template: 
 def predict_split(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, split: pd.DataFrame, text: ItemText,
                   templates: dict[str, Template], trie: SIDTrie, settings: EvalSettings, prompt_history: int,
                   shard: int = 0, shards: int = 1, naming: str = "sid",
-                  assistant: tuple[Callable[[list[list[int]]], torch.Tensor], float] | None = None) -> list[dict]:
+                  assistant: tuple[Callable[[list[list[int]]], torch.Tensor], float] | None = None,
+                  prompts: list[str] | None = None) -> list[dict]:
     """Prediction records of this shard's rows: ranked item names (SIDs, or titles for a model that `naming`
     says names items by title), their items, scores, titles.
 
     With `settings.mask_history` no name of an item in the row's history (the split's, not only the part the
     prompt shows) can be generated. `assistant` (a collaborative model's item scores of histories, guidance
-    scale) is D3's text-free assistant, mixed into every step with the softmax of those scores."""
+    scale) is D3's text-free assistant, mixed into every step with the softmax of those scores. `prompts` (one a
+    row) replace the recommendation prompts of the histories (a task that asks more than the history)."""
     histories = [list(h)[-prompt_history:] for h in split["history"]]
     task, names = RECOMMENDATION_TASK[naming], text.names(naming)
-    prompts = [recommendation_prompt(templates, text, h, task=task) for h in histories]
+    if prompts is None:
+        prompts = [recommendation_prompt(templates, text, h, task=task) for h in histories]
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     batches = shard_of(row_batches(lengths, settings.batch_size), shard, shards)
     leaf_items = trie_groups(trie)

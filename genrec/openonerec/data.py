@@ -41,7 +41,7 @@ CHAT_SCHEMA = pa.schema([("uuid", pa.string()), ("source", pa.string()), ("split
                          ("messages", pa.string()), ("metadata", pa.string())])
 # OpenOneRec's RecIF_* sources, "Video" read as "Item" (its ItemUnderstand ones keep their names)
 HISTORY_PRETRAIN, CAPTION_PRETRAIN = "RecIF_ItemRec_Pretrain", "RecIF_ItemUnderstand_Pretrain"
-REC_CHAT, UNDERSTAND_CHAT = "RecIF_ItemRec", "RecIF_ItemUnderstand"
+REC_CHAT, UNDERSTAND_CHAT, QUERY_CHAT = "RecIF_ItemRec", "RecIF_ItemUnderstand", "RecIF_QueryRec"
 _IDS = uuid.UUID("6f0e4c1a-2d1b-4c55-9d0e-0a1c0ffee123")      # namespace of the samples' uuid5 ids
 
 
@@ -56,6 +56,15 @@ def write_caption(template: str | dict[str, str], sid: str, caption: str) -> str
     if isinstance(template, dict):
         return json.dumps({k: v.format(sid=sid, caption=caption) for k, v in template.items()}, ensure_ascii=False)
     return template.format(sid=sid, caption=caption)
+
+
+def query_keyword(title: str, words: int, rng: np.random.Generator) -> str:
+    """A search query for an item: `words` of its title's words (those with a letter or digit), drawn, kept in the
+    title's order (OpenOneRec's interactive_rec pairs a user with a search keyword; ours is the target's words)."""
+    candidates = [w for w in title.split() if any(c.isalnum() for c in w)]
+    if len(candidates) <= words:
+        return " ".join(candidates)
+    return " ".join(candidates[i] for i in sorted(rng.choice(len(candidates), size=words, replace=False)))
 
 
 def _sample_id(*key: object) -> str:
@@ -94,7 +103,9 @@ def pretrain_segments(train: pd.DataFrame, items: pd.DataFrame, index: dict[int,
 def chat_samples(splits: dict[str, pd.DataFrame], items: pd.DataFrame, index: dict[int, list[str]],
                  settings: OpenOneRecData) -> pd.DataFrame:
     """Next-item recommendation for every row of every split (the row's most recent max_history items asked
-    about, its target answered), then item understanding for every item with a caption (split `train`)."""
+    about, its target answered), then item understanding for every item with a caption (split `train`), then
+    query-conditioned recommendation for a drawn `query_share` of each split's rows (the history and words of the
+    target's title asked about, the target answered; the query in the metadata)."""
     rng = np.random.default_rng(settings.seed)
     rec, understand = settings.prompts.rec, settings.prompts.item_understand
 
@@ -118,6 +129,21 @@ def chat_samples(splits: dict[str, pd.DataFrame], items: pd.DataFrame, index: di
                         {"role": "user", "content": draw(understand.user).format(sid=_itemic(index, [item]))},
                         {"role": "assistant", "content": caption}]
             rows.append((UNDERSTAND_CHAT, "train", item, messages, {"item_id": item}))
+    titles = items["title"].fillna("").astype(str).str.strip().tolist()
+    ask = settings.prompts.query_rec
+    for split, table in splits.items():      # drawn after the others: their draws stay as they were
+        shown = recent_history(table, settings.max_history)
+        drawn = np.sort(rng.choice(len(shown), size=round(settings.query_share * len(shown)), replace=False))
+        for row in progress(drawn, desc=f"{split} query chat", unit="row"):
+            user, history, target = shown["user_id"].iloc[row], shown["history"].iloc[row], shown["target"].iloc[row]
+            keyword = query_keyword(titles[int(target)], settings.query_words, rng)
+            if not keyword:
+                continue
+            messages = [{"role": "system", "content": draw(ask.system)},
+                        {"role": "user", "content": draw(ask.user).format(query=_itemic(index, history), keyword=keyword)},
+                        {"role": "assistant", "content": _itemic(index, [target])}]
+            rows.append((QUERY_CHAT, split, int(row), messages,
+                         {"user_id": int(user), "row": int(row), "target": int(target), "keyword": keyword}))
     return pd.DataFrame({"uuid": [_sample_id(source, split, key) for source, split, key, _, _ in rows],
                          "source": [r[0] for r in rows], "split": [r[1] for r in rows],
                          "messages": [messages_json(r[3]) for r in rows], "metadata": [json.dumps(r[4]) for r in rows]})

@@ -54,13 +54,14 @@ class OpenOneRecPrompts(Settings):
     captions: tuple[str | dict[str, str], ...] = ()   # pre-training captions: {sid}, {caption}; a mapping = JSON
     rec: ChatPrompts | None = None                 # next-item recommendation; questions hold {query}
     item_understand: ChatPrompts | None = None     # item understanding; questions hold {sid}
+    query_rec: ChatPrompts | None = None           # query-conditioned recommendation; {query} and {keyword}
 
     def __post_init__(self) -> None:
-        for name, field in (("rec", "query"), ("item_understand", "sid")):
+        for name, fields in (("rec", {"query"}), ("item_understand", {"sid"}), ("query_rec", {"query", "keyword"})):
             prompts = getattr(self, name)
             if prompts is None or not prompts.system or not prompts.user:
                 raise GenrecError(f"no {name} prompts", key=f"{self.KEY}.{name}", fix="give it system and user lists")
-            for role, expected in (("system", set()), ("user", {field})):
+            for role, expected in (("system", set()), ("user", fields)):
                 for template in getattr(prompts, role):
                     _expect_fields(template, expected, f"{self.KEY}.{name}.{role}")
         if not self.captions:
@@ -80,7 +81,14 @@ class OpenOneRecData(Settings):
     max_history: int = 512          # sft/video_rec.py HIST_MAX_LEN: the most recent items of a history
     max_targets: int = 10           # TARGET_MAX_LEN: items after the history in a pre-training sequence
     max_caption_chars: int | None = None    # None: the whole caption, as OpenOneRec's dense captions
+    query_share: float = 0.25       # rows of each split that also get a query-conditioned chat
+    query_words: int = 3            # words of the target's title drawn as its query (interactive_rec's keyword)
     seed: int = 42                  # the data scripts' random.seed(42)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.query_share <= 1 or self.query_words < 1:
+            raise GenrecError(f"query_share {self.query_share}, query_words {self.query_words} write no queries",
+                              key=self.KEY, fix="use 0 < query_share <= 1 and query_words >= 1")
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,19 @@ class OpenOneRecJob(Settings):
         if self.general_share is not None and not 0 < self.general_share < 1:
             raise GenrecError(f"general_share {self.general_share} is not a share of the mix",
                               key=f"{self.KEY}.general_share", fix="use a number in (0, 1), or null for all of both")
+
+
+@dataclass(frozen=True)
+class TaskSettings(Settings):
+    """Config `openonerec.tasks`: the RecIF-Bench-style tasks beside next-item recommendation, on the test split."""
+
+    KEY = "openonerec.tasks"
+
+    item_samples: int = 500         # item understanding: test targets drawn (RecIF-Bench's item_understand: 500)
+    query_samples: int = 1000       # query-conditioned recommendation: test query chats drawn (interactive: 1,000)
+    max_new_tokens: int = 64        # an item-understanding answer's cap (RecIF-Bench: 128); a title is shorter
+    batch_size: int = 32
+    seed: int = 42
 
 
 @dataclass(frozen=True)

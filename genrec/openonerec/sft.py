@@ -58,23 +58,46 @@ class ChatDataset(SFTDataset):
             self.items.append((ids, labels))
 
 
-def recommendation_templates(tokenizer: PreTrainedTokenizerBase, prompts: OpenOneRecPrompts) -> dict:
-    """The prompt set a chat model is decoded from (its checkpoint's `trained_with`): the next-item chat with the
-    first system prompt and question of `prompts.rec`, rendered as training renders it, up to the answer's
-    `<|sid_begin|>` (where OpenOneRec's benchmark and RL start decoding, `utils_by_pid.py`, `onerec_recipe.py`); the
-    response is the SID and `<|sid_end|>`. The history is the items' codes between the markers."""
-    history, sid = "\x00history\x00", "\x00sid\x00"
-    messages = [{"role": "system", "content": prompts.rec.system[0]},
-                {"role": "user", "content": prompts.rec.user[0].format(query=f"{SID_BEGIN}{history}{SID_END}")},
-                {"role": "assistant", "content": f"{SID_BEGIN}{sid}{SID_END}"}]
+def _decoding_prompt(tokenizer: PreTrainedTokenizerBase, system: str, user: str, answer: str,
+                     fields: dict[str, str]) -> tuple[str, str]:
+    """A chat rendered as training renders it, cut where the assistant's `answer` starts: the prompt (a template:
+    braces escaped, each marker of `fields` back as its placeholder) and the text after the answer."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user},
+                {"role": "assistant", "content": answer}]
     text = render_chat(tokenizer, think_pattern(messages)).replace("{", "{{").replace("}", "}}")
-    prompt, _, rest = text.partition(sid)
-    template = {"prompt": prompt.replace(history, "{history}"), "response": "{sid}" + SID_END,
-                "history_separator": SID_END + SID_BEGIN}
-    if not prompt.endswith(SID_BEGIN) or not rest.startswith(SID_END):
-        raise GenrecError("the chat template does not write the answer's SID between its markers",
-                          fix="use Qwen3's chat template (genrec.openonerec.chat.with_chat_template)")
-    return {"sft": {RECOMMENDATION_TASK["sid"]: template}}
+    for name, marker in fields.items():
+        text = text.replace(marker, "{" + name + "}")
+    return text.partition(answer.replace("{", "{{").replace("}", "}}"))[::2]
+
+
+def recommendation_templates(tokenizer: PreTrainedTokenizerBase, prompts: OpenOneRecPrompts) -> dict:
+    """The prompt set a chat model is decoded from (its checkpoint's `trained_with`), each task's chat with the
+    first system prompt and question of its pool, rendered as training renders it, up to the answer:
+    - `seq_rec` (next item, `prompts.rec`) and `query_rec` (query-conditioned, `prompts.query_rec`: {keyword} the
+      query) up to the answer's `<|sid_begin|>` (where OpenOneRec's benchmark and RL start decoding,
+      `utils_by_pid.py`, `onerec_recipe.py`); the response is the SID and `<|sid_end|>`; the history is the items'
+      codes between the markers;
+    - `item_understand` (`prompts.item_understand`: the item's SID asked about) up to its caption."""
+    history, sid, keyword = "\x00history\x00", "\x00sid\x00", "\x00keyword\x00"
+    query = f"{SID_BEGIN}{history}{SID_END}"
+    answer = f"{SID_BEGIN}{sid}{SID_END}"
+    templates = {}
+    for task, pool, user in (("seq_rec", prompts.rec, prompts.rec.user[0].format(query=query)),
+                             ("query_rec", prompts.query_rec,
+                              prompts.query_rec.user[0].format(query=query, keyword=keyword))):
+        prompt, rest = _decoding_prompt(tokenizer, pool.system[0], user, answer, {"history": history,
+                                                                              "keyword": keyword})
+        if not rest.startswith(IM_END):
+            raise GenrecError("the chat template does not write the answer's SID as the turn's text",
+                              fix="use Qwen3's chat template (genrec.openonerec.chat.with_chat_template)")
+        templates[task] = {"prompt": prompt + SID_BEGIN, "response": "{sid}" + SID_END,
+                           "history_separator": SID_END + SID_BEGIN}
+    caption = "\x00caption\x00"
+    prompt, _ = _decoding_prompt(tokenizer, prompts.item_understand.system[0],
+                                 prompts.item_understand.user[0].format(sid=f"{SID_BEGIN}{sid}{SID_END}"), caption,
+                                 {"sid": sid})
+    templates["item_understand"] = {"prompt": prompt, "response": "{title}" + IM_END}
+    return {"sft": {RECOMMENDATION_TASK["sid"]: templates.pop("seq_rec"), **templates}}
 
 
 def chat_conversations(chat: pd.DataFrame) -> list[list[dict]]:

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from genrec.errors import GenrecError
-from genrec.grid import PERPLEXITY_SUFFIX, reward_of
+from genrec.grid import TASK_SUFFIXES, reward_of
 from genrec.io import atomic_outputs, read_json
 from genrec.report.compare import VS_SFT, rl_versus_sft
 
@@ -62,9 +62,10 @@ def read_metrics_row(path: Path, results: Path) -> dict:
 
 
 def metrics_files(results: str | Path) -> list[Path]:
-    """Every metrics file under `results`: `metrics/**/*.json` but the general-text perplexities beside them."""
+    """Every metrics file under `results`: `metrics/**/*.json` but the other tasks' files beside them (general-text
+    perplexity, item understanding, query-conditioned recommendation)."""
     metrics = Path(results) / "metrics"
-    return sorted(path for path in metrics.rglob("*.json") if not path.name.endswith(PERPLEXITY_SUFFIX)) \
+    return sorted(path for path in metrics.rglob("*.json") if not path.name.endswith(TASK_SUFFIXES)) \
         if metrics.exists() else []
 
 
