@@ -252,7 +252,8 @@ def cmd_openonerec_tasks(args: argparse.Namespace) -> None:
     model, tokenizer = load_backbone(args.model)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     records, understanding = item_understanding(model, tokenizer, templates["item_understand"], text, test, settings)
-    trie = sid_trie(tokenizer, index, source=args.model).to(model.device)
+    end = templates["query_rec"].response_tail() if evaluation.score_eos else None     # as next-item evaluation
+    trie = sid_trie(tokenizer, index, source=args.model, end=end).to(model.device)
     queries = query_rows(read_openonerec_table(args.chat, CHAT_SCHEMA), "test")
     ranked, query = query_recommendation(model, tokenizer, templates["query_rec"], text, test, queries, trie,
                                          evaluation, trained.prompt_history, settings)

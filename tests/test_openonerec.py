@@ -390,13 +390,16 @@ def test_the_decoding_prompt_is_the_training_rendering_of_a_recommendation_chat(
     assert trained[len(prompt + answer):] == "<|im_end|>\n"
 
 
-def _teacher_and_student(tiny):
-    """A tiny base model and a student that extends its vocabulary as stage 1 does (itemic tokens, chat markers)."""
+def _teacher_and_student(tiny, padded_rows: int = 0):
+    """A tiny base model and a student that extends its vocabulary as stage 1 does (itemic tokens, chat markers);
+    with `padded_rows`, the teacher has embedding rows past its tokenizer, as Qwen3 has (151,936 for 151,669)."""
     import copy
 
     from genrec.openonerec.pretrain import expand_vocabulary
 
     teacher, teacher_tokenizer = tiny
+    if padded_rows:
+        teacher.resize_token_embeddings(len(teacher_tokenizer) + padded_rows)
     student, tokenizer = copy.deepcopy(teacher), copy.deepcopy(teacher_tokenizer)
     expand_vocabulary(student, tokenizer, levels=3, codebook_size=4)
     with torch.no_grad():      # a student that differs from its teacher on the shared vocabulary too
@@ -405,17 +408,18 @@ def _teacher_and_student(tiny):
     return teacher, teacher_tokenizer, student, tokenizer
 
 
-def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny):
+@pytest.mark.parametrize("padded_rows", [0, 8])
+def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny, padded_rows):
     """GKD's loss with beta 1 on the wrapped teacher is, at every labelled position, sum_v p_s(v) (log p_s(v) -
-    log p_t(v)), where the teacher reads a token it lacks as its end of text and gives it log-probability -100, and
-    the end of a turn is its end of text."""
+    log p_t(v)), where the teacher reads a token it lacks (one past its tokenizer, even where it has an embedding
+    row) as its end of text and gives it log-probability -100, and the end of a turn is its end of text."""
     from trl.experimental.gkd import GKDTrainer
 
     from genrec.openonerec.distill import teacher_on_student_vocabulary
     from genrec.openonerec.pretrain import end_of_text
 
     torch.manual_seed(0)
-    teacher, teacher_tokenizer, student, tokenizer = _teacher_and_student(tiny)
+    teacher, teacher_tokenizer, student, tokenizer = _teacher_and_student(tiny, padded_rows)
     wrapped, stops = teacher_on_student_vocabulary(teacher, teacher_tokenizer, student, tokenizer, floor=-100.0)
     n_teacher, vocab = len(teacher_tokenizer), tokenizer.get_vocab()
     end, im_end, itemic = end_of_text(teacher_tokenizer), vocab["<|im_end|>"], vocab["<b_2>"]
@@ -432,7 +436,7 @@ def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_voca
                                                beta=1.0)
         # by hand: the teacher reads the itemic token and the turn's end as its end of text
         read = torch.tensor([[i if i < n_teacher else end for i in ids[0].tolist()]])
-        teacher_logp = torch.log_softmax(teacher(input_ids=read).logits[0].double(), -1)
+        teacher_logp = torch.log_softmax(teacher(input_ids=read).logits[0, :, :n_teacher].double(), -1)
     student_logp = torch.log_softmax(student_logits[0].double(), -1)[:, :len(tokenizer)]
     expected = []
     for position in range(len(prompt) - 1, ids.shape[1] - 1):

@@ -69,32 +69,30 @@ def distillation_prompts(general_chat: pd.DataFrame, tokenizer: PreTrainedTokeni
 
 
 class TeacherOnStudentVocabulary(torch.nn.Module):
-    """The teacher read and scored on the student's vocabulary (which extends the teacher's): a student token the
-    teacher lacks is read as the teacher's end token and has the log-probability `floor`, except an alias (a student
-    token the teacher knows by another id), which is read as that id and takes its logit. `config.vocab_size` is the
-    student's, which GKD checks."""
+    """The teacher read and scored on the student's vocabulary (which extends the teacher's `known` tokens): a
+    student token the teacher lacks is read as the teacher's end token and has the log-probability `floor`, except
+    an alias (a student token the teacher knows by another id), which is read as that id and takes its logit.
+    `config.vocab_size` is the student's, which GKD checks. (A Qwen3 teacher has more embedding rows than tokens:
+    stage 1 gives the rows past its tokenizer to itemic tokens, so `known` is the tokenizer's length.)"""
 
-    def __init__(self, teacher: PreTrainedModel, student_vocab_size: int, aliases: dict[int, int], end_id: int,
-                 floor: float):
+    def __init__(self, teacher: PreTrainedModel, known: int, student_vocab_size: int, aliases: dict[int, int],
+                 end_id: int, floor: float):
         super().__init__()
-        self.teacher = teacher
-        self.teacher_vocab = teacher.get_output_embeddings().weight.shape[0]
+        self.teacher, self.known, self.floor = teacher, known, floor
         self.config = copy.deepcopy(teacher.config)
         self.config.vocab_size = student_vocab_size
-        self.floor = floor
         read_as = torch.arange(student_vocab_size)
-        read_as[self.teacher_vocab:] = end_id
+        read_as[known:] = end_id
         for student_id, teacher_id in aliases.items():
             read_as[student_id] = teacher_id
         self.register_buffer("read_as", read_as, persistent=False)
         self.aliases = sorted(aliases.items())
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_) -> CausalLMOutput:
-        logits = self.teacher(input_ids=self.read_as[input_ids], attention_mask=attention_mask).logits
+        logits = self.teacher(input_ids=self.read_as[input_ids], attention_mask=attention_mask).logits[..., :self.known]
         # the floor as a logit: log-probability `floor` under the teacher's own normaliser
-        floor = torch.logsumexp(logits.float(), dim=-1, keepdim=True).to(logits.dtype) + self.floor
-        out = floor.expand(*logits.shape[:-1], self.config.vocab_size).clone()
-        out[..., :self.teacher_vocab] = logits
+        floor = torch.logsumexp(logits, dim=-1, keepdim=True) + self.floor
+        out = torch.cat([logits, floor.expand(*logits.shape[:-1], self.config.vocab_size - self.known)], dim=-1)
         for student_id, teacher_id in self.aliases:    # the alias takes the logit; its old id keeps none of it
             out[..., student_id] = logits[..., teacher_id]
             out[..., teacher_id] = floor[..., 0]
@@ -105,19 +103,20 @@ def teacher_on_student_vocabulary(teacher: PreTrainedModel, teacher_tokenizer: P
                                   student: PreTrainedModel, student_tokenizer: PreTrainedTokenizerBase,
                                   floor: float) -> tuple[TeacherOnStudentVocabulary, list[int]]:
     """The teacher on the student's vocabulary, and the student tokens a reply ends at (its turn's end, its end of
-    text, and every token the teacher lacks). The student's vocabulary must begin with the teacher's, token for
-    token (stage 1 appends to it)."""
+    text, and every token the teacher lacks, padding rows included). The student's vocabulary must begin with the
+    teacher's, token for token (stage 1 appends to it)."""
     teacher_vocab, student_vocab = teacher_tokenizer.get_vocab(), student_tokenizer.get_vocab()
     differing = [t for t, i in teacher_vocab.items() if student_vocab.get(t) != i]
     if differing:
         raise GenrecError(f"the student's vocabulary does not extend the teacher's: {len(differing)} tokens differ "
                           f"(e.g. {differing[:3]})", fix="distil a model trained from this teacher (its stage 1 "
                           "appends the itemic tokens to the teacher's vocabulary)")
+    known = len(teacher_tokenizer)
     end_id = teacher_vocab.get(IM_END, end_of_text(teacher_tokenizer))
     aliases = {} if IM_END in teacher_vocab else {student_vocab[IM_END]: end_id}
     size = student.get_output_embeddings().weight.shape[0]
-    wrapped = TeacherOnStudentVocabulary(teacher, size, aliases, end_id, floor)
-    lacking = [i for i in range(wrapped.teacher_vocab, len(student_tokenizer)) if i not in aliases]
+    wrapped = TeacherOnStudentVocabulary(teacher, known, size, aliases, end_id, floor)
+    lacking = [i for i in range(known, size) if i not in aliases]
     stops = sorted({student_vocab[IM_END], student_tokenizer.eos_token_id, *lacking})
     return wrapped, stops
 
@@ -191,7 +190,7 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
     result = trainer.train(resume_from_checkpoint=last)
     sft = read_json(Path(student_dir) / "training.json")
     info = {"stage": DISTILL, "job": json.loads(job.to_json()), "prompts": len(prompts), "student": str(student_dir),
-            "teacher": str(teacher_dir), "teacher_vocab_size": wrapped.teacher_vocab, "vocab_size": len(tokenizer),
+            "teacher": str(teacher_dir), "teacher_vocab_size": wrapped.known, "vocab_size": len(tokenizer),
             "sft_seconds": sft.get("seconds"), "gradient_accumulation": ga, "steps": trainer.state.global_step,
             "epochs_run": trainer.state.epoch, "train_loss": result.training_loss, "resumed_from": last,
             "seconds": round(time.monotonic() - started, 1), "log_history": trainer.state.log_history,

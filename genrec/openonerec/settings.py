@@ -124,6 +124,7 @@ class DistillSettings(Settings):
     top_k: int = 200
     think_mode: str = "auto"        # onerec_dataset.py: " /think", " /no_think" or nothing after the question
     lmbda: float = 1.0              # GKD: the share of on-policy batches (1: every batch the student's samples)
+                                    # (the prompts carry no reference replies, so lambda < 1 has nothing to train on)
     beta: float = 1.0               # GKD: the generalised JSD's interpolation (1: reverse KL)
     logprob_floor: float = -100.0   # ref_log_prob_replace_val: the teacher's log-probability of a token it lacks
 
@@ -131,9 +132,11 @@ class DistillSettings(Settings):
         if self.think_mode not in THINK_MODES:
             raise GenrecError(f"unknown think_mode {self.think_mode!r}", key=f"{self.KEY}.think_mode",
                               fix=f"use one of {list(THINK_MODES)}")
-        for name in ("lmbda", "beta"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise GenrecError(f"{name} {getattr(self, name)} is not in [0, 1]", key=f"{self.KEY}.{name}")
+        if not 0 <= self.beta <= 1:
+            raise GenrecError(f"beta {self.beta} is not in [0, 1]", key=f"{self.KEY}.beta")
+        if self.lmbda != 1:
+            raise GenrecError(f"lmbda {self.lmbda}: the distillation prompts carry no reference replies to train on "
+                              "off-policy", key=f"{self.KEY}.lmbda", fix="use 1 (OpenOneRec's: every batch on-policy)")
         if self.temperature <= 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
             raise GenrecError(f"sampling temperature {self.temperature}, top_p {self.top_p}, top_k {self.top_k} "
                               "cannot sample", key=self.KEY, fix="use temperature > 0, 0 < top_p <= 1, top_k >= 0")
@@ -171,7 +174,6 @@ class TaskSettings(Settings):
 
     item_samples: int = 500         # item understanding: test targets drawn (RecIF-Bench's item_understand: 500)
     query_samples: int = 1000       # query-conditioned recommendation: test query chats drawn (interactive: 1,000)
-    max_new_tokens: int = 64        # an item-understanding answer's cap (RecIF-Bench: 128); a title is shorter
     batch_size: int = 32
     seed: int = 42
 

@@ -93,9 +93,12 @@ def recommendation_templates(tokenizer: PreTrainedTokenizerBase, prompts: OpenOn
         templates[task] = {"prompt": prompt + SID_BEGIN, "response": "{sid}" + SID_END,
                            "history_separator": SID_END + SID_BEGIN}
     caption = "\x00caption\x00"
-    prompt, _ = _decoding_prompt(tokenizer, prompts.item_understand.system[0],
-                                 prompts.item_understand.user[0].format(sid=f"{SID_BEGIN}{sid}{SID_END}"), caption,
-                                 {"sid": sid})
+    prompt, rest = _decoding_prompt(tokenizer, prompts.item_understand.system[0],
+                                    prompts.item_understand.user[0].format(sid=f"{SID_BEGIN}{sid}{SID_END}"), caption,
+                                    {"sid": sid})
+    if not rest.startswith(IM_END):
+        raise GenrecError("the chat template does not write the item's caption as the turn's text",
+                          fix="use Qwen3's chat template (genrec.openonerec.chat.with_chat_template)")
     templates["item_understand"] = {"prompt": prompt, "response": "{title}" + IM_END}
     return {"sft": {RECOMMENDATION_TASK["sid"]: templates.pop("seq_rec"), **templates}}
 

@@ -47,15 +47,15 @@ def drawn(n: int, size: int, seed: int) -> np.ndarray:
 
 @torch.inference_mode()
 def answer_greedily(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
-                    max_new_tokens: int, batch_size: int) -> list[str]:
-    """Each prompt's greedy answer, up to the turn's end."""
+                    lengths: list[int], batch_size: int) -> list[str]:
+    """Each prompt's greedy answer, up to the turn's end, a batch at a time with room for its longest `lengths`."""
     ends = [tokenizer.convert_tokens_to_ids(IM_END), tokenizer.eos_token_id]
     answers = []
     model.eval()
     for start in progress(range(0, len(prompts), batch_size), desc="item understanding", unit="batch"):
         batch = encode_prompts(tokenizer, prompts[start:start + batch_size], model.device)
-        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=ends,
-                             pad_token_id=tokenizer.pad_token_id)
+        out = model.generate(**batch, max_new_tokens=max(lengths[start:start + batch_size]), do_sample=False,
+                             eos_token_id=ends, pad_token_id=tokenizer.pad_token_id)
         for row in out[:, batch["input_ids"].shape[1]:].tolist():
             answers.append(tokenizer.decode(row, skip_special_tokens=False).split(IM_END)[0]
                            .replace(tokenizer.pad_token or "\x00", ""))
@@ -64,12 +64,14 @@ def answer_greedily(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 
 def item_understanding(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, template: Template,
                        text: ItemText, test: pd.DataFrame, settings: TaskSettings) -> tuple[list[dict], dict]:
-    """Drawn distinct test targets' SIDs asked about; the share of answers that name the item's title."""
+    """Drawn distinct test targets' SIDs asked about; the share of answers that name the item's title (each
+    answer given room for its title and two tokens more)."""
     targets = np.unique(test["target"].to_numpy())
     targets = targets[drawn(len(targets), settings.item_samples, settings.seed)]
     rng = np.random.default_rng(settings.seed)
     prompts = [template.render_prompt(rng, sid=text.sids[item]) for item in targets]
-    answers = answer_greedily(model, tokenizer, prompts, settings.max_new_tokens, settings.batch_size)
+    lengths = [len(ids) + 2 for ids in tokenizer([text.titles[i] for i in targets], add_special_tokens=False)["input_ids"]]
+    answers = answer_greedily(model, tokenizer, prompts, lengths, settings.batch_size)
     hits = np.array([names_title(a, text.titles[i]) for a, i in zip(answers, targets)], dtype=float)
     records = [{"item": int(i), "title": text.titles[i], "answer": a, "exact_title": bool(h)}
                for i, a, h in zip(targets, answers, hits)]
