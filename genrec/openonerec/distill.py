@@ -34,6 +34,7 @@ from genrec.openonerec.chat import IM_END, render_chat, text_messages
 from genrec.openonerec.pretrain import end_of_text
 from genrec.openonerec.settings import DISTILL, DistillSettings, OpenOneRecJob
 from genrec.precision import use_bf16
+from genrec.sft.train import schedule_steps
 from genrec.training import gradient_accumulation, world_size
 
 log = logging.getLogger(__name__)
@@ -156,9 +157,7 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
                                                    settings.logprob_floor)
     prompts = distillation_prompts(general_chat, tokenizer, settings, schedule.seed)
     ga = gradient_accumulation(schedule.batch_size, schedule.micro_batch_size, world_size())
-    steps_per_epoch = max(1, len(prompts) // schedule.batch_size)
-    warmup_steps = schedule.warmup_steps if schedule.warmup_steps is not None else \
-        round(schedule.warmup_ratio * steps_per_epoch * schedule.epochs)
+    steps_per_epoch, save_steps, warmup_steps = schedule_steps(schedule, len(prompts))
     args = GKDConfig(
         output_dir=str(work_dir), per_device_train_batch_size=schedule.micro_batch_size,
         gradient_accumulation_steps=ga, learning_rate=schedule.learning_rate, num_train_epochs=schedule.epochs,
@@ -169,7 +168,7 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
         lmbda=settings.lmbda, beta=settings.beta, temperature=settings.temperature,
         max_new_tokens=settings.max_new_tokens, max_length=settings.max_prompt_length + settings.max_new_tokens,
         eval_strategy="no", save_strategy="steps", save_total_limit=1,
-        save_steps=max(1, round(schedule.save_every_epochs * steps_per_epoch)),
+        save_steps=save_steps,
         logging_steps=max(1, steps_per_epoch // 20), seed=schedule.seed, data_seed=schedule.seed, report_to=[],
         use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
         gradient_checkpointing=False, disable_dropout=True,

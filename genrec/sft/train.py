@@ -64,6 +64,15 @@ def seq2seq_collator(model, tokenizer, static_shapes: bool, *datasets: Seq2SeqDa
                                      round8(max(len(e["labels"]) for e in examples)))
 
 
+def schedule_steps(settings: SFTSettings, examples: int) -> tuple[int, int, int]:
+    """Optimizer steps an epoch of `examples`, between checkpoints (`save_every_epochs`), and of warm-up (fixed,
+    or `warmup_ratio` of the run): the schedule every Trainer-driven stage derives from its settings."""
+    steps_per_epoch = max(1, examples // settings.batch_size)
+    warmup_steps = settings.warmup_steps if settings.warmup_steps is not None else \
+        round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
+    return steps_per_epoch, max(1, round(settings.save_every_epochs * steps_per_epoch)), warmup_steps
+
+
 def fit(model, tokenizer, train_set: torch.utils.data.Dataset, valid_set: torch.utils.data.Dataset,
         settings: SFTSettings, work_dir: str | Path, callbacks: list[TrainerCallback] | None = None,
         seq2seq: bool = False) -> tuple[Trainer, object, dict]:
@@ -71,10 +80,7 @@ def fit(model, tokenizer, train_set: torch.utils.data.Dataset, valid_set: torch.
     checkpoint every `save_every_epochs`, the best kept, resume from `work_dir`): what every SFT-like stage shares.
     Returns the trainer, its result, and the run's facts (accumulation, warm-up, per-epoch clock, resumed-from)."""
     ga = gradient_accumulation(settings.batch_size, settings.micro_batch_size, world_size())
-    steps_per_epoch = max(1, len(train_set) // settings.batch_size)
-    save_steps = max(1, round(settings.save_every_epochs * steps_per_epoch))
-    warmup_steps = settings.warmup_steps if settings.warmup_steps is not None else \
-        round(settings.warmup_ratio * steps_per_epoch * settings.epochs)
+    steps_per_epoch, save_steps, warmup_steps = schedule_steps(settings, len(train_set))
     rsqrt = settings.lr_scheduler == "rsqrt"
     args = TrainingArguments(
         output_dir=str(work_dir), per_device_train_batch_size=settings.micro_batch_size,
