@@ -239,6 +239,28 @@ def test_stage1_alignment_trains_only_the_new_embedding_rows(settings, tmp_path)
             assert torch.equal(after[name], weight), name
 
 
+def test_an_hf_backbones_base_stage_is_the_model_as_loaded(tiny, tmp_path):
+    """A pre-trained backbone (Qwen3 on a cluster) is already the model before stage 1: the base stage writes it
+    unchanged, in the layout the later stages read, with a training.json that says it did not train."""
+    from genrec.models.backbone import load_backbone
+    from genrec.openonerec.pretrain import run_base
+    from genrec.openonerec.settings import BASE, OpenOneRecJob
+    from genrec.sft.settings import SFTSettings
+
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path / "hub")
+    tokenizer.save_pretrained(tmp_path / "hub")
+    spec = BackboneSpec.from_config({"kind": "hf", "path": str(tmp_path / "hub")}, key="backbones.q", name="q")
+    info = run_base(OpenOneRecJob(backbone=spec, sft=SFTSettings()), pd.DataFrame(), [], tmp_path / "base",
+                    tmp_path / "work")
+    assert info["stage"] == BASE and info["trained"] is False
+    assert json.loads((tmp_path / "base" / "training.json").read_text())["trained"] is False
+    saved, saved_tokenizer = load_backbone(tmp_path / "base")
+    assert saved_tokenizer.get_vocab() == tokenizer.get_vocab()
+    for name, weight in model.state_dict().items():
+        assert torch.equal(saved.state_dict()[name], weight), name
+
+
 def test_segments_train_on_every_token_in_windows_of_the_training_length(tiny):
     """A segment is its text then `<|endoftext|>` with every token a target but the first (OpenOneRec's
     `_process_completion`); a longer text is cut into windows overlapping by one token, so that every token but the

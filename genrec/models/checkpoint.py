@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,13 +56,21 @@ def save_final_model(trainer: Trainer, tokenizer: PreTrainedTokenizerBase, out_d
     with `extra_files` (name -> path) copied and `extra_texts` (name -> text) written beside it; then drop the work directory of resumable checkpoints."""
     if not trainer.is_world_process_zero():
         return
+    write_model_dir(trainer.save_model, tokenizer, out_dir, info, extra_files, extra_texts)
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def write_model_dir(save_model: Callable[[str], None], tokenizer: PreTrainedTokenizerBase, out_dir: str | Path,
+                    info: dict, extra_files: dict[str, Path] | None = None,
+                    extra_texts: dict[str, str] | None = None) -> None:
+    """Write a model directory all or nothing: the weights by `save_model(path)`, the tokenizer, `training.json`,
+    and the extra files and texts beside them."""
     with atomic_outputs(out_dir) as (tmp,):
         tmp.unlink()
-        trainer.save_model(str(tmp))
+        save_model(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
         for name, path in (extra_files or {}).items():
             shutil.copyfile(path, tmp / name)
         for name, text in (extra_texts or {}).items():
             (tmp / name).write_text(text)
-    shutil.rmtree(work_dir, ignore_errors=True)

@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from genrec.io import atomic_outputs
 from genrec.models.backbone import EOS as ENDOFTEXT
 from genrec.models.backbone import build_tiny_backbone, load_backbone
-from genrec.models.checkpoint import save_final_model
+from genrec.models.checkpoint import save_final_model, write_model_dir
 from genrec.models.sid_vocab import add_sid_tokens, freeze_llm, index_tokens
 from genrec.openonerec.chat import with_chat_template
 from genrec.openonerec.itemic import itemic_text, itemic_vocabulary
@@ -129,11 +128,7 @@ def save_untrained(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, o
     the first process of a multi-GPU launch)."""
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    with atomic_outputs(out_dir) as (tmp,):
-        tmp.unlink()
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        (tmp / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_model_dir(model.save_pretrained, tokenizer, out_dir, info)
 
 
 def run_base(job: OpenOneRecJob, general: pd.DataFrame, item_text: list[str], out_dir: str | Path,
