@@ -330,6 +330,17 @@ def test_pretrain_settings_refuse_what_cannot_train():
         SFTSettings(lr_scheduler="cosine_with_min_lr")                      # the schedule without its floor
 
 
+def test_distill_settings_refuse_what_is_not_openonerecs_signal():
+    from genrec.openonerec.settings import DistillSettings
+
+    for bad, key in (({"lmbda": 0.5}, "lmbda"), ({"beta": 0.5}, "beta"), ({"advantage_min": 1.0}, "advantage_min"),
+                     ({"advantage_max": -1.0}, "advantage_min")):
+        with pytest.raises(GenrecError) as error:
+            DistillSettings(**bad)
+        assert error.value.key == f"openonerec.distill.{key}"
+    assert DistillSettings(advantage_min=None, advantage_max=None).advantage_max is None    # unbounded: plain KL
+
+
 def test_a_tiny_qwen3_has_heads_as_wide_as_its_width_allows():
     """Qwen3Config's 128-wide default heads would make a 128-wide tiny model's attention 4x its width."""
     spec = BackboneSpec.from_config({"kind": "tiny", "architecture": "qwen3", "hidden_size": 32, "num_heads": 4,
@@ -431,18 +442,22 @@ def _teacher_and_student(tiny, padded_rows: int = 0):
 
 
 @pytest.mark.parametrize("padded_rows", [0, 8])
-def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny, padded_rows):
-    """GKD's loss with beta 1 on the wrapped teacher is, at every labelled position, sum_v p_s(v) (log p_s(v) -
-    log p_t(v)), where the teacher reads a token it lacks (one past its tokenizer, even where it has an embedding
-    row) as its end of text and gives it log-probability -100, and the end of a turn is its end of text."""
-    from trl.experimental.gkd import GKDTrainer
-
-    from genrec.openonerec.distill import teacher_on_student_vocabulary
+@pytest.mark.parametrize("clip", [(-30.0, 5.0), (None, None)])
+def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny, padded_rows, clip):
+    """The distillation loss on the wrapped teacher is, at every labelled position, sum_v p_s(v) (log p_s(v) -
+    log p_t(v)) at the rollout temperature, where the teacher reads a token it lacks (one past its tokenizer, even
+    where it has an embedding row) as its end of text and gives it log-probability -100, the end of a turn is its
+    end of text, and log p_t is held within the advantage clip of log p_s (verl's [-30, 5]; none: the plain KL)."""
+    from genrec.openonerec.distill import OnPolicyDistillTrainer, teacher_on_student_vocabulary
     from genrec.openonerec.pretrain import end_of_text
 
     torch.manual_seed(0)
+    temperature, (low, high) = 1.1, clip
     teacher, teacher_tokenizer, student, tokenizer = _teacher_and_student(tiny, padded_rows)
-    wrapped, stops = teacher_on_student_vocabulary(teacher, teacher_tokenizer, student, tokenizer, floor=-100.0)
+    wrapped, stops = teacher_on_student_vocabulary(teacher, teacher_tokenizer, student, tokenizer, floor=-100.0,
+                                                   temperature=temperature)
+    trainer = OnPolicyDistillTrainer.__new__(OnPolicyDistillTrainer)    # the loss only: no model, data or args
+    trainer.temperature, trainer.advantage_min, trainer.advantage_max = temperature, low, high
     n_teacher, vocab = len(teacher_tokenizer), tokenizer.get_vocab()
     end, im_end, itemic = end_of_text(teacher_tokenizer), vocab["<|im_end|>"], vocab["<b_2>"]
     assert {im_end, itemic, vocab[SID_BEGIN]} <= set(stops)
@@ -454,12 +469,12 @@ def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_voca
     student.eval()
     with torch.no_grad():
         student_logits = student(input_ids=ids).logits
-        loss = GKDTrainer.generalized_jsd_loss(student_logits[:, :-1], wrapped(ids).logits[:, :-1], labels[:, 1:],
-                                               beta=1.0)
+        loss = trainer.generalized_jsd_loss(student_logits[:, :-1], wrapped(ids).logits[:, :-1], labels[:, 1:])
         # by hand: the teacher reads the itemic token and the turn's end as its end of text
         read = torch.tensor([[i if i < n_teacher else end for i in ids[0].tolist()]])
-        teacher_logp = torch.log_softmax(teacher(input_ids=read).logits[0, :, :n_teacher].double(), -1)
-    student_logp = torch.log_softmax(student_logits[0].double(), -1)[:, :len(tokenizer)]
+        teacher_logp = torch.log_softmax(teacher(input_ids=read).logits[0, :, :n_teacher].double() / temperature, -1)
+    student_logp = torch.log_softmax(student_logits[0].double() / temperature, -1)[:, :len(tokenizer)]
+    clipped = 0
     expected = []
     for position in range(len(prompt) - 1, ids.shape[1] - 1):
         reverse_kl = 0.0
@@ -470,10 +485,32 @@ def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_voca
                 teacher_token = teacher_logp[position, token]
             else:
                 teacher_token = -100.0
+            advantage = float(teacher_token - student_logp[position, token])
+            if low is not None and not low <= advantage <= high:
+                advantage, clipped = min(max(advantage, low), high), clipped + 1
             p = student_logp[position, token].exp()
-            reverse_kl += float(p * (student_logp[position, token] - teacher_token))
+            reverse_kl += float(p * -advantage)
         expected.append(reverse_kl)
     assert len(expected) == len(reply) and float(loss) == pytest.approx(np.mean(expected), rel=1e-4)
+    assert clipped > 0 or low is None     # the -100 floor is always past the clip
+
+
+def test_clipped_reverse_kl_has_the_expected_gradient_of_verls_clipped_policy_gradient():
+    """verl's loss on a sampled token v is -A(v) log p_s(v) with A = clip(log p_t - log p_s, min, max), ratio 1; its
+    expectation over v ~ p_s has the gradient sum_v p_s(v) (-A(v)) (e_v - p_s) in the student's logits, which
+    the loss's must equal, clipped tokens included."""
+    from genrec.openonerec.distill import clipped_reverse_kl
+
+    torch.manual_seed(1)
+    student = torch.cat([torch.randn(6, dtype=torch.float64), torch.tensor([-6.0], dtype=torch.float64)])
+    student.requires_grad_(True)
+    teacher = torch.cat([torch.randn(5, dtype=torch.float64), torch.tensor([-60.0, 9.0], dtype=torch.float64)])
+    clipped_reverse_kl(student, teacher, 1.0, -30.0, 5.0).backward()
+    p = torch.softmax(student.detach(), -1)
+    advantage = (torch.log_softmax(teacher, -1) - torch.log_softmax(student.detach(), -1)).clamp(-30.0, 5.0)
+    assert advantage[5] == -30.0 and advantage[6] == 5.0      # both bounds bind
+    expected = sum(p[v] * -advantage[v] * (torch.eye(7, dtype=torch.float64)[v] - p) for v in range(7))
+    assert torch.allclose(student.grad, expected)
 
 
 def test_distillation_prompts_are_the_first_question_with_a_think_suffix(tiny):

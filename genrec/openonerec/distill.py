@@ -2,7 +2,9 @@
 SFT model (the student) samples replies to general prompts, the model before stage 1 (the teacher) scores every
 token of them, and the student minimises the reverse KL to the teacher on its own samples. TRL's `GKDTrainer` with
 lambda 1 (every batch on-policy) and beta 1 (reverse KL) is this objective over the whole next-token distribution
-rather than verl's one-sample estimate of it (docs/fidelity.md, "distillation").
+rather than verl's one-sample estimate of it (docs/fidelity.md, "distillation"), with verl's two settings of the
+signal: both models scored at the rollout temperature, and the per-token advantage -(log p_s - log p_t) clipped
+(`OnPolicyDistillTrainer`).
 
 The student's vocabulary is the teacher's plus the itemic tokens (and, for a tiny backbone, the chat markers), so the
 teacher scores on the student's vocabulary as OpenOneRec's rollout does (tool_agent_loop.py, dp_actor.py): a token
@@ -25,6 +27,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from transformers.modeling_outputs import CausalLMOutput
 from transformers.trainer_utils import get_last_checkpoint
+from trl.experimental.gkd import GKDConfig, GKDTrainer
 
 from genrec.errors import GenrecError
 from genrec.io import read_json
@@ -42,6 +45,42 @@ log = logging.getLogger(__name__)
 # onerec_dataset.py's think modes: what follows every user turn of a prompt ("auto" draws one of the three)
 THINK_SUFFIXES = {"force_think": (" /think",), "force_nothink": (" /no_think",), "auto": ("", " /think", " /no_think"),
                   "none": ("",)}
+
+
+def clipped_reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+                       advantage_min: float | None, advantage_max: float | None) -> torch.Tensor:
+    """At each position, sum_v p_s(v) (log p_s(v) - log p_t'(v)) over the student's vocabulary, both at `temperature`,
+    where the teacher's log-probability is held within [advantage_min, advantage_max] nats of the student's. Its
+    gradient is the expectation over the student's next token of verl's policy gradient with the clipped advantage
+    -(log p_s - log p_t) (the clip bounds are constants of that gradient, so they are taken off the detached student);
+    without bounds it is the reverse KL."""
+    student = torch.log_softmax(student_logits / temperature, dim=-1)
+    teacher = torch.log_softmax(teacher_logits / temperature, dim=-1)
+    anchor = student.detach()
+    low = None if advantage_min is None else anchor + advantage_min
+    high = None if advantage_max is None else anchor + advantage_max
+    if low is not None or high is not None:
+        teacher = torch.clamp(teacher, min=low, max=high)
+    return (student.exp() * (student - teacher)).sum(-1)
+
+
+class OnPolicyDistillTrainer(GKDTrainer):
+    """TRL's GKD with lambda 1 and beta 1, its loss the clipped reverse KL at the rollout temperature (verl's
+    dp_actor scores student and teacher at it; GKD's loss reads logits at temperature 1 and unclipped)."""
+
+    def __init__(self, *args, advantage_min: float | None, advantage_max: float | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.advantage_min, self.advantage_max = advantage_min, advantage_max
+
+    def generalized_jsd_loss(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                             labels: torch.Tensor | None = None, beta: float = 1.0, temperature: float = 1.0,
+                             reduction: str = "batchmean", num_items_in_batch=None) -> torch.Tensor:
+        per_token = clipped_reverse_kl(student_logits, teacher_logits, self.temperature, self.advantage_min,
+                                       self.advantage_max)
+        mask = labels != -100 if labels is not None else torch.ones_like(per_token, dtype=torch.bool)
+        # verl's token-mean; GKD passes the tokens of the whole accumulated batch when it accumulates gradients
+        tokens = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp_min(1)
+        return per_token[mask].sum() / tokens
 
 
 def distillation_prompts(general_chat: pd.DataFrame, tokenizer: PreTrainedTokenizerBase, settings: DistillSettings,
@@ -71,15 +110,16 @@ def distillation_prompts(general_chat: pd.DataFrame, tokenizer: PreTrainedTokeni
 
 class TeacherOnStudentVocabulary(torch.nn.Module):
     """The teacher read and scored on the student's vocabulary (which extends the teacher's `known` tokens): a
-    student token the teacher lacks is read as the teacher's end token and has the log-probability `floor`, except
+    student token the teacher lacks is read as the teacher's end token and has the log-probability `floor` (at
+    `temperature`, the one the loss reads the logits at), except
     an alias (a student token the teacher knows by another id), which is read as that id and takes its logit.
     `config.vocab_size` is the student's, which GKD checks. (A Qwen3 teacher has more embedding rows than tokens:
     stage 1 gives the rows past its tokenizer to itemic tokens, so `known` is the tokenizer's length.)"""
 
     def __init__(self, teacher: PreTrainedModel, known: int, student_vocab_size: int, aliases: dict[int, int],
-                 end_id: int, floor: float):
+                 end_id: int, floor: float, temperature: float = 1.0):
         super().__init__()
-        self.teacher, self.known, self.floor = teacher, known, floor
+        self.teacher, self.known, self.floor, self.temperature = teacher, known, floor, temperature
         self.config = copy.deepcopy(teacher.config)
         self.config.vocab_size = student_vocab_size
         read_as = torch.arange(student_vocab_size)
@@ -91,8 +131,10 @@ class TeacherOnStudentVocabulary(torch.nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **_) -> CausalLMOutput:
         logits = self.teacher(input_ids=self.read_as[input_ids], attention_mask=attention_mask).logits[..., :self.known]
-        # the floor as a logit: log-probability `floor` under the teacher's own normaliser
-        floor = torch.logsumexp(logits, dim=-1, keepdim=True) + self.floor
+        # the floor as a logit whose log-probability is `floor` at the temperature the loss reads the logits at
+        # (verl overwrites the log-probability after its temperature)
+        t = self.temperature
+        floor = t * (torch.logsumexp(logits / t, dim=-1, keepdim=True) + self.floor)
         out = torch.cat([logits, floor.expand(*logits.shape[:-1], self.config.vocab_size - self.known)], dim=-1)
         for student_id, teacher_id in self.aliases:    # the alias takes the logit; its old id keeps none of it
             out[..., student_id] = logits[..., teacher_id]
@@ -102,7 +144,7 @@ class TeacherOnStudentVocabulary(torch.nn.Module):
 
 def teacher_on_student_vocabulary(teacher: PreTrainedModel, teacher_tokenizer: PreTrainedTokenizerBase,
                                   student: PreTrainedModel, student_tokenizer: PreTrainedTokenizerBase,
-                                  floor: float) -> tuple[TeacherOnStudentVocabulary, list[int]]:
+                                  floor: float, temperature: float = 1.0) -> tuple[TeacherOnStudentVocabulary, list[int]]:
     """The teacher on the student's vocabulary, and the student tokens a reply ends at (its turn's end, its end of
     text, and every token the teacher lacks, padding rows included). The student's vocabulary must begin with the
     teacher's, token for token (stage 1 appends to it)."""
@@ -116,7 +158,7 @@ def teacher_on_student_vocabulary(teacher: PreTrainedModel, teacher_tokenizer: P
     end_id = teacher_vocab.get(IM_END, end_of_text(teacher_tokenizer))
     aliases = {} if IM_END in teacher_vocab else {student_vocab[IM_END]: end_id}
     size = student.get_output_embeddings().weight.shape[0]
-    wrapped = TeacherOnStudentVocabulary(teacher, known, size, aliases, end_id, floor)
+    wrapped = TeacherOnStudentVocabulary(teacher, known, size, aliases, end_id, floor, temperature)
     lacking = [i for i in range(known, size) if i not in aliases]
     stops = sorted({student_vocab[IM_END], student_tokenizer.eos_token_id, *lacking})
     return wrapped, stops
@@ -143,7 +185,6 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
     """Distil the chat SFT model in `student_dir` from the base model in `teacher_dir` on the general chats' prompts;
     the checkpoint keeps the SFT model's decoding prompt and SID index."""
     from datasets import Dataset
-    from trl.experimental.gkd import GKDConfig, GKDTrainer
 
     if job.distill is None:
         raise GenrecError("the distillation stage has no distill settings", key="openonerec.distill")
@@ -154,7 +195,7 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
     student, tokenizer = load_backbone(student_dir, job.backbone.dtype)
     teacher, teacher_tokenizer = load_backbone(teacher_dir, job.backbone.dtype)
     wrapped, stops = teacher_on_student_vocabulary(teacher, teacher_tokenizer, student, tokenizer,
-                                                   settings.logprob_floor)
+                                                   settings.logprob_floor, settings.temperature)
     prompts = distillation_prompts(general_chat, tokenizer, settings, schedule.seed)
     ga = gradient_accumulation(schedule.batch_size, schedule.micro_batch_size, world_size())
     steps_per_epoch, save_steps, warmup_steps = schedule_steps(schedule, len(prompts))
@@ -173,9 +214,10 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
         use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=False,
         gradient_checkpointing=False, disable_dropout=True,
     )
-    trainer = GKDTrainer(model=student, teacher_model=wrapped, args=args,
-                         train_dataset=Dataset.from_dict({"prompt": prompts}), processing_class=tokenizer,
-                         data_collator=PromptCollator(tokenizer, settings.max_prompt_length))
+    trainer = OnPolicyDistillTrainer(model=student, teacher_model=wrapped, args=args,
+                                     train_dataset=Dataset.from_dict({"prompt": prompts}), processing_class=tokenizer,
+                                     data_collator=PromptCollator(tokenizer, settings.max_prompt_length),
+                                     advantage_min=settings.advantage_min, advantage_max=settings.advantage_max)
     # the script's rollout sampling (GKD fixes top_p 1, top_k 0), ending at the tokens the teacher cannot score
     sampling = {"top_p": settings.top_p, "top_k": settings.top_k, "eos_token_id": stops}
     trainer.generation_kwargs.update(sampling)

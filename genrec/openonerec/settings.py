@@ -125,15 +125,25 @@ class DistillSettings(Settings):
     think_mode: str = "auto"        # onerec_dataset.py: " /think", " /no_think" or nothing after the question
     lmbda: float = 1.0              # GKD: the share of on-policy batches (1: every batch the student's samples)
                                     # (the prompts carry no reference replies, so lambda < 1 has nothing to train on)
-    beta: float = 1.0               # GKD: the generalised JSD's interpolation (1: reverse KL)
+    beta: float = 1.0               # GKD: the generalised JSD's interpolation (1: reverse KL, the only one verl has)
     logprob_floor: float = -100.0   # ref_log_prob_replace_val: the teacher's log-probability of a token it lacks
+    # DISTILL_ADV_MIN / DISTILL_ADV_MAX: the bounds of the per-token advantage -(log p_student - log p_teacher)
+    # (None: unbounded, verl's default 1e9)
+    advantage_min: float | None = -30.0
+    advantage_max: float | None = 5.0
 
     def __post_init__(self) -> None:
         if self.think_mode not in THINK_MODES:
             raise GenrecError(f"unknown think_mode {self.think_mode!r}", key=f"{self.KEY}.think_mode",
                               fix=f"use one of {list(THINK_MODES)}")
-        if not 0 <= self.beta <= 1:
-            raise GenrecError(f"beta {self.beta} is not in [0, 1]", key=f"{self.KEY}.beta")
+        if self.beta != 1:
+            raise GenrecError(f"beta {self.beta}: OpenOneRec's distillation signal is the reverse KL, and its advantage "
+                              "clip is defined on it", key=f"{self.KEY}.beta", fix="use 1")
+        if (self.advantage_min is not None and self.advantage_min > 0) or \
+                (self.advantage_max is not None and self.advantage_max < 0):
+            raise GenrecError(f"advantage bounds [{self.advantage_min}, {self.advantage_max}] exclude 0, where the "
+                              "student agrees with the teacher", key=f"{self.KEY}.advantage_min",
+                              fix="use advantage_min <= 0 <= advantage_max (the script's: -30, 5)")
         if self.lmbda != 1:
             raise GenrecError(f"lmbda {self.lmbda}: the distillation prompts carry no reference replies to train on "
                               "off-policy", key=f"{self.KEY}.lmbda", fix="use 1 (OpenOneRec's: every batch on-policy)")
