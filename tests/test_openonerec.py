@@ -444,7 +444,8 @@ def _teacher_and_student(tiny, padded_rows: int = 0):
 @pytest.mark.parametrize("padded_rows", [0, 8])
 @pytest.mark.parametrize("clip", [(-30.0, 5.0), (None, None)])
 def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_vocabulary(tiny, padded_rows, clip):
-    """The distillation loss on the wrapped teacher is, at every labelled position, sum_v p_s(v) (log p_s(v) -
+    """The distillation loss on the wrapped teacher, over the whole distribution, is at every labelled position
+    sum_v p_s(v) (log p_s(v) -
     log p_t(v)) at the rollout temperature, where the teacher reads a token it lacks (one past its tokenizer, even
     where it has an embedding row) as its end of text and gives it log-probability -100, the end of a turn is its
     end of text, and log p_t is held within the advantage clip of log p_s (verl's [-30, 5]; none: the plain KL)."""
@@ -458,6 +459,7 @@ def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_voca
                                                    temperature=temperature)
     trainer = OnPolicyDistillTrainer.__new__(OnPolicyDistillTrainer)    # the loss only: no model, data or args
     trainer.temperature, trainer.advantage_min, trainer.advantage_max = temperature, low, high
+    trainer.top_k, trainer.top_p = 0, 1.0                                 # the whole distribution (truncation: below)
     n_teacher, vocab = len(teacher_tokenizer), tokenizer.get_vocab()
     end, im_end, itemic = end_of_text(teacher_tokenizer), vocab["<|im_end|>"], vocab["<b_2>"]
     assert {im_end, itemic, vocab[SID_BEGIN]} <= set(stops)
@@ -495,22 +497,34 @@ def test_distillation_loss_is_the_reverse_kl_to_the_teacher_on_the_students_voca
     assert clipped > 0 or low is None     # the -100 floor is always past the clip
 
 
-def test_clipped_reverse_kl_has_the_expected_gradient_of_verls_clipped_policy_gradient():
-    """verl's loss on a sampled token v is -A(v) log p_s(v) with A = clip(log p_t - log p_s, min, max), ratio 1; its
-    expectation over v ~ p_s has the gradient sum_v p_s(v) (-A(v)) (e_v - p_s) in the student's logits, which
-    the loss's must equal, clipped tokens included."""
-    from genrec.openonerec.distill import clipped_reverse_kl
+@pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (4, 1.0), (0, 0.8), (200, 0.95)])
+def test_distillation_loss_has_the_expected_gradient_of_verls_clipped_policy_gradient(top_k, top_p):
+    """verl's loss on a sampled token v is -A(v) log p_s(v) with A = clip(log p_t - log p_s, -30, 5), ratio 1, v drawn
+    from q (the student cut to top_k, then top_p); its expectation has the gradient sum_v q(v) (-A(v)) (e_v - p_s) in
+    the student's logits and the value sum_v q(v) (-A(v)), which the loss's must equal, clipped tokens included."""
+    from genrec.openonerec.distill import on_policy_distill_loss
 
     torch.manual_seed(1)
-    student = torch.cat([torch.randn(6, dtype=torch.float64), torch.tensor([-6.0], dtype=torch.float64)])
+    n = 9
+    student = torch.cat([torch.randn(n - 2, dtype=torch.float64), torch.tensor([2.0, -6.0], dtype=torch.float64)])
     student.requires_grad_(True)
-    teacher = torch.cat([torch.randn(5, dtype=torch.float64), torch.tensor([-60.0, 9.0], dtype=torch.float64)])
-    clipped_reverse_kl(student, teacher, 1.0, -30.0, 5.0).backward()
+    teacher = torch.cat([torch.randn(n - 2, dtype=torch.float64), torch.tensor([-60.0, 9.0], dtype=torch.float64)])
+    value = on_policy_distill_loss(student, teacher, 1.0, top_k, top_p, -30.0, 5.0)
+    value.backward()
     p = torch.softmax(student.detach(), -1)
     advantage = (torch.log_softmax(teacher, -1) - torch.log_softmax(student.detach(), -1)).clamp(-30.0, 5.0)
-    assert advantage[5] == -30.0 and advantage[6] == 5.0      # both bounds bind
-    expected = sum(p[v] * -advantage[v] * (torch.eye(7, dtype=torch.float64)[v] - p) for v in range(7))
+    assert advantage[n - 2] == -30.0 and advantage[n - 1] == 5.0      # both bounds bind
+    kept, order = torch.zeros(n, dtype=torch.bool), torch.argsort(p, descending=True)
+    mass = 0.0
+    for rank, v in enumerate(order.tolist()):      # the top_k most likely, then the fewest whose mass reaches top_p
+        if (top_k and rank >= top_k) or mass >= top_p:
+            break
+        kept[v], mass = True, mass + float(p[v])
+    assert kept[n - 2] and (kept.sum() < n or (top_k == 0 and top_p == 1.0))    # the -30 bound is in every q
+    q = torch.where(kept, p, 0.0) / p[kept].sum()
+    expected = sum(q[v] * -advantage[v] * (torch.eye(n, dtype=torch.float64)[v] - p) for v in range(n))
     assert torch.allclose(student.grad, expected)
+    assert float(value) == pytest.approx(float((q * -advantage).sum()))
 
 
 def test_distillation_prompts_are_the_first_question_with_a_think_suffix(tiny):

@@ -3,8 +3,8 @@ SFT model (the student) samples replies to general prompts, the model before sta
 token of them, and the student minimises the reverse KL to the teacher on its own samples. TRL's `GKDTrainer` with
 lambda 1 (every batch on-policy) and beta 1 (reverse KL) is this objective over the whole next-token distribution
 rather than verl's one-sample estimate of it (docs/fidelity.md, "distillation"), with verl's two settings of the
-signal: both models scored at the rollout temperature, and the per-token advantage -(log p_s - log p_t) clipped
-(`OnPolicyDistillTrainer`).
+signal: both models scored at the rollout temperature, over the tokens the rollout can sample (top_k, top_p), and the
+per-token advantage -(log p_s - log p_t) clipped (`OnPolicyDistillTrainer`).
 
 The student's vocabulary is the teacher's plus the itemic tokens (and, for a tiny backbone, the chat markers), so the
 teacher scores on the student's vocabulary as OpenOneRec's rollout does (tool_agent_loop.py, dp_actor.py): a token
@@ -47,38 +47,55 @@ THINK_SUFFIXES = {"force_think": (" /think",), "force_nothink": (" /no_think",),
                   "none": ("",)}
 
 
-def clipped_reverse_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-                       advantage_min: float | None, advantage_max: float | None) -> torch.Tensor:
-    """At each position, sum_v p_s(v) (log p_s(v) - log p_t'(v)) over the student's vocabulary, both at `temperature`,
-    where the teacher's log-probability is held within [advantage_min, advantage_max] nats of the student's. Its
-    gradient is the expectation over the student's next token of verl's policy gradient with the clipped advantage
-    -(log p_s - log p_t) (the clip bounds are constants of that gradient, so they are taken off the detached student);
-    without bounds it is the reverse KL."""
+def on_policy_distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+                           top_k: int, top_p: float, advantage_min: float | None,
+                           advantage_max: float | None) -> torch.Tensor:
+    """verl's distillation loss at each position, in expectation over the token the rollout samples there.
+
+    verl samples v from q (the student at `temperature`, cut to its `top_k` and `top_p`), and its loss on v is
+    -A(v) log p_s(v), with A = clip(log p_t(v) - log p_s(v), advantage_min, advantage_max), both at `temperature` (a
+    ratio of 1: one update per rollout). Over v ~ q that is sum_v q(v) d(v) log p_s(v), d = -A a constant; the value
+    returned is sum_v q(v) d(v), the clipped reverse KL the rollout estimates (without truncation and bounds, the
+    reverse KL), with that gradient."""
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
     student = torch.log_softmax(student_logits / temperature, dim=-1)
     teacher = torch.log_softmax(teacher_logits / temperature, dim=-1)
     anchor = student.detach()
-    low = None if advantage_min is None else anchor + advantage_min
-    high = None if advantage_max is None else anchor + advantage_max
-    if low is not None or high is not None:
-        teacher = torch.clamp(teacher, min=low, max=high)
-    return (student.exp() * (student - teacher)).sum(-1)
+    gap = anchor - teacher                                                  # log p_s - log p_t
+    if advantage_min is not None or advantage_max is not None:
+        gap = torch.clamp(gap, min=None if advantage_max is None else -advantage_max,
+                          max=None if advantage_min is None else -advantage_min)
+    scores = anchor.reshape(-1, anchor.shape[-1])
+    if top_k:
+        scores = TopKLogitsWarper(top_k)(None, scores)
+    if top_p < 1:
+        scores = TopPLogitsWarper(top_p)(None, scores)
+    sampled = torch.softmax(scores, dim=-1).reshape(anchor.shape)          # q: what the rollout draws from
+    # value sum q d, gradient sum q d grad log p_s: the second term carries the value, the first the gradient
+    return (sampled * gap * (student - anchor)).sum(-1) + (sampled * gap).sum(-1)
 
 
 class OnPolicyDistillTrainer(GKDTrainer):
-    """TRL's GKD with lambda 1 and beta 1, its loss the clipped reverse KL at the rollout temperature (verl's
-    dp_actor scores student and teacher at it; GKD's loss reads logits at temperature 1 and unclipped)."""
+    """TRL's GKD with lambda 1 and beta 1, its loss verl's on-policy distillation signal in expectation
+    (`on_policy_distill_loss`): student and teacher at the rollout temperature, over the tokens the rollout can
+    sample, the advantage clipped. (GKD's own loss reads logits at temperature 1, over the whole vocabulary,
+    unclipped.)"""
 
-    def __init__(self, *args, advantage_min: float | None, advantage_max: float | None, **kwargs):
+    def __init__(self, *args, top_k: int, top_p: float, advantage_min: float | None, advantage_max: float | None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.top_k, self.top_p = top_k, top_p
         self.advantage_min, self.advantage_max = advantage_min, advantage_max
 
     def generalized_jsd_loss(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                              labels: torch.Tensor | None = None, beta: float = 1.0, temperature: float = 1.0,
                              reduction: str = "batchmean", num_items_in_batch=None) -> torch.Tensor:
-        per_token = clipped_reverse_kl(student_logits, teacher_logits, self.temperature, self.advantage_min,
-                                       self.advantage_max)
+        per_token = on_policy_distill_loss(student_logits, teacher_logits, self.temperature, self.top_k, self.top_p,
+                                           self.advantage_min, self.advantage_max)
         mask = labels != -100 if labels is not None else torch.ones_like(per_token, dtype=torch.bool)
-        # verl's token-mean; GKD passes the tokens of the whole accumulated batch when it accumulates gradients
+        # verl's token-mean. The prompt-only batches carry no labels, so the Trainer counts no tokens
+        # (num_items_in_batch is None) and averages the micro-batches' means when it accumulates, as verl does
         tokens = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp_min(1)
         return per_token[mask].sum() / tokens
 
@@ -217,6 +234,7 @@ def run_distill(job: OpenOneRecJob, student_dir: str | Path, teacher_dir: str | 
     trainer = OnPolicyDistillTrainer(model=student, teacher_model=wrapped, args=args,
                                      train_dataset=Dataset.from_dict({"prompt": prompts}), processing_class=tokenizer,
                                      data_collator=PromptCollator(tokenizer, settings.max_prompt_length),
+                                     top_k=settings.top_k, top_p=settings.top_p,
                                      advantage_min=settings.advantage_min, advantage_max=settings.advantage_max)
     # the script's rollout sampling (GKD fixes top_p 1, top_k 0), ending at the tokens the teacher cannot score
     sampling = {"top_p": settings.top_p, "top_k": settings.top_k, "eos_token_id": stops}
