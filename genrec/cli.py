@@ -597,8 +597,14 @@ def cmd_results(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from genrec.report.compare import paired_runs
+    from genrec.report.compare import paired_perplexity, paired_runs
 
+    if args.a.endswith(".perplexity.json") and args.b.endswith(".perplexity.json"):
+        ratio = paired_perplexity(Path(args.a), Path(args.b))
+        print(f"perplexity: {args.a} / {args.b} = {ratio['ratio']:.3f} [{ratio['ratio_low']:.3f}, "
+              f"{ratio['ratio_high']:.3f}] (mean token loss {ratio['difference']:+.4f} [{ratio['ci_low']:+.4f}, "
+              f"{ratio['ci_high']:+.4f}] nats; paired bootstrap over conversations, 95 %)")
+        return
     paired = paired_runs(Path(args.a), Path(args.b), args.metric)
     print(f"{args.metric}: {args.a} - {args.b} = {paired['difference']:+.4f} "
           f"[{paired['ci_low']:+.4f}, {paired['ci_high']:+.4f}] (paired bootstrap over users, 95 %)")
@@ -788,9 +794,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="print a table of metrics files")
     p.add_argument("metrics", nargs="+", help="metrics .json files")
     p.set_defaults(func=cmd_results)
-    p = sub.add_parser("compare", help="two runs' predictions on the same rows: metric difference, paired interval")
-    p.add_argument("a", help="predictions .jsonl (e.g. predictions/sample/etegrec_rqvae/tiger/etegrec.valid.jsonl)")
-    p.add_argument("b", help="predictions .jsonl of the same dataset and split")
+    p = sub.add_parser("compare", help="two runs' predictions on the same rows: metric difference, paired interval; "
+                                       "or two perplexity files on the same text: perplexity ratio, paired interval")
+    p.add_argument("a", help="predictions .jsonl (e.g. predictions/sample/etegrec_rqvae/tiger/etegrec.valid.jsonl), "
+                             "or a .perplexity.json")
+    p.add_argument("b", help="predictions .jsonl of the same dataset and split (or a .perplexity.json of the same text)")
     p.add_argument("--metric", default="ndcg@10")
     p.set_defaults(func=cmd_compare)
 

@@ -315,6 +315,40 @@ def test_perplexity_is_the_models_own_loss_on_the_heldout_text(tiny):
     assert result["perplexity"] == pytest.approx(float(np.exp(kept.mean())), rel=1e-5)
     low, high = result["perplexity_ci95"]
     assert low <= result["perplexity"] <= high
+    assert result["text_tokens"] == [int((owners == 0).sum()), int((owners == 2).sum())]
+    assert result["text_nll"] == pytest.approx([float(losses[owners == 0].sum()), float(losses[owners == 2].sum())],
+                                               abs=1e-3)
+
+
+def test_two_models_perplexities_compare_paired_over_conversations(tmp_path):
+    """`genrec compare` on two perplexity files: the mean token loss difference over the same tokens, its interval
+    from conversations resampled (the per-token draw), and the perplexity ratio; refused on different tokens."""
+    from genrec.evaluate.metrics import paired_difference
+    from genrec.report.compare import paired_perplexity
+
+    rng = np.random.default_rng(0)
+    tokens = [5, 9, 3, 7]
+    a_losses = [rng.uniform(2, 5, n) for n in tokens]
+    b_losses = [loss - rng.uniform(0.1, 0.5, len(loss)) for loss in a_losses]     # b is better on every token
+
+    def write(name, losses, counts):
+        path = tmp_path / f"{name}.perplexity.json"
+        flat = np.concatenate(losses)
+        path.write_text(json.dumps({"tokens": int(sum(counts)), "nll": float(flat.mean()), "text_tokens": counts,
+                                    "text_nll": [float(loss.sum()) for loss in losses]}))
+        return path
+
+    a, b = write("a", a_losses, tokens), write("b", b_losses, tokens)
+    paired = paired_perplexity(a, b)
+    owners = np.repeat(np.arange(len(tokens)), tokens)
+    expected = paired_difference(np.concatenate(a_losses), np.concatenate(b_losses), owners)
+    for key in ("difference", "ci_low", "ci_high"):
+        assert paired[key] == pytest.approx(expected[key])
+    assert paired["ratio"] == pytest.approx(np.exp(np.concatenate(a_losses).mean() - np.concatenate(b_losses).mean()))
+    assert 1 < paired["ratio_low"] <= paired["ratio"] <= paired["ratio_high"]
+    other = write("other", b_losses[:3] + [b_losses[3][:-1]], tokens[:3] + [6])
+    with pytest.raises(GenrecError, match="same tokens"):
+        paired_perplexity(a, other)
 
 
 def test_pretrain_settings_refuse_what_cannot_train():

@@ -61,6 +61,11 @@ def general_perplexity(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
     losses, owners = token_losses(model, tokenizer, texts, settings.max_length, settings.batch_size)
     low, high = bootstrap_interval(losses, owners)
     nll = float(losses.mean())
+    # each conversation's tokens and summed loss: two models on one tokenizer compare paired (`genrec compare`)
+    text_tokens = np.bincount(owners, minlength=len(texts))
+    text_nll = np.bincount(owners, weights=losses, minlength=len(texts))
     return {"split": HELDOUT, "texts": len(texts), "tokens": int(len(losses)), "nll": nll,
             "perplexity": math.exp(nll), "perplexity_ci95": [math.exp(low), math.exp(high)],
-            "vocab_size": len(tokenizer), "settings": settings.to_dict(), "seconds": round(time.monotonic() - started, 1)}
+            "vocab_size": len(tokenizer), "text_tokens": text_tokens.tolist(),
+            "text_nll": [round(float(v), 4) for v in text_nll],
+            "settings": settings.to_dict(), "seconds": round(time.monotonic() - started, 1)}

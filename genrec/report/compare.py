@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
+from genrec.io import read_json
 from genrec.evaluate.metrics import paired_difference, seeds_bootstrap_interval
 from genrec.evaluate.scoring import per_row_values, read_predictions
 
@@ -43,6 +44,28 @@ def paired_runs(a: Path, b: Path, metric: str = "ndcg@10") -> dict[str, float]:
         raise GenrecError(f"{a} and {b} do not predict the same rows ({len(left)} vs {len(right)} rows): only runs on "
                           "the same dataset and split can be paired", fix="compare runs of one dataset and split")
     return paired_difference(left[metric].to_numpy(), right[metric].to_numpy(), left["user_id"].to_numpy())
+
+
+def paired_perplexity(a: Path, b: Path) -> dict[str, float]:
+    """Perplexity file `a`'s mean token loss minus `b`'s on the same held-out conversations, with the paired 95 %
+    interval (conversations resampled), and the perplexity ratio a / b it implies. Refused unless both scored the
+    same tokens: the same held-out text under one tokenizer."""
+    left, right = (read_json(path) for path in (a, b))
+    for path, run in ((a, left), (b, right)):
+        if "text_tokens" not in run:
+            raise GenrecError("this perplexity file has no per-conversation losses (it predates them)", path=path,
+                              fix="re-run its openonerec_perplexity rule")
+    if left["text_tokens"] != right["text_tokens"]:
+        raise GenrecError(f"{a} and {b} did not score the same tokens ({left['tokens']} vs {right['tokens']}): only "
+                          "models of one tokenizer on one held-out text can be paired",
+                          fix="compare the perplexities of one dataset's stages after vocabulary expansion")
+    tokens = np.asarray(left["text_tokens"])
+    # each conversation's loss difference spread over its tokens: the per-token paired draw, without the tokens
+    gap = (np.asarray(left["text_nll"]) - np.asarray(right["text_nll"])) / np.maximum(tokens, 1)
+    paired = paired_difference(np.repeat(gap, tokens), np.zeros(int(tokens.sum())), np.repeat(np.arange(len(tokens)),
+                                                                                              tokens))
+    return {**paired, "ratio": float(np.exp(paired["difference"])), "ratio_low": float(np.exp(paired["ci_low"])),
+            "ratio_high": float(np.exp(paired["ci_high"]))}
 
 
 def across_seeds(paths: list[Path], metrics: list[str]) -> dict[str, dict[str, float]]:
