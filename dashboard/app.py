@@ -151,6 +151,14 @@ def run_detail_page(board: pd.DataFrame) -> None:
         st.plotly_chart(px.line(steps.melt(id_vars="step", value_vars=shown), x="step", y="value",
                                 facet_row="variable", height=160 * len(shown)).update_yaxes(matches=None),
                         width="stretch")
+    perplexities = lb.stage_perplexities(RESULTS, record)
+    if not perplexities.empty:
+        st.subheader("General text")
+        bars = perplexities.assign(above=perplexities["ci_high"] - perplexities["perplexity"],
+                                   below=perplexities["perplexity"] - perplexities["ci_low"])
+        st.plotly_chart(px.bar(bars, x="stage", y="perplexity", error_y="above", error_y_minus="below",
+                               hover_data=["tokens"], title="Held-out general-text perplexity after each stage "
+                               "(95 % interval; lower keeps more of the base model's language)"), width="stretch")
     predictions = lb.read_if_there(RESULTS, artifacts.get("predictions"))
     items = lb.read_if_there(RESULTS, f"{artifacts['data']}/items.parquet")
     if predictions is not None and items is not None:

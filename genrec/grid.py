@@ -62,6 +62,11 @@ OPENONEREC_SFT = "openonerec-sft"
 OPENONEREC_DISTILL = "openonerec-distill"
 OPENONEREC_GRPO = "openonerec-grpo"
 OPENONEREC_EVALUATED = (OPENONEREC_SFT, OPENONEREC_DISTILL, OPENONEREC_GRPO)
+# every stage in training order (the base model, stage 1, stage 2 before SFT), each with a general-text perplexity;
+# the base model knows no SIDs, so it sits under the tokenizer directory OPENONEREC_GENERAL
+OPENONEREC_BASE, OPENONEREC_ALIGN, OPENONEREC_COPRETRAIN = "openonerec-base", "openonerec-align", "openonerec-copretrain"
+OPENONEREC_CHAIN = (OPENONEREC_BASE, OPENONEREC_ALIGN, OPENONEREC_COPRETRAIN, *OPENONEREC_EVALUATED)
+OPENONEREC_GENERAL = "general"
 # a model's general-text perplexity, beside its metrics file (METRICS + this): not a ranking metric, so the
 # leaderboard leaves it out
 PERPLEXITY_SUFFIX = ".perplexity.json"

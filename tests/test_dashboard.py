@@ -78,6 +78,25 @@ def test_run_detail_shows_curves_and_users_of_an_rl_run(results):
 
 
 @PIPELINE_TIMEOUT
+def test_run_detail_of_an_openonerec_run_plots_every_stages_perplexity(results):
+    """An OpenOneRec run's detail shows the general-text perplexity of its whole chain, base model to GRPO, in
+    training order, each the value of its perplexity file."""
+    from genrec.grid import OPENONEREC_CHAIN
+
+    run = "metrics/sample/openonerec_rqkmeans/tiny_chat/openonerec-distill.json"
+    stages = lb.stage_perplexities(results, lb.read_run(results, run))
+    assert stages["stage"].tolist() == list(OPENONEREC_CHAIN)
+    base = json.loads((results / "metrics/sample/general/tiny_chat/openonerec-base.perplexity.json").read_text())
+    assert stages["perplexity"].iloc[0] == base["perplexity"]
+    assert (stages["ci_low"] <= stages["perplexity"]).all() and (stages["perplexity"] <= stages["ci_high"]).all()
+    assert lb.stage_perplexities(results, lb.read_run(results, "metrics/sample/rqkmeans/tiny/rl-ranking.json")).empty
+    at = app(results, "Run detail")
+    at.selectbox(key="detail-run").set_value(run).run()
+    assert not at.exception
+    assert "General text" in [s.value for s in at.subheader]
+
+
+@PIPELINE_TIMEOUT
 def test_a_malformed_or_foreign_file_is_an_error_row(results, tmp_path):
     shutil.copytree(results / "metrics", tmp_path / "metrics")
     (tmp_path / "metrics/sample/truncated.json").write_text('{"dataset": "sample", "metr')

@@ -8,19 +8,20 @@ from dataclasses import dataclass
 
 from genrec.config import Settings
 from genrec.errors import GenrecError
-from genrec.grid import OPENONEREC_DISTILL, OPENONEREC_GRPO, OPENONEREC_SFT
+from genrec.grid import (OPENONEREC_ALIGN, OPENONEREC_BASE, OPENONEREC_COPRETRAIN, OPENONEREC_DISTILL, OPENONEREC_GENERAL,
+                         OPENONEREC_GRPO, OPENONEREC_SFT)
 from genrec.models.settings import BackboneSpec
 from genrec.sft.settings import SFTSettings
 
 # OpenOneRec's training stages by their config sections: the base model (a tiny backbone's general pre-training; the
 # model before stage 1), stage 1 (itemic-text alignment), stage 2 (co-pre-training) (genrec.openonerec.pretrain),
 # chat SFT (genrec.openonerec.sft), on-policy distillation (genrec.openonerec.distill)
-BASE, ALIGN, COPRETRAIN, SFT = "openonerec-base", "openonerec-align", "openonerec-copretrain", OPENONEREC_SFT
+BASE, ALIGN, COPRETRAIN, SFT = OPENONEREC_BASE, OPENONEREC_ALIGN, OPENONEREC_COPRETRAIN, OPENONEREC_SFT
 DISTILL, GRPO = OPENONEREC_DISTILL, OPENONEREC_GRPO     # GRPO: the RL stage's (genrec.rl), config openonerec.grpo
 GRPO_REWARD = "rule"    # verl_rl/recipe/onerec/onerec_recipe.py first_sid_hit_reward: 1 if the SID is the target
 STAGE_SECTIONS = {BASE: "base", ALIGN: "align", COPRETRAIN: "copretrain", SFT: "chat", DISTILL: "distill"}
 THINK_MODES = ("auto", "force_think", "force_nothink", "none")
-GENERAL = "general"     # the tokenizer directory of the base model, which knows no SIDs
+GENERAL = OPENONEREC_GENERAL     # the tokenizer directory of the base model, which knows no SIDs
 
 
 @dataclass(frozen=True)

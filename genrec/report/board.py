@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.grid import LLM_METHODS, OPENONEREC, TIGER_METHODS, grid_runs, method_of, method_tokenizers
+from genrec.grid import (LLM_METHODS, OPENONEREC, OPENONEREC_BASE, OPENONEREC_CHAIN, OPENONEREC_GENERAL,
+                         PERPLEXITY_SUFFIX, TIGER_METHODS, grid_runs, method_of, method_tokenizers)
 from genrec.models.baselines.settings import MODEL_CONFIGS
 from genrec.report.compare import across_seeds, paired_runs, predictions_of
 from genrec.report.leaderboard import COLUMNS, IDENTITY, collect_leaderboard, metrics_files
@@ -324,6 +325,24 @@ def read_if_there(results: str | Path, relative: str | None) -> Path | None:
         return None
     path = inside(results, relative)
     return path if path.exists() else None
+
+
+def stage_perplexities(results: str | Path, record: dict) -> pd.DataFrame:
+    """The general-text perplexity (with its interval) of every stage of an OpenOneRec run's chain that has one, in
+    training order: what each stage costs or wins back of the base model's language. Empty for other methods."""
+    if method_of(record.get("stage") or "") != OPENONEREC:
+        return pd.DataFrame()
+    rows = []
+    for stage in OPENONEREC_CHAIN:
+        tokenizer = OPENONEREC_GENERAL if stage == OPENONEREC_BASE else record["tokenizer"]
+        path = read_if_there(results, f"metrics/{record['dataset']}/{tokenizer}/{record['backbone']}/{stage}"
+                                      f"{PERPLEXITY_SUFFIX}")
+        if path is not None:
+            scored = json.loads(path.read_text())
+            low, high = scored["perplexity_ci95"]
+            rows.append({"stage": stage, "perplexity": scored["perplexity"], "ci_low": low, "ci_high": high,
+                         "tokens": scored["tokens"]})
+    return pd.DataFrame(rows)
 
 
 def code_usage(sid_stats: dict) -> pd.DataFrame:
