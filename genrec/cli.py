@@ -599,7 +599,11 @@ def cmd_results(args: argparse.Namespace) -> None:
 def cmd_compare(args: argparse.Namespace) -> None:
     from genrec.report.compare import paired_perplexity, paired_runs
 
-    if args.a.endswith(".perplexity.json") and args.b.endswith(".perplexity.json"):
+    perplexities = [path.endswith(".perplexity.json") for path in (args.a, args.b)]
+    if any(perplexities) and not all(perplexities):
+        raise GenrecError(f"{args.a} and {args.b}: a perplexity file pairs only with another perplexity file",
+                          fix="compare two .perplexity.json files, or two predictions .jsonl files")
+    if all(perplexities):
         ratio = paired_perplexity(Path(args.a), Path(args.b))
         print(f"perplexity: {args.a} / {args.b} = {ratio['ratio']:.3f} [{ratio['ratio_low']:.3f}, "
               f"{ratio['ratio_high']:.3f}] (mean token loss {ratio['difference']:+.4f} [{ratio['ci_low']:+.4f}, "

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from genrec.errors import GenrecError
-from genrec.io import read_json
 from genrec.evaluate.metrics import paired_difference, seeds_bootstrap_interval
 from genrec.evaluate.scoring import per_row_values, read_predictions
+from genrec.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,11 @@ def paired_perplexity(a: Path, b: Path) -> dict[str, float]:
             raise GenrecError("this perplexity file has no per-conversation losses (it predates them)", path=path,
                               fix="re-run its openonerec_perplexity rule")
     if left["text_tokens"] != right["text_tokens"]:
-        raise GenrecError(f"{a} and {b} did not score the same tokens ({left['tokens']} vs {right['tokens']}): only "
-                          "models of one tokenizer on one held-out text can be paired",
-                          fix="compare the perplexities of one dataset's stages after vocabulary expansion")
+        differ = sum(x != y for x, y in zip(left["text_tokens"], right["text_tokens"]))
+        raise GenrecError(f"{a} and {b} did not score the same tokens ({left['tokens']} vs {right['tokens']} tokens, "
+                          f"{len(left['text_tokens'])} vs {len(right['text_tokens'])} conversations, {differ} of them "
+                          "tokenised differently): only models that tokenise the same held-out text alike can be "
+                          "paired", fix="compare the stages of one dataset, backbone and general corpus")
     tokens = np.asarray(left["text_tokens"])
     # each conversation's loss difference spread over its tokens: the per-token paired draw, without the tokens
     gap = (np.asarray(left["text_nll"]) - np.asarray(right["text_nll"])) / np.maximum(tokens, 1)
