@@ -345,7 +345,9 @@ def test_two_models_perplexities_compare_paired_over_conversations(tmp_path):
     for key in ("difference", "ci_low", "ci_high"):
         assert paired[key] == pytest.approx(expected[key])
     assert paired["ratio"] == pytest.approx(np.exp(np.concatenate(a_losses).mean() - np.concatenate(b_losses).mean()))
-    assert 1 < paired["ratio_low"] <= paired["ratio"] <= paired["ratio_high"]
+    assert paired["ratio_low"] == pytest.approx(np.exp(expected["ci_low"]))
+    assert paired["ratio_high"] == pytest.approx(np.exp(expected["ci_high"]))
+    assert paired["ratio_low"] > 1          # b is better on every token, so the whole interval says a is worse
     other = write("other", b_losses[:3] + [b_losses[3][:-1]], tokens[:3] + [6])
     with pytest.raises(GenrecError, match="same tokens"):
         paired_perplexity(a, other)
