@@ -1,10 +1,10 @@
 """OpenOneRec's on-policy distillation for general capability (verl_distillation, recipe/onpolicy_distill): the chat
 SFT model (the student) samples replies to general prompts, the model before stage 1 (the teacher) scores every
 token of them, and the student minimises the reverse KL to the teacher on its own samples. TRL's `GKDTrainer` with
-lambda 1 (every batch on-policy) and beta 1 (reverse KL) is this objective over the whole next-token distribution
-rather than verl's one-sample estimate of it (docs/fidelity.md, "distillation"), with verl's two settings of the
-signal: both models scored at the rollout temperature, over the tokens the rollout can sample (top_k, top_p), and the
-per-token advantage -(log p_s - log p_t) clipped (`OnPolicyDistillTrainer`).
+lambda 1 (every batch on-policy) and beta 1 (reverse KL) runs it, its loss replaced by verl's in expectation over the
+token the rollout samples rather than verl's one-sample estimate (`OnPolicyDistillTrainer`; docs/fidelity.md,
+"distillation"): both models scored at the rollout temperature, over the tokens the rollout can sample (top_k,
+top_p), the per-token advantage -(log p_s - log p_t) clipped.
 
 The student's vocabulary is the teacher's plus the itemic tokens (and, for a tiny backbone, the chat markers), so the
 teacher scores on the student's vocabulary as OpenOneRec's rollout does (tool_agent_loop.py, dp_actor.py): a token
@@ -72,8 +72,8 @@ def on_policy_distill_loss(student_logits: torch.Tensor, teacher_logits: torch.T
     if top_p < 1:
         scores = TopPLogitsWarper(top_p)(None, scores)
     sampled = torch.softmax(scores, dim=-1).reshape(anchor.shape)          # q: what the rollout draws from
-    # value sum q d, gradient sum q d grad log p_s: the second term carries the value, the first the gradient
-    return (sampled * gap * (student - anchor)).sum(-1) + (sampled * gap).sum(-1)
+    # student - anchor is 0 with gradient grad log p_s: value sum q d, gradient sum q d grad log p_s
+    return (sampled * gap * (1 + student - anchor)).sum(-1)
 
 
 class OnPolicyDistillTrainer(GKDTrainer):
