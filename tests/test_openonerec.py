@@ -370,7 +370,7 @@ def test_distill_settings_refuse_what_is_not_openonerecs_signal():
     from genrec.openonerec.settings import DistillSettings
 
     for bad, key in (({"lmbda": 0.5}, "lmbda"), ({"beta": 0.5}, "beta"), ({"advantage_min": 1.0}, "advantage_min"),
-                     ({"advantage_max": -1.0}, "advantage_min")):
+                     ({"advantage_max": -1.0}, "advantage_max")):
         with pytest.raises(GenrecError) as error:
             DistillSettings(**bad)
         assert error.value.key == f"openonerec.distill.{key}"

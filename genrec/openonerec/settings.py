@@ -140,11 +140,12 @@ class DistillSettings(Settings):
         if self.beta != 1:
             raise GenrecError(f"beta {self.beta}: OpenOneRec's distillation signal is the reverse KL, and its advantage "
                               "clip is defined on it", key=f"{self.KEY}.beta", fix="use 1")
-        if (self.advantage_min is not None and self.advantage_min > 0) or \
-                (self.advantage_max is not None and self.advantage_max < 0):
-            raise GenrecError(f"advantage bounds [{self.advantage_min}, {self.advantage_max}] exclude 0, where the "
-                              "student agrees with the teacher", key=f"{self.KEY}.advantage_min",
-                              fix="use advantage_min <= 0 <= advantage_max (the script's: -30, 5)")
+        for name, excludes_zero in (("advantage_min", self.advantage_min is not None and self.advantage_min > 0),
+                                    ("advantage_max", self.advantage_max is not None and self.advantage_max < 0)):
+            if excludes_zero:
+                raise GenrecError(f"advantage bounds [{self.advantage_min}, {self.advantage_max}] exclude 0, where "
+                                  "the student agrees with the teacher", key=f"{self.KEY}.{name}",
+                                  fix="use advantage_min <= 0 <= advantage_max (the script's: -30, 5)")
         if self.lmbda != 1:
             raise GenrecError(f"lmbda {self.lmbda}: the distillation prompts carry no reference replies to train on "
                               "off-policy", key=f"{self.KEY}.lmbda", fix="use 1 (OpenOneRec's: every batch on-policy)")
