@@ -46,7 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_sid.py
 	$(BIN)/python benchmarks/bench_decoding.py
-	$(BIN)/python benchmarks/bench_sft.py --epochs 6 --text-vocab 500 --sequence-batch-size 64
+	$(BIN)/python benchmarks/bench_sft.py
 	$(BIN)/python benchmarks/bench_baselines.py
 	$(BIN)/python benchmarks/bench_rl.py
 	$(BIN)/python benchmarks/bench_dryrun.py

@@ -9,7 +9,10 @@ pass, genrec/sft/sequences.py), both on the `sequence` prompt set, and scores ea
 - valid NDCG@10 and HR@10 of each, and sequence - row NDCG@10 with a paired bootstrap 95 % interval (the same
   valid rows answer both; users resampled with their rows).
 
-Run: .venv/bin/python benchmarks/bench_sft.py [--epochs 3] [--sequence-batch-size 64] [--text-vocab 500]
+Both run the quickstart's `tiny` backbone as config/config.yaml defines it (its text vocabulary; sequence mode at
+its own batch of windows, row mode at `sft.batch_size` rows); the options override that.
+
+Run: .venv/bin/python benchmarks/bench_sft.py [--epochs 6] [--sequence-batch-size 64] [--text-vocab 300]
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ import yaml
 from genrec.report.compare import paired_runs
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def quickstart_tiny() -> dict:
+    """The quickstart's `tiny` backbone entry and global SFT settings (config/config.yaml): what the bench runs."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    tiny = config["backbones"]["tiny"]
+    return {"text_vocab": tiny["text_vocab_size"], "row_batch": config["sft"]["batch_size"],
+            "sequence_batch": tiny.get("sft", {}).get("batch_size", config["sft"]["batch_size"])}
 
 
 def run_mode(mode: str, args: argparse.Namespace, upstream: Path | None = None) -> Path:
@@ -64,13 +75,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=str(ROOT / "results" / "bench-sft"))
     parser.add_argument("--tokenizer", default="rqvae")
-    parser.add_argument("--epochs", type=float, default=3)
-    parser.add_argument("--batch-size", type=int, default=256, help="row mode: rows per optimizer step")
-    parser.add_argument("--sequence-batch-size", type=int, default=256,
-                        help="sequence mode: windows per optimizer step (a window holds several rows)")
-    parser.add_argument("--text-vocab", type=int, default=4000,
-                        help="the tiny backbone's text vocabulary (4000 in config/config.yaml; `sequence` prompts "
-                             "hold no text, and the LM head over it is most of sequence mode's step)")
+    quickstart = quickstart_tiny()
+    parser.add_argument("--epochs", type=float, default=6)
+    parser.add_argument("--batch-size", type=int, default=quickstart["row_batch"],
+                        help="row mode: rows per optimizer step (default: config.yaml's sft.batch_size)")
+    parser.add_argument("--sequence-batch-size", type=int, default=quickstart["sequence_batch"],
+                        help="sequence mode: windows per optimizer step, a window holding several rows (default: "
+                             "the quickstart tiny's own)")
+    parser.add_argument("--text-vocab", type=int, default=quickstart["text_vocab"],
+                        help="the tiny backbone's text vocabulary (default: config.yaml's; `sequence` prompts hold "
+                             "no text, and the LM head over it is a shared cost of both modes)")
     parser.add_argument("--separator", default=None, help="written after every SID of the `sequence` prompts")
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
