@@ -92,7 +92,7 @@ def main() -> None:
     runs = {"row": run_mode("row", args)}
     runs["sequence"] = run_mode("sequence", args, upstream=runs["row"])
     part = Path("sample") / args.tokenizer / "tiny"
-    print(f"| mode | batch | examples / epoch | tokens / epoch | s / epoch | tokens / s | valid NDCG@10 | valid HR@10 |")
+    print("| mode | batch | examples / epoch | tokens / epoch | s / epoch | tokens / s | valid NDCG@10 | valid HR@10 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     seconds = {}
     for mode, results in runs.items():
