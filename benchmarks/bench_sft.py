@@ -27,17 +27,19 @@ from pathlib import Path
 
 import yaml
 
+from genrec.config import load_config
 from genrec.report.compare import paired_runs
+from genrec.settings import backbone, sft_training
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def quickstart_tiny() -> dict:
-    """The quickstart's `tiny` backbone entry and global SFT settings (config/config.yaml): what the bench runs."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    tiny = config["backbones"]["tiny"]
-    return {"text_vocab": tiny["text_vocab_size"], "row_batch": config["sft"]["batch_size"],
-            "sequence_batch": tiny.get("sft", {}).get("batch_size", config["sft"]["batch_size"])}
+    """What the bench runs by default: the quickstart's `tiny` as config/config.yaml resolves it (its text
+    vocabulary and its own SFT batch of windows) and the global `sft.batch_size` for row mode."""
+    config = load_config(ROOT / "config" / "config.yaml")
+    return {"text_vocab": backbone(config, "tiny").text_vocab_size, "row_batch": sft_training(config, "sft").batch_size,
+            "sequence_batch": sft_training(config, "sft", "tiny").batch_size}
 
 
 def run_mode(mode: str, args: argparse.Namespace, upstream: Path | None = None) -> Path:
